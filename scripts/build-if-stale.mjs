@@ -1,0 +1,20 @@
+// `npm start` builds first when dist/ is missing or older than any source file,
+// so a newcomer's first `npm start` on a fresh clone just works.
+import { statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+let built = 0;
+try { built = statSync('dist/src/cli.js').mtimeMs; } catch { /* never built */ }
+if (built < Math.max(newest('src'), statSync('tsconfig.json').mtimeMs)) {
+  console.error('hubbub: building (tsc)…');
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}

@@ -1,0 +1,113 @@
+// The supervisor's registry: sessions, user names and rooms, as one immer value.
+//
+// Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
+//   sessions: actor id -> { actor, user, rooms[] }
+//   users:    user name -> actor
+//   rooms:    room name -> { name, members: actor id -> actor, live }
+// `live` is a mutable RoomLive: the message sequence and pending presence
+// change on every chat message, and a chat message must not pay a produce().
+// immer neither drafts nor freezes class instances, so it rides along by
+// reference; actors do too.
+import { produce } from 'immer';
+import type { ConnectionActor } from './connection-actor.js';
+import { emptyTrie, trieDelete, trieGet, trieSet, type HashTrie } from './hash-trie.js';
+
+export interface Session {
+  readonly actor: ConnectionActor;
+  readonly user: string;
+  readonly rooms: string[];
+}
+
+/** The parts of a room that change per message, outside immer on purpose. */
+export class RoomLive {
+  /** Sequence number of the last message sent to the room. */
+  seq = 0;
+  /** Presence waiting to be sent in one batch (big rooms only). */
+  joined: string[] = [];
+  left: string[] = [];
+  lastPresenceAt = 0;
+}
+
+export interface Room {
+  readonly name: string;
+  readonly members: HashTrie<ConnectionActor>;
+  readonly live: RoomLive;
+}
+
+export interface RegistryState {
+  readonly sessions: HashTrie<Session>;
+  readonly users: HashTrie<ConnectionActor>;
+  readonly rooms: HashTrie<Room>;
+}
+
+export function emptyRegistry(): RegistryState {
+  return { sessions: emptyTrie(), users: emptyTrie(), rooms: emptyTrie() };
+}
+
+/**
+ * produce() with the draft typed as the plain state: immer's Draft<T> maps class
+ * instances (actors, RoomLive) structurally and drops their #private fields,
+ * which makes them unassignable; the registry never mutates those through the
+ * draft, so the plain type is the honest one here.
+ */
+function change(state: RegistryState, recipe: (draft: RegistryState) => void): RegistryState {
+  return produce(state, (d) => recipe(d as unknown as RegistryState));
+}
+
+export function addSession(state: RegistryState, actor: ConnectionActor, user: string): RegistryState {
+  return change(state, (d) => {
+    trieSet(d.sessions, actor.id, { actor, user, rooms: [] });
+    trieSet(d.users, user, actor);
+  });
+}
+
+/** Removes a session from the registry and every room; returns the rooms it was in (as they are after). */
+export function removeSession(state: RegistryState, actor: ConnectionActor): { state: RegistryState; left: string[] } {
+  const session = trieGet(state.sessions, actor.id);
+  if (session === undefined) return { state, left: [] };
+  const left = session.rooms.slice();
+  const next = change(state, (d) => {
+    for (const name of left) leaveRoom(d, name, actor.id);
+    trieDelete(d.sessions, actor.id);
+    if (trieGet(d.users, session.user) === actor) trieDelete(d.users, session.user);
+  });
+  return { state: next, left };
+}
+
+/** Adds a member; `added` is false when it already was one. */
+export function addMember(state: RegistryState, roomName: string, actor: ConnectionActor): { state: RegistryState; added: boolean } {
+  const room = trieGet(state.rooms, roomName);
+  if (room !== undefined && trieGet(room.members, actor.id) !== undefined) return { state, added: false };
+  const next = change(state, (d) => {
+    let r = trieGet(d.rooms, roomName);
+    if (r === undefined) {
+      r = { name: roomName, members: emptyTrie(), live: new RoomLive() };
+      trieSet(d.rooms, roomName, r);
+    }
+    trieSet(r.members, actor.id, actor);
+    trieGet(d.sessions, actor.id)?.rooms.push(roomName);
+  });
+  return { state: next, added: true };
+}
+
+/** Removes a member; `removed` is false when it was not one. An empty room is dropped. */
+export function removeMember(state: RegistryState, roomName: string, actor: ConnectionActor): { state: RegistryState; removed: boolean } {
+  const room = trieGet(state.rooms, roomName);
+  if (room === undefined || trieGet(room.members, actor.id) === undefined) return { state, removed: false };
+  const next = change(state, (d) => {
+    leaveRoom(d, roomName, actor.id);
+    const rooms = trieGet(d.sessions, actor.id)?.rooms;
+    if (rooms !== undefined) {
+      const i = rooms.indexOf(roomName);
+      if (i >= 0) rooms.splice(i, 1);
+    }
+  });
+  return { state: next, removed: true };
+}
+
+function leaveRoom(d: RegistryState, roomName: string, actorId: string): void {
+  const room = trieGet(d.rooms, roomName);
+  if (room === undefined) return;
+  trieDelete(room.members, actorId);
+  if (room.members.size === 0) trieDelete(d.rooms, roomName);
+}

@@ -1,0 +1,19 @@
+// The messages the supervisor receives. In a file of its own so that actors can
+// name them without importing the supervisor.
+import type { ClientOp } from '../transport/protocol.js';
+import type { Actor } from './actor.js';
+import type { ConnectionActor } from './connection-actor.js';
+
+export type RoomOp = Exclude<ClientOp, { op: 'ping' }>;
+
+export type SupervisorMsg =
+  /** A new connection asks for a name and a place in the registry. */
+  | { type: 'register'; actor: ConnectionActor }
+  /** A connection is closing or closed: out of every room, presence to the rest. */
+  | { type: 'unregister'; actor: ConnectionActor }
+  /** A client op that needs the registry: join, leave, send, dm, who. */
+  | { type: 'op'; from: ConnectionActor; op: RoomOp }
+  /** An actor's handler threw; it is already dead (scheduler's error boundary). */
+  | { type: 'failed'; actor: Actor<unknown>; error: unknown }
+  /** Time to send the coalesced presence of big rooms. */
+  | { type: 'flush-presence' };

@@ -1,0 +1,125 @@
+// Broker: one process's Hubbub, assembled. The scheduler (P), the supervisor,
+// the HTTP edge with the chat gateway, and graceful shutdown.
+import type { Logger } from 'pino';
+import type { ConnectionEnv } from './actors/connection-actor.js';
+import { Scheduler } from './actors/scheduler.js';
+import { Supervisor } from './actors/supervisor.js';
+import {
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, DEFAULT_HOST, DEFAULT_PORT,
+  HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
+  SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
+} from './constants.js';
+import { createLogger } from './log.js';
+import { ChatGateway } from './transport/chat-gateway.js';
+import { HttpServer, reply } from './transport/http-server.js';
+
+export interface BrokerConfig {
+  port: number;
+  host: string;
+  maxFrameBytes: number;
+  maxOutboxBytes: number;
+  mailboxCapacity: number;
+  heartbeatIntervalMs: number;
+  heartbeatBuckets: number;
+  sliceBudgetMs: number;
+  bigRoomThreshold: number;
+  presenceIntervalMs: number;
+  shutdownTimeoutMs: number;
+  logger: Logger;
+}
+
+export function defaultConfig(): BrokerConfig {
+  return {
+    port: DEFAULT_PORT,
+    host: DEFAULT_HOST,
+    maxFrameBytes: MAX_FRAME_BYTES,
+    maxOutboxBytes: MAX_OUTBOX_BYTES,
+    mailboxCapacity: MAILBOX_CAPACITY,
+    heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    heartbeatBuckets: HEARTBEAT_BUCKETS,
+    sliceBudgetMs: SLICE_BUDGET_MS,
+    bigRoomThreshold: BIG_ROOM_THRESHOLD,
+    presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    logger: createLogger(),
+  };
+}
+
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly scheduler: Scheduler;
+  readonly supervisor: Supervisor;
+  readonly http: HttpServer;
+  readonly chat: ChatGateway;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  #closing: Promise<void> | null = null;
+
+  private constructor(config: BrokerConfig) {
+    this.config = config;
+    this.log = config.logger;
+    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs });
+    this.supervisor = new Supervisor(this.scheduler, this.log, {
+      bigRoomThreshold: config.bigRoomThreshold,
+      presenceIntervalMs: config.presenceIntervalMs,
+    });
+    const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null };
+    this.http = new HttpServer(this.log);
+    this.chat = new ChatGateway(env, this.log, config);
+    this.http.onUpgrade('/ws', (req, socket, head, url) => {
+      if (this.#closing !== null) socket.destroy();
+      else this.chat.upgrade(req, socket, head, url);
+    });
+    this.http.onGet('/healthz', (_req, res) => {
+      reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
+        status: this.#closing === null ? 'ok' : 'shutting down',
+        connections: this.chat.heartbeat.size,
+        uptimeMs: Date.now() - this.startedAt,
+      }), 'application/json');
+    });
+  }
+
+  /** Starts a broker; `port: 0` picks a free port (see `port`). */
+  static async start(overrides: Partial<BrokerConfig> = {}): Promise<Broker> {
+    const broker = new Broker({ ...defaultConfig(), ...overrides });
+    await broker.http.listen(broker.config.port, broker.config.host);
+    return broker;
+  }
+
+  get port(): number {
+    return this.http.port;
+  }
+
+  /** http://host:port/ as a client on this machine would use it. */
+  get url(): string {
+    const host = this.config.host === '0.0.0.0' || this.config.host === '::' ? 'localhost' : this.config.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.port}/`;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, close every client with 1001 after its
+   * output is flushed, wait for them (at most shutdownTimeoutMs), then
+   * terminate whoever is left. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const serverClosed = new Promise<void>((resolve) => this.http.server.close(() => resolve()));
+    this.http.server.closeIdleConnections();
+    for (const ws of this.chat.heartbeat.sockets()) {
+      if (ws.actor !== null) this.scheduler.send(ws.actor, { type: 'close', code: CLOSE_GOING_AWAY, reason: 'server shutting down' }, true);
+    }
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    while (this.chat.heartbeat.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const ws of this.chat.heartbeat.sockets()) ws.terminate();
+    this.chat.stop();
+    this.supervisor.dispose();
+    this.http.server.closeAllConnections();
+    await serverClosed;
+  }
+}

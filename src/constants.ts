@@ -1,0 +1,64 @@
+// Every tunable number of Hubbub, with its unit and where it comes from.
+// Defaults that operators may change are also listed in README.md (Limits).
+
+// --- scheduler (see src/actors/scheduler.ts) ---
+/** Slots in the local run queue. proc.go: p.runq [256]guintptr. */
+export const RUN_QUEUE_SIZE = 256;
+/** Every this many ticks the global queue is looked at first. proc.go: schedtick%61. */
+export const GLOBAL_QUEUE_CHECK_TICKS = 61;
+/** Messages an actor handles per turn before it goes back to the tail (BEAM: reductions). */
+export const DEFAULT_ACTOR_BUDGET = 64;
+/** The supervisor is the hub every chat message passes through; it gets a larger turn. */
+export const SUPERVISOR_BUDGET = 1024;
+/** Time budget of one scheduler slice, ms; then it yields to the event loop. proc.go: forcePreemptNS = 10ms. */
+export const SLICE_BUDGET_MS = 10;
+/** A slice longer than this, ms, is counted as an overrun by the watchdog (sysmon). */
+export const OVERRUN_MS = 50;
+/** A single handler call longer than this, ms, is recorded as a slow handler. */
+export const SLOW_HANDLER_MS = 20;
+
+// --- actors ---
+/** Default mailbox capacity, messages. A full mailbox refuses the message (see Mailbox.put). */
+export const MAILBOX_CAPACITY = 1024;
+/** Initial ring allocation of a mailbox once used; grows by doubling up to its capacity. */
+export const MAILBOX_INITIAL_SLOTS = 4;
+
+// --- protocol and limits (README: Limits) ---
+/** Largest client frame, bytes. Over it ws closes with 1009. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** User names: 1..32 characters. */
+export const MAX_NAME_LENGTH = 32;
+/** Room names: 1..64 characters. */
+export const MAX_ROOM_LENGTH = 64;
+/** Client-chosen op ids echoed in acks: up to 64 characters. */
+export const MAX_ID_LENGTH = 64;
+/** `joined.users` and `who.users` list at most this many names, plus `count`. */
+export const MAX_LISTED_USERS = 1000;
+/** Rooms with more members than this get coalesced presence (docs/protocol.md). */
+export const BIG_ROOM_THRESHOLD = 1000;
+/** Coalesced presence of a big room is sent at most once per this many ms. */
+export const BIG_ROOM_PRESENCE_INTERVAL_MS = 1000;
+/** A connection whose unsent output exceeds this many bytes is closed with 1013. */
+export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
+
+// --- heartbeat (src/transport/heartbeat.ts) ---
+/** Each connection is pinged once per interval; no pong by the next visit closes it. ms. */
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+/** Buckets of the heartbeat wheel: one timer ticks interval/buckets and visits one bucket. */
+export const HEARTBEAT_BUCKETS = 30;
+
+// --- server ---
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_HOST = '0.0.0.0';
+/** Graceful shutdown gives clients this long, ms, before the process exits anyway. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+// --- WebSocket close codes (RFC 6455 §7.4.1 and the private range 4000-4999) ---
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_UNSUPPORTED_DATA = 1003;
+export const CLOSE_POLICY_VIOLATION = 1008;
+export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_INTERNAL_ERROR = 1011;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
+export const CLOSE_KICKED = 4000;

@@ -1,0 +1,69 @@
+// HeartbeatWheel: one timer pings every connection once per interval.
+//
+// Not a setTimeout per connection: the sockets are spread over `buckets` sets
+// and one interval timer visits one bucket per tick (interval / buckets), so
+// 100k connections cost one timer and the pings are spread evenly over time
+// instead of bursting. A socket that has not answered (pong or any message)
+// since the previous visit is terminated: a dead peer goes within two
+// intervals at most, and its 'close' event unregisters it like any other.
+import { WebSocket } from 'ws';
+import type { HubSocket } from './hub-socket.js';
+
+export class HeartbeatWheel {
+  readonly #buckets: Set<HubSocket>[] = [];
+  #cursor = 0;
+  #next = 0;
+  #size = 0;
+  readonly #timer: NodeJS.Timeout;
+  /** Peers terminated for not answering, over the wheel's life. */
+  terminated = 0;
+
+  constructor(intervalMs: number, buckets: number) {
+    for (let i = 0; i < buckets; i++) this.#buckets.push(new Set());
+    this.#timer = setInterval(() => this.#tick(), Math.max(1, Math.floor(intervalMs / buckets)));
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(socket: HubSocket): void {
+    if (socket.bucket >= 0) return;
+    socket.bucket = this.#next;
+    this.#next = (this.#next + 1) % this.#buckets.length;
+    this.#buckets[socket.bucket].add(socket);
+    this.#size++;
+  }
+
+  remove(socket: HubSocket): void {
+    if (socket.bucket < 0) return;
+    this.#buckets[socket.bucket].delete(socket);
+    socket.bucket = -1;
+    this.#size--;
+  }
+
+  /** Every socket on the wheel (for shutdown). */
+  *sockets(): IterableIterator<HubSocket> {
+    for (const bucket of this.#buckets) yield* bucket;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #tick(): void {
+    const bucket = this.#buckets[this.#cursor];
+    this.#cursor = (this.#cursor + 1) % this.#buckets.length;
+    for (const socket of bucket) {
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      if (!socket.alive) {
+        this.terminated++;
+        socket.terminate();
+        continue;
+      }
+      socket.alive = false;
+      socket.ping();
+    }
+  }
+}

@@ -1,0 +1,101 @@
+// The HTTP edge: one node:http server for pages, health and WebSocket upgrades.
+//
+// Upgrades are routed by path to whoever registered it (`/ws` the chat
+// gateway, `/debug` the debug channel); an unknown path is answered 404 before
+// any WebSocket handshake. Pages are files from public/, read once at start.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { StaticPages } from './static-pages.js';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
+
+export class HttpServer {
+  readonly server: Server;
+  readonly #upgrades = new Map<string, UpgradeHandler>();
+  readonly #routes = new Map<string, RequestHandler>();
+  readonly #pages: StaticPages;
+  readonly #log: Logger;
+
+  constructor(log: Logger, pages: StaticPages = new StaticPages()) {
+    this.#log = log;
+    this.#pages = pages;
+    this.server = createServer((req, res) => this.#request(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
+      else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+  }
+
+  /** Routes WebSocket upgrades on `path` to `handler`. */
+  onUpgrade(path: string, handler: UpgradeHandler): void {
+    this.#upgrades.set(path, handler);
+  }
+
+  /** Serves GET/HEAD on `path` with `handler` (before static pages). */
+  onGet(path: string, handler: RequestHandler): void {
+    this.#routes.set(path, handler);
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    const addr = this.server.address();
+    return addr !== null && typeof addr === 'object' ? addr.port : 0;
+  }
+
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    const url = parseUrl(req);
+    if (url === null) return reply(res, 400, 'bad request\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return reply(res, 405, 'method not allowed\n');
+    }
+    const route = this.#routes.get(url.pathname);
+    if (route !== undefined) return route(req, res, url);
+    const page = this.#pages.get(url.pathname);
+    if (page === undefined) return reply(res, 404, 'not found\n');
+    res.writeHead(200, { 'Content-Type': page.type, 'Content-Length': page.body.length, 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : page.body);
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'));
+    const url = parseUrl(req);
+    const handler = url === null ? undefined : this.#upgrades.get(url.pathname);
+    if (handler === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    handler(req, socket, head, url!);
+  }
+}
+
+function parseUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://hubbub.invalid');
+  } catch {
+    return null;
+  }
+}
+
+export function reply(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Refuses an upgrade with an HTTP status before the handshake (401, 403, 404...). */
+export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,123 @@
+// The wire protocol: parsing and validating client ops, encoding server events.
+// docs/protocol.md is the contract; this file is its only implementation.
+// Encoders return Buffers so one encoded event can be written to many sockets.
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from '../constants.js';
+import type { ErrorCode } from '../errors.js';
+
+/** A client's op id, echoed in its ack or error as given. */
+export type OpId = string | number;
+
+export type ClientOp =
+  | { op: 'join'; room: string; id?: OpId }
+  | { op: 'leave'; room: string; id?: OpId }
+  | { op: 'send'; room: string; text: string; id?: OpId }
+  | { op: 'dm'; to: string; text: string; id?: OpId }
+  | { op: 'who'; room: string; id?: OpId }
+  | { op: 'ping'; id?: OpId };
+
+/** What a client did wrong: becomes an `error` event; the connection stays open. */
+export interface ProtocolFault {
+  fault: ErrorCode;
+  message: string;
+  ref?: OpId;
+}
+
+export type ServerEvent =
+  | { type: 'welcome'; session: string; user: string }
+  | { type: 'joined'; room: string; users: string[]; count: number }
+  | { type: 'left'; room: string }
+  | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
+  | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
+  | { type: 'message'; room: string; from: string; text: string; ts: number; seq: number }
+  | { type: 'ack'; id: OpId; seq?: number }
+  | { type: 'dm'; from: string; to: string; text: string; ts: number }
+  | { type: 'who'; room: string; users: string[]; count: number }
+  | { type: 'pong'; id?: OpId }
+  | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
+
+export function encode(event: ServerEvent): Buffer {
+  return Buffer.from(JSON.stringify(event));
+}
+
+export function encodeError(code: ErrorCode, message: string, ref?: OpId): Buffer {
+  return encode(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
+}
+
+const OPS = new Set(['join', 'leave', 'send', 'dm', 'who', 'ping']);
+
+/** Parses one client text frame. Never throws: bad input is a ProtocolFault. */
+export function parseClientOp(text: string): ClientOp | ProtocolFault {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { fault: 'bad_json', message: 'frame is not valid JSON' };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { fault: 'bad_request', message: 'frame must be a JSON object' };
+  }
+  const o = value as Record<string, unknown>;
+  const id = o.id;
+  let ref: OpId | undefined;
+  if (id !== undefined) {
+    if (!((typeof id === 'string' && id.length <= MAX_ID_LENGTH) || (typeof id === 'number' && Number.isFinite(id)))) {
+      return { fault: 'bad_request', message: `"id" must be a string of at most ${MAX_ID_LENGTH} characters or a number` };
+    }
+    ref = id;
+  }
+  const op = o.op;
+  if (typeof op !== 'string') return withRef({ fault: 'bad_request', message: 'missing "op"' }, ref);
+  if (!OPS.has(op)) return withRef({ fault: 'unknown_op', message: `unknown op "${op.slice(0, 32)}"` }, ref);
+  switch (op) {
+    case 'ping':
+      return withRef({ op }, ref);
+    case 'join':
+    case 'leave':
+    case 'who': {
+      const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
+      if (typeof room !== 'string') return withRef(room, ref);
+      return withRef({ op, room }, ref);
+    }
+    case 'send': {
+      const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
+      if (typeof room !== 'string') return withRef(room, ref);
+      if (typeof o.text !== 'string') return withRef({ fault: 'bad_request', message: '"text" must be a string' }, ref);
+      return withRef({ op, room, text: o.text }, ref);
+    }
+    default: {
+      // 'dm'
+      const to = checkName(o.to, 'to', MAX_NAME_LENGTH);
+      if (typeof to !== 'string') return withRef(to, ref);
+      if (typeof o.text !== 'string') return withRef({ fault: 'bad_request', message: '"text" must be a string' }, ref);
+      return withRef({ op: 'dm', to, text: o.text }, ref);
+    }
+  }
+}
+
+export function isFault(x: ClientOp | ProtocolFault): x is ProtocolFault {
+  return (x as ProtocolFault).fault !== undefined;
+}
+
+function withRef<T extends object>(x: T, ref: OpId | undefined): T {
+  if (ref !== undefined) (x as { id?: OpId; ref?: OpId })[('fault' in x ? 'ref' : 'id')] = ref;
+  return x;
+}
+
+// Control characters (C0, DEL, C1) are refused in names: they break terminals and logs.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+function checkName(v: unknown, field: string, max: number): string | ProtocolFault {
+  if (typeof v !== 'string') return { fault: 'bad_request', message: `missing "${field}"` };
+  if (v.length === 0 || v.length > max || CONTROL.test(v)) {
+    return { fault: 'bad_request', message: `"${field}" must be 1-${max} characters without control characters` };
+  }
+  return v;
+}
+
+/** A user name a client asked for, or null when it is missing or not acceptable. */
+export function cleanUserName(v: string | null | undefined): string | null {
+  if (v == null) return null;
+  const name = v.trim();
+  if (name.length === 0 || name.length > MAX_NAME_LENGTH || CONTROL.test(name)) return null;
+  return name;
+}
