@@ -52,6 +52,8 @@ export class Broker {
   readonly http: HttpServer;
   readonly chat: ChatGateway;
   readonly log: Logger;
+  /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
+  readonly env: ConnectionEnv;
   readonly startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
@@ -63,8 +65,10 @@ export class Broker {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
     });
+    this.scheduler.spawn(this.supervisor);
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null };
     this.http = new HttpServer(this.log);
+    this.env = env;
     this.chat = new ChatGateway(env, this.log, config);
     this.http.onUpgrade('/ws', (req, socket, head, url) => {
       if (this.#closing !== null) socket.destroy();

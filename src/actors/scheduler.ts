@@ -92,8 +92,23 @@ export interface SchedulerStats {
   failures: number;
 }
 
-/** Called when an actor's handler throws; the actor is already dead. */
+/**
+ * Called when an actor's handler throws. The actor is already dead and its
+ * mailbox dropped; the handler must see that its onStop runs.
+ */
 export type FailureHandler = (actor: AnyActor, error: unknown) => void;
+
+/**
+ * The one door through which all actor traffic can be watched (xstate's
+ * inspection relay): the debug channel plugs in here. Each callback runs
+ * synchronously on the scheduler's thread and must be cheap.
+ */
+export interface ActorObserver {
+  spawned?(actor: AnyActor): void;
+  /** Before the actor's handler sees msg. */
+  handled?(actor: AnyActor, msg: unknown): void;
+  stopped?(actor: AnyActor, reason: StopReason): void;
+}
 
 export class Scheduler {
   readonly #runq = new Ring<AnyActor>(RUN_QUEUE_SIZE);
@@ -102,6 +117,8 @@ export class Scheduler {
   #current: AnyActor | null = null;
   #scheduled = false;
   #failureHandler: FailureHandler | null = null;
+  #observer: ActorObserver | null = null;
+  #live = 0;
   readonly #sliceEndHooks: (() => void)[] = [];
   readonly #sliceBudgetMs: number;
   readonly #overrunMs: number;
@@ -126,6 +143,22 @@ export class Scheduler {
   /** Who is told when a handler throws (the supervisor). One handler per scheduler. */
   onFailure(handler: FailureHandler): void {
     this.#failureHandler = handler;
+  }
+
+  /** Sets (or with null clears) the observer of all actor traffic. */
+  observe(observer: ActorObserver | null): void {
+    this.#observer = observer;
+  }
+
+  /** Announces a new actor (it may be sent messages before or after). Counts live actors. */
+  spawn(actor: AnyActor): void {
+    this.#live++;
+    this.#observer?.spawned?.(actor);
+  }
+
+  /** Actors spawned and not yet dead. */
+  get liveActors(): number {
+    return this.#live;
   }
 
   /** Runs after every slice, in registration order: where output is flushed. */
@@ -169,6 +202,8 @@ export class Scheduler {
     if (actor.status === 'dead') return;
     actor.status = 'dead';
     actor.mailbox.clear();
+    this.#live--;
+    this.#observer?.stopped?.(actor, reason);
     actor.onStop(reason);
   }
 
@@ -294,6 +329,7 @@ export class Scheduler {
         if (msg === undefined) break;
         n++;
         actor.handled++;
+        if (this.#observer !== null) this.#observer.handled?.(actor, msg);
         actor.handle(msg);
         if (actor.dead) break;
       }
@@ -326,6 +362,8 @@ export class Scheduler {
     this.#stats.failures++;
     actor.status = 'dead';
     actor.mailbox.clear();
+    this.#live--;
+    this.#observer?.stopped?.(actor, { kind: 'failed', error });
     if (this.#failureHandler !== null) this.#failureHandler(actor, error);
     else actor.onStop({ kind: 'failed', error });
   }

@@ -78,6 +78,7 @@ export class ChatGateway implements SocketOwner {
     ws.on('error', onError);
     this.heartbeat.add(ws);
     this.accepted++;
+    this.#env.scheduler.spawn(actor);
     this.#env.scheduler.send(this.#env.supervisor, { type: 'register', actor }, true);
   }
 
