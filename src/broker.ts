@@ -9,6 +9,7 @@ import {
   HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
+import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
@@ -26,6 +27,10 @@ export interface BrokerConfig {
   presenceIntervalMs: number;
   shutdownTimeoutMs: number;
   logger: Logger;
+  /** The /debug channel and /inspect page; false turns both off. */
+  debug: boolean;
+  /** Secret of the debug channel; null generates one at start (Broker.debug.token). */
+  debugToken: string | null;
 }
 
 export function defaultConfig(): BrokerConfig {
@@ -42,6 +47,8 @@ export function defaultConfig(): BrokerConfig {
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     logger: createLogger(),
+    debug: true,
+    debugToken: process.env.HUBBUB_DEBUG_TOKEN || null,
   };
 }
 
@@ -54,6 +61,8 @@ export class Broker {
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
+  /** The debug channel (docs/debug.md); null with `debug: false`. */
+  readonly debug: DebugGateway | null;
   readonly startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
@@ -74,6 +83,21 @@ export class Broker {
       if (this.#closing !== null) socket.destroy();
       else this.chat.upgrade(req, socket, head, url);
     });
+    this.debug = config.debug
+      ? new DebugGateway(
+        { scheduler: this.scheduler, supervisor: this.supervisor, env, startedAt: this.startedAt, connections: () => this.chat.heartbeat.size },
+        { token: config.debugToken, log: this.log },
+      )
+      : null;
+    if (this.debug !== null) {
+      const debug = this.debug;
+      this.http.onUpgrade('/debug', (req, socket, head, url) => {
+        if (this.#closing !== null) socket.destroy();
+        else debug.upgrade(req, socket, head, url);
+      });
+    } else {
+      for (const path of ['/inspect', '/inspect.html']) this.http.onGet(path, (_req, res) => reply(res, 404, 'debug channel disabled (--no-debug)\n'));
+    }
     this.http.onGet('/healthz', (_req, res) => {
       reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
         status: this.#closing === null ? 'ok' : 'shutting down',
@@ -121,6 +145,7 @@ export class Broker {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const ws of this.chat.heartbeat.sockets()) ws.terminate();
+    this.debug?.close();
     this.chat.stop();
     this.supervisor.dispose();
     this.http.server.closeAllConnections();

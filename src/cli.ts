@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs).
+// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs);
+// `hubbub inspect` watches one through its debug channel.
 import { parseArgs } from 'node:util';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
+import { inspect } from './debug/inspect-cli.js';
 
 const USAGE = `usage: hubbub <command> [options]
 
 commands:
   serve     start a broker (embedded defaults: port 8080, in-memory)
+  inspect   a top-like view of a running broker: hubbub inspect ws://host:port --token T
 
 serve options:
   --port <n>             port to listen on (default 8080; env PORT)
@@ -14,6 +17,13 @@ serve options:
   --heartbeat-ms <n>     ping interval; a peer silent for one interval is closed (default 30000)
   --max-frame <bytes>    largest client frame (default 65536)
   --log-level <level>    pino level: trace debug info warn error silent (default info)
+  --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
+  --no-debug             turn off the /debug channel and the /inspect page
+
+inspect options:
+  --token <t>            the broker's debug token (env HUBBUB_DEBUG_TOKEN)
+  --interval <ms>        refresh period (default 1000)
+  --once                 print one screen and exit
 `;
 
 async function serve(argv: string[]): Promise<void> {
@@ -25,6 +35,8 @@ async function serve(argv: string[]): Promise<void> {
       'heartbeat-ms': { type: 'string' },
       'max-frame': { type: 'string' },
       'log-level': { type: 'string' },
+      'debug-token': { type: 'string' },
+      'no-debug': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -40,9 +52,19 @@ async function serve(argv: string[]): Promise<void> {
   if (values.host !== undefined) config.host = values.host;
   if (values['heartbeat-ms'] !== undefined) config.heartbeatIntervalMs = intOption('--heartbeat-ms', values['heartbeat-ms']);
   if (values['max-frame'] !== undefined) config.maxFrameBytes = intOption('--max-frame', values['max-frame']);
+  if (values['debug-token'] !== undefined) config.debugToken = values['debug-token'];
+  if (values['no-debug']) config.debug = false;
 
   const broker = await Broker.start(config);
   broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
+  const debug = broker.debug;
+  if (debug !== null) {
+    const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
+    broker.log.info(
+      { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
+      `debug channel: ${wsUrl} (inspector: ${broker.url}inspect${debug.tokenGenerated ? `, token ${debug.token}, generated; set HUBBUB_DEBUG_TOKEN to choose one` : ', token from --debug-token/HUBBUB_DEBUG_TOKEN'})`,
+    );
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -75,6 +97,9 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'serve':
     await serve(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    break;
+  case 'inspect':
+    await inspect(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
     break;
   case undefined:
   case 'help':
