@@ -1,7 +1,8 @@
 // The debug channel's ops: one JSON frame in, one reply out. docs/debug.md is
 // the contract; this file is its only implementation. A reply echoes the op's
-// `id` when it had one; a bad op gets {type:"error", code, message, ref?} and
-// the socket stays open.
+// `req` (a string or number the client chose) when it had one: `id` already
+// names the actor in `actor` and `kick`. A bad op gets {type:"error", code,
+// message, req?} and the socket stays open.
 import type { WebSocket } from 'ws';
 import { ConnectionActor } from '../actors/connection-actor.js';
 import type { ActorIndex } from './actor-index.js';
@@ -46,15 +47,15 @@ export function handleDebugOp(ctx: OpContext, ws: WebSocket, text: string): Repl
     return { type: 'error', code: 'bad_request', message: 'frame must be a JSON object' };
   }
   const o = value as Record<string, unknown>;
-  const id = typeof o.id === 'string' || typeof o.id === 'number' ? o.id : undefined;
+  const req = typeof o.req === 'string' || typeof o.req === 'number' ? o.req : undefined;
   try {
     const reply = dispatch(ctx, ws, o);
-    if (id !== undefined) reply.id = id;
+    if (req !== undefined) reply.req = req;
     return reply;
   } catch (err) {
     if (!(err instanceof OpError)) throw err;
     const reply: Reply = { type: 'error', code: err.code, message: err.message };
-    if (id !== undefined) reply.ref = id;
+    if (req !== undefined) reply.req = req;
     return reply;
   }
 }

@@ -137,7 +137,7 @@ function padL(s: string, w: number): string {
   return s.padStart(w);
 }
 
-/** A request/reply client of the debug channel: replies are matched by `id`. */
+/** A request/reply client of the debug channel: replies are matched by `req`. */
 export class DebugClient {
   readonly #ws: WebSocket;
   readonly #waiting = new Map<number, (reply: Record<string, unknown>) => void>();
@@ -148,7 +148,7 @@ export class DebugClient {
     this.#ws = ws;
     ws.on('message', (data) => {
       const msg = JSON.parse(String(data)) as Record<string, unknown>;
-      const key = typeof msg.id === 'number' ? msg.id : typeof msg.ref === 'number' ? msg.ref : undefined;
+      const key = typeof msg.req === 'number' ? msg.req : undefined;
       const resolve = key === undefined ? undefined : this.#waiting.get(key);
       if (resolve !== undefined) {
         this.#waiting.delete(key!);
@@ -175,7 +175,7 @@ export class DebugClient {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, (reply) => (reply.type === 'error' ? reject(new Error(String(reply.message))) : resolve(reply as T)));
-      this.#ws.send(JSON.stringify({ ...op, id }));
+      this.#ws.send(JSON.stringify({ ...op, req: id }));
     });
   }
 
