@@ -11,7 +11,8 @@ const view = {
   ws: null,
   req: 0,
   waiting: new Map(),
-  query: { sort: 'id', order: undefined, offset: 0, limit: 50, q: '', state: '', room: '' },
+  // Unsorted by default: the broker then walks only up to the page (sorting walks every actor).
+  query: { sort: undefined, order: undefined, offset: 0, limit: 50, q: '', state: '', room: '' },
   selected: null,
   samples: [], // {at, runQueue, messagesPerSec, connections}
   refreshTimer: null,
@@ -149,7 +150,8 @@ function drawCharts() {
 async function refreshTable() {
   view.tableDirty = false;
   const q = view.query;
-  const op = { op: 'actors', offset: q.offset, limit: q.limit, sort: q.sort };
+  const op = { op: 'actors', offset: q.offset, limit: q.limit };
+  if (q.sort) op.sort = q.sort;
   if (q.order) op.order = q.order;
   if (q.q) op.q = q.q;
   if (q.state) op.state = q.state;

@@ -77,6 +77,11 @@ export class ActorIndex {
     return n;
   }
 
+  /** Live actors of every kind. */
+  get size(): number {
+    return this.#others.size + this.connections;
+  }
+
   /** A live actor by id, or undefined. */
   find(id: string): AnyActor | undefined {
     const other = this.#others.get(id) ?? this.#transient.get(id);

@@ -124,24 +124,34 @@ export function listActors(index: ActorIndex, q: ActorsQuery, now = Date.now()):
     return true;
   };
   // The smallest set to walk: one user, one room, or the index (narrowed by state).
-  const walk = (fn: (a: AnyActor) => void): void => {
+  // fn returns false to stop the walk early.
+  const walk = (fn: (a: AnyActor) => boolean | void): void => {
     if (q.room !== undefined && roomMembers === undefined) return; // no such room: nobody
     if (q.user !== undefined) {
       const a = trieGet(index.registry.users, q.user);
-      if (a !== undefined && !a.dead) fn(a);
+      if (a !== undefined && !a.dead && fn(a) === false) return;
       index.forEachTransient((t) => { if (t !== a && t.user === q.user) fn(t); });
       return;
     }
     if (roomMembers !== undefined) {
-      trieForEach(roomMembers, (a) => { if (!a.dead) fn(a); });
+      trieForEach(roomMembers, (a) => (a.dead ? true : fn(a)));
       return;
     }
-    index.forEach((a) => { fn(a); }, q.state);
+    index.forEach(fn, q.state);
   };
+  const unfiltered = q.kind === undefined && q.state === undefined && q.user === undefined && q.room === undefined && needle === undefined;
 
   let total = 0;
   const page: AnyActor[] = [];
-  if (q.sort === undefined) {
+  if (q.sort === undefined && unfiltered) {
+    // Everyone, in registry order: the count is known, so walk only up to the page.
+    total = index.size;
+    let seen = 0;
+    if (limit > 0) walk((a) => {
+      if (seen++ >= offset) page.push(a);
+      return page.length < limit;
+    });
+  } else if (q.sort === undefined) {
     walk((a) => {
       if (!match(a)) return;
       if (total >= offset && total < offset + limit) page.push(a);

@@ -171,7 +171,7 @@ export class TraceRing {
 
 /** What a client's frame asked for: op and target when it parses, its head when not. */
 export function summarizeFrame(text: string, length: number): Record<string, unknown> {
-  const out: Record<string, unknown> = { bytes: length };
+  const out: Record<string, unknown> = { length };
   if (text.length === length) {
     try {
       const v = JSON.parse(text) as unknown;

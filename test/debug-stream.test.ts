@@ -1,0 +1,103 @@
+// DebugStream: sampled, batched, and a slow subscriber is dropped, never buffered.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket } from 'ws';
+import { DebugStream } from '../src/debug/debug-stream.js';
+
+/** The four things the stream uses of a ws socket, observable. */
+class FakeSocket {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  sent: unknown[] = [];
+  closedWith: [number, string] | null = null;
+  send(text: string): void {
+    this.sent.push(JSON.parse(text));
+  }
+  close(code: number, reason: string): void {
+    this.closedWith = [code, reason];
+    this.readyState = WebSocket.CLOSING;
+  }
+  terminate(): void {
+    this.readyState = WebSocket.CLOSED;
+  }
+}
+
+const asWs = (f: FakeSocket): WebSocket => f as unknown as WebSocket;
+
+const Stream = suite('DebugStream');
+
+Stream('builds an event once, for the subscribers of its topic only, and not at all without them', () => {
+  const stream = new DebugStream();
+  let builds = 0;
+  const build = () => ({ type: '@xstate.actor', n: ++builds });
+  stream.publish('lifecycle', build);
+  assert.is(builds, 0, 'no subscriber: nothing built');
+  assert.not.ok(stream.wants('lifecycle'));
+  const a = new FakeSocket();
+  const b = new FakeSocket();
+  const c = new FakeSocket();
+  assert.equal(stream.subscribe(asWs(a), ['lifecycle']), ['lifecycle']);
+  stream.subscribe(asWs(b), ['lifecycle', 'stats']);
+  stream.subscribe(asWs(c), ['stats']);
+  assert.ok(stream.wants('lifecycle'));
+  assert.not.ok(stream.wants('transitions'));
+  stream.publish('lifecycle', build);
+  stream.flush();
+  assert.is(builds, 1);
+  assert.equal(a.sent, [{ type: '@xstate.actor', n: 1 }]);
+  assert.equal(b.sent, [{ type: '@xstate.actor', n: 1 }]);
+  assert.equal(c.sent, []);
+  assert.equal(stream.unsubscribe(asWs(b), ['lifecycle']), ['stats']);
+  stream.remove(asWs(a));
+  assert.not.ok(stream.wants('lifecycle'));
+  stream.close();
+});
+
+Stream('samples: beyond the budget events are counted, then reported once a second', () => {
+  const stream = new DebugStream({ eventsPerSecond: 3 });
+  const a = new FakeSocket();
+  stream.subscribe(asWs(a), ['transitions', 'stats']);
+  for (let i = 0; i < 5; i++) stream.publish('transitions', () => ({ i }));
+  stream.publish('stats', () => ({ type: 'stats' }));
+  stream.flush();
+  assert.equal(a.sent, [{ i: 0 }, { i: 1 }, { i: 2 }, { type: 'stats' }], 'stats are never sampled away');
+  assert.is(stream.skippedEvents, 2);
+  stream.tick(1234);
+  assert.equal(a.sent.at(-1), { type: '@hubbub.skipped', at: 1234, skipped: { transitions: 2 } });
+  stream.publish('transitions', () => ({ i: 9 }));
+  stream.flush();
+  assert.equal(a.sent.at(-1), { i: 9 }, 'the budget is refilled');
+  stream.close();
+});
+
+Stream('drops a subscriber whose socket has too much unsent output (1013), and sends it nothing more', () => {
+  const stream = new DebugStream({ maxBufferedBytes: 1000 });
+  const slow = new FakeSocket();
+  const fast = new FakeSocket();
+  stream.subscribe(asWs(slow), ['lifecycle']);
+  stream.subscribe(asWs(fast), ['lifecycle']);
+  slow.bufferedAmount = 1001;
+  stream.publish('lifecycle', () => ({ e: 1 }));
+  stream.flush();
+  assert.equal(slow.closedWith?.[0], 1013);
+  assert.equal(slow.sent, []);
+  assert.equal(fast.sent, [{ e: 1 }]);
+  assert.is(stream.droppedSubscribers, 1);
+  assert.is(stream.subscribers, 1);
+  stream.publish('lifecycle', () => ({ e: 2 }));
+  stream.flush();
+  assert.equal(slow.sent, [], 'a dropped subscriber gets nothing');
+  stream.close();
+});
+
+Stream('a queue never holds more than one second\'s budget', () => {
+  const stream = new DebugStream({ eventsPerSecond: 100 });
+  const a = new FakeSocket();
+  a.readyState = WebSocket.CONNECTING; // not writable: nothing leaves the queue
+  stream.subscribe(asWs(a), ['events']);
+  for (let i = 0; i < 10_000; i++) stream.publish('events', () => ({ i }));
+  assert.is(stream.skippedEvents, 9_900);
+  stream.close();
+});
+
+Stream.run();
