@@ -6,6 +6,12 @@
 export const RUN_QUEUE_SIZE = 256;
 /** Every this many ticks the global queue is looked at first. proc.go: schedtick%61. */
 export const GLOBAL_QUEUE_CHECK_TICKS = 61;
+/**
+ * Consecutive turns taken from `runnext` before the ring gets a turn. Go's runnext
+ * inherits the time slice, so a ping-pong pair is preempted as one; without this
+ * cap such a pair would starve everything in the local ring.
+ */
+export const RUNNEXT_STREAK_MAX = 61;
 /** Messages an actor handles per turn before it goes back to the tail (BEAM: reductions). */
 export const DEFAULT_ACTOR_BUDGET = 64;
 /** The supervisor is the hub every chat message passes through; it gets a larger turn. */
