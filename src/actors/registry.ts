@@ -69,7 +69,7 @@ export function removeSession(state: RegistryState, actor: ConnectionActor): { s
   const next = change(state, (d) => {
     for (const name of left) leaveRoom(d, name, actor.id);
     trieDelete(d.sessions, actor.id);
-    if (trieGet(d.users, session.user) === actor) trieDelete(d.users, session.user);
+    if (trieGet(d.users, session.user)?.id === actor.id) trieDelete(d.users, session.user);
   });
   return { state: next, left };
 }

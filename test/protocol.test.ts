@@ -1,0 +1,62 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cleanUserName, encode, encodeError, parseClientOp } from '../src/transport/protocol.js';
+
+const test = suite('protocol codec');
+
+const fault = (text: string) => {
+  const r = parseClientOp(text);
+  assert.ok('fault' in r, `expected a fault for ${text}`);
+  return r as { fault: string; message: string; ref?: unknown };
+};
+
+test('parses every op of the contract', () => {
+  assert.equal(parseClientOp('{"op":"join","room":"lobby"}'), { op: 'join', room: 'lobby' });
+  assert.equal(parseClientOp('{"op":"leave","room":"lobby","id":3}'), { op: 'leave', room: 'lobby', id: 3 });
+  assert.equal(parseClientOp('{"op":"send","room":"lobby","text":"hi","id":"c1"}'), { op: 'send', room: 'lobby', text: 'hi', id: 'c1' });
+  assert.equal(parseClientOp('{"op":"dm","to":"bob","text":"hi"}'), { op: 'dm', to: 'bob', text: 'hi' });
+  assert.equal(parseClientOp('{"op":"who","room":"lobby"}'), { op: 'who', room: 'lobby' });
+  assert.equal(parseClientOp('{"op":"ping","id":"p1"}'), { op: 'ping', id: 'p1' });
+});
+
+test('ignores unknown fields (the contract may be extended)', () => {
+  assert.equal(parseClientOp('{"op":"join","room":"r","since":12,"x":[1]}'), { op: 'join', room: 'r' });
+});
+
+test('names each kind of bad input with a stable code, echoing the id as ref', () => {
+  assert.is(fault('{').fault, 'bad_json');
+  assert.is(fault('').fault, 'bad_json');
+  assert.is(fault('[1,2]').fault, 'bad_request');
+  assert.is(fault('null').fault, 'bad_request');
+  assert.is(fault('"join"').fault, 'bad_request');
+  assert.is(fault('{"room":"x"}').fault, 'bad_request');
+  assert.equal(fault('{"op":"fly","id":"z"}'), { fault: 'unknown_op', message: 'unknown op "fly"', ref: 'z' });
+  assert.equal(fault('{"op":"send","room":"r","id":"c9"}').ref, 'c9');
+  assert.is(fault('{"op":"send","room":"r","text":5}').fault, 'bad_request');
+  assert.is(fault('{"op":"join","room":""}').fault, 'bad_request');
+  assert.is(fault(`{"op":"join","room":"${'r'.repeat(65)}"}`).fault, 'bad_request');
+  assert.is(fault('{"op":"join","room":"a\\u0007b"}').fault, 'bad_request');
+  assert.is(fault('{"op":"dm","text":"x"}').fault, 'bad_request');
+  assert.is(fault('{"op":"ping","id":{"a":1}}').fault, 'bad_request');
+  assert.is(fault(`{"op":"ping","id":"${'i'.repeat(65)}"}`).fault, 'bad_request');
+  assert.is(fault('{"op":{"toString":1}}').fault, 'bad_request');
+});
+
+test('encodes events as JSON bytes, once', () => {
+  const b = encode({ type: 'message', room: 'r', from: 'a', text: 'hi', ts: 1, seq: 2 });
+  assert.ok(Buffer.isBuffer(b));
+  assert.is(b.toString(), '{"type":"message","room":"r","from":"a","text":"hi","ts":1,"seq":2}');
+  assert.is(encodeError('not_in_room', 'no', 'c1').toString(), '{"type":"error","code":"not_in_room","message":"no","ref":"c1"}');
+  assert.is(encodeError('bad_json', 'no').toString(), '{"type":"error","code":"bad_json","message":"no"}');
+});
+
+test('user names: 1-32 characters, trimmed, no control characters', () => {
+  assert.is(cleanUserName('  alice '), 'alice');
+  assert.is(cleanUserName(''), null);
+  assert.is(cleanUserName(null), null);
+  assert.is(cleanUserName('x'.repeat(33)), null);
+  assert.is(cleanUserName('x'.repeat(32)), 'x'.repeat(32));
+  assert.is(cleanUserName('a\nb'), null);
+});
+
+test.run();
