@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { frameBatch, frameText } from '../src/transport/out-frame.js';
 import { cleanUserName, encode, encodeError, parseClientOp } from '../src/transport/protocol.js';
 
 const test = suite('protocol codec');
@@ -44,10 +45,26 @@ test('names each kind of bad input with a stable code, echoing the id as ref', (
 
 test('encodes events as JSON bytes, once', () => {
   const b = encode({ type: 'message', room: 'r', from: 'a', text: 'hi', ts: 1, seq: 2 });
-  assert.ok(Buffer.isBuffer(b));
-  assert.is(b.toString(), '{"type":"message","room":"r","from":"a","text":"hi","ts":1,"seq":2}');
-  assert.is(encodeError('not_in_room', 'no', 'c1').toString(), '{"type":"error","code":"not_in_room","message":"no","ref":"c1"}');
-  assert.is(encodeError('bad_json', 'no').toString(), '{"type":"error","code":"bad_json","message":"no"}');
+  assert.is(b.payload.toString(), '{"type":"message","room":"r","from":"a","text":"hi","ts":1,"seq":2}');
+  assert.is(b.wire, b.wire, 'framed once, then shared');
+  assert.is(encodeError('not_in_room', 'no', 'c1').payload.toString(), '{"type":"error","code":"not_in_room","message":"no","ref":"c1"}');
+  assert.is(encodeError('bad_json', 'no').payload.toString(), '{"type":"error","code":"bad_json","message":"no"}');
+});
+
+test('frames text unmasked with the 7-bit, 16-bit and 64-bit length forms (RFC 6455 5.2)', () => {
+  for (const [len, head, marker] of [[0, 2, 0], [125, 2, 125], [126, 4, 126], [65535, 4, 126], [65536, 10, 127]] as const) {
+    const wire = frameText(Buffer.alloc(len, 0x61));
+    assert.is(wire.length, head + len);
+    assert.is(wire[0], 0x81, 'FIN + text opcode');
+    assert.is(wire[1], marker, 'no mask bit, length marker');
+    if (head === 4) assert.is(wire.readUInt16BE(2), len);
+    if (head === 10) assert.is(wire.readUInt32BE(6), len);
+  }
+});
+
+test('a batch is one frame of newline-separated events', () => {
+  const wire = frameBatch([encode({ type: 'pong' }), encode({ type: 'left', room: 'r' })]);
+  assert.is(wire.subarray(2).toString(), '{"type":"pong"}\n{"type":"left","room":"r"}');
 });
 
 test('user names: 1-32 characters, trimmed, no control characters', () => {

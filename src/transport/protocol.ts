@@ -1,8 +1,9 @@
 // The wire protocol: parsing and validating client ops, encoding server events.
 // docs/protocol.md is the contract; this file is its only implementation.
-// Encoders return Buffers so one encoded event can be written to many sockets.
+// Encoders return OutFrames so one encoded event can be written to many sockets.
 import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from '../constants.js';
 import type { ErrorCode } from '../errors.js';
+import { OutFrame } from './out-frame.js';
 
 /** A client's op id, echoed in its ack or error as given. */
 export type OpId = string | number;
@@ -35,11 +36,11 @@ export type ServerEvent =
   | { type: 'pong'; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
 
-export function encode(event: ServerEvent): Buffer {
-  return Buffer.from(JSON.stringify(event));
+export function encode(event: ServerEvent): OutFrame {
+  return new OutFrame(Buffer.from(JSON.stringify(event)));
 }
 
-export function encodeError(code: ErrorCode, message: string, ref?: OpId): Buffer {
+export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFrame {
   return encode(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
 }
 
