@@ -56,15 +56,6 @@ async function serve(argv: string[]): Promise<void> {
   if (values['no-debug']) config.debug = false;
 
   const broker = await Broker.start(config);
-  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
-  const debug = broker.debug;
-  if (debug !== null) {
-    const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
-    broker.log.info(
-      { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
-      `debug channel: ${wsUrl} (inspector: ${broker.url}inspect${debug.tokenGenerated ? `, token ${debug.token}, generated; set HUBBUB_DEBUG_TOKEN to choose one` : ', token from --debug-token/HUBBUB_DEBUG_TOKEN'})`,
-    );
-  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -80,6 +71,17 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // The debug line comes first: whoever waits for the listening line has the token then.
+  const debug = broker.debug;
+  if (debug !== null) {
+    const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
+    broker.log.info(
+      { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
+      `debug channel: ${wsUrl} (inspector: ${broker.url}inspect${debug.tokenGenerated ? `, token ${debug.token}, generated; set HUBBUB_DEBUG_TOKEN to choose one` : ', token from --debug-token/HUBBUB_DEBUG_TOKEN'})`,
+    );
+  }
+  // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
+  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
 }
 
 function intOption(name: string, value: string): number {

@@ -54,10 +54,14 @@ Ring('keeps supervisor messages as op, target and actor id, never the objects', 
   ring.record(at(sup, 5), { type: 'op', from, op: { op: 'send', room: 'lobby', text: 'x'.repeat(1000) } });
   ring.record(at(sup, 6), { type: 'op', from, op: { op: 'dm', to: 'alice', text: 'psst' } });
   ring.record(at(sup, 7), { type: 'unregister', actor: from });
+  ring.record(at(sup, 8), { type: 'room-message', room: 'lobby', seq: 41, payload: Buffer.alloc(10) });
+  ring.record(at(sup, 9), { type: 'published', who: { actorId: 'c7', id: 1 }, room: 'lobby', seq: 42 });
   assert.equal(ring.recent('supervisor', 10), [
     { at: 5, type: 'op', actor: 'c7', op: 'send', target: 'lobby' },
     { at: 6, type: 'op', actor: 'c7', op: 'dm', target: 'alice' },
     { at: 7, type: 'unregister', actor: 'c7' },
+    { at: 8, type: 'room-message', room: 'lobby', seq: 41 },
+    { at: 9, type: 'published', actor: 'c7', room: 'lobby', seq: 42 },
   ]);
 });
 

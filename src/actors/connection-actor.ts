@@ -7,6 +7,7 @@
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
 import { CLOSE_INTERNAL_ERROR } from '../constants.js';
+import type { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, isFault, parseClientOp } from '../transport/protocol.js';
 import { Actor, type StopReason } from './actor.js';
 import {
@@ -18,8 +19,8 @@ import type { SupervisorMsg } from './supervisor-messages.js';
 
 /** What an actor may do with its socket, implemented by the transport. */
 export interface Peer {
-  /** Queues an encoded text frame; written when the slice ends. */
-  deliver(frame: Buffer): void;
+  /** Queues an encoded event (shared by every recipient); written when the slice ends. */
+  deliver(frame: OutFrame): void;
   /** Flushes what is queued, then closes with this code and reason. */
   closeAfterFlush(code: number, reason: string): void;
   /** Backpressure on input: stop and restart reading the socket. */

@@ -41,10 +41,17 @@ interface LooseMsg {
   user?: unknown;
   code?: unknown;
   reason?: unknown;
+  room?: unknown;
+  seq?: unknown;
   actor?: { id?: unknown } | null;
   from?: { id?: unknown } | null;
+  who?: { actorId?: unknown } | null;
   op?: { op?: unknown; room?: unknown; to?: unknown } | null;
 }
+
+/** Field names a record's two detail slots were read from: literals, so storing them allocates nothing. */
+type AKey = 'user' | 'reason' | 'room' | 'op';
+type BKey = 'code' | 'seq' | 'target';
 
 export class TraceRing {
   readonly capacity: number;
@@ -53,10 +60,12 @@ export class TraceRing {
   readonly #kind: string[];
   /** The other actor a supervisor message is about. */
   readonly #peer: (string | null)[];
-  /** frame: its text (head only when long); registered: user; close: reason; op: op name. */
+  /** frame: its text (head only when long); else the message's user, reason, room or op name. */
   readonly #a: (string | null)[];
-  /** frame: its length; close: code; op: room or recipient. */
+  readonly #aKey: AKey[];
+  /** frame: its length; else the message's close code, seq, or an op's room or recipient. */
   readonly #b: (string | number | null)[];
+  readonly #bKey: BKey[];
   #next = 0;
   /** Records ever written; the ring holds the last min(total, capacity). */
   total = 0;
@@ -69,7 +78,9 @@ export class TraceRing {
     this.#kind = new Array<string>(capacity).fill('');
     this.#peer = new Array<string | null>(capacity).fill(null);
     this.#a = new Array<string | null>(capacity).fill(null);
+    this.#aKey = new Array<AKey>(capacity).fill('op');
     this.#b = new Array<string | number | null>(capacity).fill(null);
+    this.#bKey = new Array<BKey>(capacity).fill('code');
   }
 
   /** Records that `actor` is about to handle `msg`. Called by the observer, on the data path. */
@@ -89,15 +100,33 @@ export class TraceRing {
     const m = (msg !== null && typeof msg === 'object' ? msg : {}) as LooseMsg;
     this.#kind[i] = typeof m.type === 'string' ? m.type : 'message';
     const about = m.from ?? m.actor;
-    this.#peer[i] = about != null && typeof about.id === 'string' ? about.id : null;
+    const peer = about != null ? about.id : m.who?.actorId;
+    this.#peer[i] = typeof peer === 'string' ? peer : null;
     const op = m.op;
     if (op != null && typeof op === 'object') {
       this.#a[i] = typeof op.op === 'string' ? op.op : null;
+      this.#aKey[i] = 'op';
       this.#b[i] = typeof op.room === 'string' ? op.room : typeof op.to === 'string' ? op.to : null;
-    } else {
-      this.#a[i] = typeof m.user === 'string' ? m.user : typeof m.reason === 'string' ? m.reason : null;
-      this.#b[i] = typeof m.code === 'number' ? m.code : null;
+      this.#bKey[i] = 'target';
+      return;
     }
+    if (typeof m.user === 'string') this.#setA(i, 'user', m.user);
+    else if (typeof m.reason === 'string') this.#setA(i, 'reason', m.reason);
+    else if (typeof m.room === 'string') this.#setA(i, 'room', m.room);
+    else this.#a[i] = null;
+    if (typeof m.code === 'number') this.#setB(i, 'code', m.code);
+    else if (typeof m.seq === 'number') this.#setB(i, 'seq', m.seq);
+    else this.#b[i] = null;
+  }
+
+  #setA(i: number, key: AKey, value: string): void {
+    this.#a[i] = value;
+    this.#aKey[i] = key;
+  }
+
+  #setB(i: number, key: BKey, value: number): void {
+    this.#b[i] = value;
+    this.#bKey[i] = key;
   }
 
   /** Records in the ring now (<= capacity). */
@@ -156,15 +185,8 @@ export class TraceRing {
       return ev;
     }
     if (peer !== null) ev.actor = peer;
-    if (type === 'op') {
-      if (a !== null) ev.op = a;
-      if (b !== null) ev.target = b;
-    } else if (type === 'registered') {
-      if (a !== null) ev.user = a;
-    } else {
-      if (b !== null) ev.code = b;
-      if (a !== null) ev.reason = a;
-    }
+    if (a !== null) ev[this.#aKey[i]] = a;
+    if (b !== null) ev[this.#bKey[i]] = b;
     return ev;
   }
 }
