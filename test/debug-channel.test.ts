@@ -48,7 +48,7 @@ Token('debug: false turns the channel and the inspector page off', async () => {
     const res = await fetch(`http://127.0.0.1:${broker.port}/inspect`);
     assert.is(res.status, 404);
     const chat = await chatClient(broker, 'alice', 'lobby');
-    chat.sock.close();
+    await chat.close();
   } finally {
     await broker.close();
   }
@@ -98,14 +98,14 @@ Truth('actors lists a client open in lobby; after it leaves the room it is not t
   assert.is(stats.actors.total, 2);
   assert.is(stats.rooms, 1);
 
-  alice.sock.send({ op: 'leave', room: 'lobby' });
-  await alice.sock.next((m) => m.type === 'left', 'alice left lobby');
+  alice.send({ op: 'leave', room: 'lobby' });
+  await alice.next((m) => m.type === 'left', undefined, 'alice left lobby');
   page = await dbg.request({ op: 'actors', room: 'lobby' });
   assert.is(page.total, 0, 'no one left in lobby');
   page = await dbg.request({ op: 'actors', user: 'alice' });
   assert.equal(page.items[0].rooms, [], 'alice is in no room');
 
-  alice.sock.close();
+  await alice.close();
   await dbg.next((m) => m.type === '@xstate.snapshot' && m.event.type === 'xstate.stop' && m.actorRef.id === alice.session, 'the stop of alice');
   page = await dbg.request({ op: 'actors' });
   assert.not.ok(findItem(page, alice.session), 'alice is gone from actors');
@@ -117,8 +117,8 @@ Truth('actors lists a client open in lobby; after it leaves the room it is not t
 
 Truth('actor shows its machine state, context, mailbox, counters and recent events', async () => {
   const alice = await chatClient(broker, 'alice', 'lobby');
-  alice.sock.send({ op: 'send', room: 'lobby', text: 'hello there', id: 7 });
-  await alice.sock.next((m) => m.type === 'ack' && m.id === 7, 'the ack of the send');
+  alice.send({ op: 'send', room: 'lobby', text: 'hello there', id: 7 });
+  await alice.next((m) => m.type === 'ack' && m.id === 7, undefined, 'the ack of the send');
   const dbg = await debugSocket(broker);
   const a = await dbg.request({ op: 'actor', id: alice.session });
   assert.is(a.type, 'actor');
@@ -144,7 +144,7 @@ Truth('actor shows its machine state, context, mailbox, counters and recent even
   assert.equal(sup.context, { sessions: 1, users: 1, rooms: 1 });
   assert.ok((sup.events as Msg[]).some((e) => e.type === 'op' && e.op === 'join' && e.target === 'lobby' && e.actor === alice.session));
   dbg.close();
-  alice.sock.close();
+  await alice.close();
 });
 
 Truth('subscribe delivers the spawn, the transitions and the stop of a connection, shaped like xstate inspection events', async () => {
@@ -159,7 +159,7 @@ Truth('subscribe delivers the spawn, the transitions and the stop of a connectio
     { type: registered.type, event: registered.event, from: registered.from, value: registered.snapshot.value, user: registered.actorRef.user },
     { type: '@xstate.snapshot', event: { type: 'REGISTERED' }, from: 'connecting', value: 'open', user: 'bob' },
   );
-  bob.sock.close();
+  await bob.close();
   const closed = await dbg.next((m) => m.topic === 'transitions' && m.actorRef.id === bob.session && m.snapshot.value === 'closed', 'bob closed');
   assert.is(closed.event.type, 'SOCKET_CLOSED');
   assert.is(closed.snapshot.status, 'done', 'closed is the final state');
@@ -181,7 +181,7 @@ Truth('subscribe to stats delivers a sample once a second; events streams handle
   const history = await dbg.request({ op: 'history' });
   assert.ok(history.samples.length >= 1, 'the sample is in the history');
   dbg.close();
-  carol.sock.close();
+  await carol.close();
 });
 
 Truth('kick closes the client with 4000 and the reason', async () => {
@@ -189,7 +189,7 @@ Truth('kick closes the client with 4000 and the reason', async () => {
   const dbg = await debugSocket(broker);
   const reply = await dbg.request({ op: 'kick', id: dave.session, reason: 'flooding' });
   assert.equal({ type: reply.type, target: reply.target, user: reply.user }, { type: 'kicked', target: dave.session, user: 'dave' });
-  assert.equal(await dave.sock.closeCode(), { code: 4000, reason: 'flooding' });
+  assert.equal(await dave.closed(), { code: 4000, reason: 'flooding' });
   const err = await dbg.request({ op: 'kick', id: 'supervisor' });
   assert.is(err.code, 'not_found', 'only connections can be kicked');
   dbg.close();
@@ -199,8 +199,8 @@ Truth('pages, sorts and filters; errors are replies that keep the socket open', 
   const clients = [];
   for (const name of ['u1', 'u2', 'u3', 'u4', 'u5']) clients.push(await chatClient(broker, name, name === 'u5' ? 'big' : 'lobby'));
   // u3 handles more messages than anyone else
-  for (let i = 0; i < 5; i++) clients[2].sock.send({ op: 'ping', id: i });
-  await clients[2].sock.next((m) => m.type === 'pong' && m.id === 4, 'the last pong');
+  for (let i = 0; i < 5; i++) clients[2].send({ op: 'ping', id: i });
+  await clients[2].next((m) => m.type === 'pong' && m.id === 4, undefined, 'the last pong');
   const dbg = await debugSocket(broker);
   const p1 = await dbg.request({ op: 'actors', kind: 'connection', sort: 'id', limit: 2 });
   const p2 = await dbg.request({ op: 'actors', kind: 'connection', sort: 'id', limit: 2, offset: 2 });
@@ -234,7 +234,7 @@ Truth('pages, sorts and filters; errors are replies that keep the socket open', 
   const still = await dbg.request({ op: 'stats' });
   assert.is(still.type, 'stats', 'the socket is still open');
   dbg.close();
-  for (const c of clients) c.sock.close();
+  for (const c of clients) await c.close();
 });
 
 Truth('the inspector page is served at /inspect', async () => {

@@ -138,7 +138,7 @@ Cli('inspect --once draws scheduler stats and the busiest actors', async () => {
     assert.match(r.stdout, /actors\s+2 live: connecting 0\s+open 1/);
     assert.match(r.stdout, /supervisor/);
     assert.match(r.stdout, new RegExp(`${alice.session}\\s+alice-cli\\s+open`));
-    alice.sock.close();
+    await alice.close();
     const bad = await runInspect([`127.0.0.1:${broker.port}`, '--token', 'wrong', '--once']);
     assert.is(bad.code, 1);
     assert.match(bad.stderr, /refused the token \(401\)/);

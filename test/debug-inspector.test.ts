@@ -79,7 +79,7 @@ Inspector('asks for the token, then shows a chat client that connects, live; a c
     await page.screenshot({ path: join(ARTIFACTS, 'inspector.png'), fullPage: true });
 
     // it leaves, and the table follows
-    zoe.sock.close();
+    await zoe.close();
     await row.waitFor({ state: 'detached', timeout: WAIT_MS });
     assert.equal(errors, [], 'no script errors on the page');
   } finally {

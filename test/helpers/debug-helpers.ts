@@ -1,9 +1,11 @@
-// Test helpers for the debug channel: a WebSocket that buffers what it receives
-// and lets a test wait for the message it expects (bounded, failing with a
-// message that says what was awaited), plus chat and debug clients on top.
+// Test helpers for the debug channel: a debug socket that buffers what it
+// receives and lets a test wait for the message it expects or the reply to an
+// op (bounded, failing with a message that says what was awaited). Chat
+// clients are test/helpers/client.ts's TestClient.
 import { WebSocket } from 'ws';
 import { Broker, type BrokerConfig } from '../../src/broker.js';
 import { createLogger } from '../../src/log.js';
+import { TestClient } from './client.js';
 
 export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are checked field by field in the tests
 
@@ -115,13 +117,12 @@ export async function upgradeStatus(url: string, headers: Record<string, string>
   }
 }
 
-/** A chat client that is welcomed (and joined to `room` when given). */
-export async function chatClient(broker: Broker, name: string, room?: string): Promise<{ sock: TestSocket; session: string; user: string }> {
-  const sock = await TestSocket.open(`${wsBase(broker)}/ws?name=${encodeURIComponent(name)}`);
-  const welcome = await sock.next((m) => m.type === 'welcome', `welcome for ${name}`);
+/** A chat client (test/helpers/client.ts) that is welcomed, and joined to `room` when given. */
+export async function chatClient(broker: Broker, name: string, room?: string): Promise<TestClient> {
+  const client = await TestClient.connect(`${wsBase(broker)}/ws`, name);
   if (room !== undefined) {
-    sock.send({ op: 'join', room });
-    await sock.next((m) => m.type === 'joined' && m.room === room, `${name} joined ${room}`);
+    client.send({ op: 'join', room });
+    await client.next((m) => m.type === 'joined' && m.room === room, DEFAULT_WAIT_MS, `${name} joined ${room}`);
   }
-  return { sock, session: welcome.session, user: welcome.user };
+  return client;
 }
