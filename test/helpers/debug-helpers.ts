@@ -15,7 +15,6 @@ export class TestSocket {
   readonly ws: WebSocket;
   readonly #inbox: Msg[] = [];
   readonly #waiters = new Set<{ pred: (m: Msg) => boolean; resolve: (m: Msg) => void }>();
-  readonly closed: Promise<{ code: number; reason: string }>;
   #nextId = 0;
 
   private constructor(ws: WebSocket) {
@@ -31,7 +30,6 @@ export class TestSocket {
       }
       this.#inbox.push(msg);
     });
-    this.closed = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
   /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
@@ -81,14 +79,6 @@ export class TestSocket {
 
   close(): void {
     this.ws.close();
-  }
-
-  /** Resolves with the close code; fails after `ms`. */
-  closeCode(ms = DEFAULT_WAIT_MS): Promise<{ code: number; reason: string }> {
-    return Promise.race([
-      this.closed,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`socket not closed within ${ms} ms`)), ms).unref()),
-    ]);
   }
 }
 
