@@ -30,7 +30,7 @@ Stream('builds an event once, for the subscribers of its topic only, and not at 
   const stream = new DebugStream();
   let builds = 0;
   const build = () => ({ type: '@xstate.actor', n: ++builds });
-  stream.publish('lifecycle', build);
+  stream.publish('lifecycle', build, undefined);
   assert.is(builds, 0, 'no subscriber: nothing built');
   assert.not.ok(stream.wants('lifecycle'));
   const a = new FakeSocket();
@@ -41,7 +41,7 @@ Stream('builds an event once, for the subscribers of its topic only, and not at 
   stream.subscribe(asWs(c), ['stats']);
   assert.ok(stream.wants('lifecycle'));
   assert.not.ok(stream.wants('transitions'));
-  stream.publish('lifecycle', build);
+  stream.publish('lifecycle', build, undefined);
   stream.flush();
   assert.is(builds, 1);
   assert.equal(a.sent, [{ type: '@xstate.actor', n: 1 }]);
@@ -57,16 +57,29 @@ Stream('samples: beyond the budget events are counted, then reported once a seco
   const stream = new DebugStream({ eventsPerSecond: 3 });
   const a = new FakeSocket();
   stream.subscribe(asWs(a), ['transitions', 'stats']);
-  for (let i = 0; i < 5; i++) stream.publish('transitions', () => ({ i }));
-  stream.publish('stats', () => ({ type: 'stats' }));
+  for (let i = 0; i < 5; i++) stream.publish('transitions', (x) => ({ i: x }), i);
+  stream.publish('stats', () => ({ type: 'stats' }), null);
   stream.flush();
   assert.equal(a.sent, [{ i: 0 }, { i: 1 }, { i: 2 }, { type: 'stats' }], 'stats are never sampled away');
   assert.is(stream.skippedEvents, 2);
   stream.tick(1234);
   assert.equal(a.sent.at(-1), { type: '@hubbub.skipped', at: 1234, skipped: { transitions: 2 } });
-  stream.publish('transitions', () => ({ i: 9 }));
+  stream.publish('transitions', (x) => ({ i: x }), 9);
   stream.flush();
   assert.equal(a.sent.at(-1), { i: 9 }, 'the budget is refilled');
+  stream.close();
+});
+
+Stream('handled-message events have a budget of their own', () => {
+  const stream = new DebugStream({ eventsPerSecond: 1, handledPerSecond: 2 });
+  const a = new FakeSocket();
+  stream.subscribe(asWs(a), ['lifecycle', 'events']);
+  for (let i = 0; i < 3; i++) stream.publish('events', (x) => ({ ev: x }), i);
+  for (let i = 0; i < 2; i++) stream.publish('lifecycle', (x) => ({ lc: x }), i);
+  stream.flush();
+  assert.equal(a.sent, [{ ev: 0 }, { ev: 1 }, { lc: 0 }]);
+  stream.tick(1);
+  assert.equal(a.sent.at(-1), { type: '@hubbub.skipped', at: 1, skipped: { events: 1, lifecycle: 1 } });
   stream.close();
 });
 
@@ -77,25 +90,25 @@ Stream('drops a subscriber whose socket has too much unsent output (1013), and s
   stream.subscribe(asWs(slow), ['lifecycle']);
   stream.subscribe(asWs(fast), ['lifecycle']);
   slow.bufferedAmount = 1001;
-  stream.publish('lifecycle', () => ({ e: 1 }));
+  stream.publish('lifecycle', (x) => ({ e: x }), 1);
   stream.flush();
   assert.equal(slow.closedWith?.[0], 1013);
   assert.equal(slow.sent, []);
   assert.equal(fast.sent, [{ e: 1 }]);
   assert.is(stream.droppedSubscribers, 1);
   assert.is(stream.subscribers, 1);
-  stream.publish('lifecycle', () => ({ e: 2 }));
+  stream.publish('lifecycle', (x) => ({ e: x }), 2);
   stream.flush();
   assert.equal(slow.sent, [], 'a dropped subscriber gets nothing');
   stream.close();
 });
 
 Stream('a queue never holds more than one second\'s budget', () => {
-  const stream = new DebugStream({ eventsPerSecond: 100 });
+  const stream = new DebugStream({ handledPerSecond: 100 });
   const a = new FakeSocket();
   a.readyState = WebSocket.CONNECTING; // not writable: nothing leaves the queue
   stream.subscribe(asWs(a), ['events']);
-  for (let i = 0; i < 10_000; i++) stream.publish('events', () => ({ i }));
+  for (let i = 0; i < 10_000; i++) stream.publish('events', (x) => ({ i: x }), i);
   assert.is(stream.skippedEvents, 9_900);
   stream.close();
 });

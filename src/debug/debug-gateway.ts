@@ -170,23 +170,29 @@ export class DebugGateway {
   #watch(): void {
     const { scheduler, env } = this.#target;
     const { index, trace, stream } = this;
+    // Built only when a subscriber will receive it: the record just written, described.
+    const handledEvent = (actor: AnyActor): object => {
+      const event = trace.last()!;
+      const source = typeof event.actor === 'string' ? { id: event.actor } : null;
+      return { type: '@xstate.event', topic: 'events', at: event.at, rootId: ROOT_ID, actorRef: actorRef(actor), sourceRef: source, event };
+    };
     scheduler.observe({
       spawned: (actor) => {
         index.spawned(actor);
-        if (stream.wants('lifecycle')) stream.publish('lifecycle', () => spawnedEvent(actor));
+        if (stream.wants('lifecycle')) stream.publish('lifecycle', spawnedEvent, actor);
       },
       handled: (actor, msg) => {
         trace.record(actor, msg);
-        if (stream.wants('events')) stream.publish('events', () => handledEvent(actor, trace));
+        if (stream.wants('events')) stream.publish('events', handledEvent, actor);
       },
       stopped: (actor, reason) => {
         index.stopped(actor);
-        if (stream.wants('lifecycle')) stream.publish('lifecycle', () => stoppedEvent(actor, reason));
+        if (stream.wants('lifecycle')) stream.publish('lifecycle', stoppedEvent, { actor, reason });
       },
     });
     env.onTransition = (actor, from, event) => {
       index.transitioned(actor, from);
-      if (stream.wants('transitions')) stream.publish('transitions', () => transitionEvent(actor, from, event));
+      if (stream.wants('transitions')) stream.publish('transitions', transitionEvent, { actor, from, event });
     };
     scheduler.onSliceEnd(() => this.sampler.sliceEnded());
   }
@@ -194,7 +200,7 @@ export class DebugGateway {
   #tick(): void {
     const now = Date.now();
     const stats = this.sampler.sample(now);
-    if (this.stream.wants('stats')) this.stream.publish('stats', () => ({ ...stats, topic: 'stats' }));
+    if (this.stream.wants('stats')) this.stream.publish('stats', (s) => ({ ...s, topic: 'stats' }), stats);
     this.stream.tick(now);
   }
 }
@@ -224,7 +230,7 @@ function spawnedEvent(actor: AnyActor): object {
 }
 
 /** xstate reports a stop as a snapshot after `xstate.stop`; so do we. */
-function stoppedEvent(actor: AnyActor, reason: StopReason): object {
+function stoppedEvent({ actor, reason }: { actor: AnyActor; reason: StopReason }): object {
   const event: Record<string, unknown> = { type: 'xstate.stop', reason: reason.kind };
   if (reason.kind === 'failed') event.error = reason.error instanceof Error ? reason.error.message : String(reason.error);
   return {
@@ -234,16 +240,10 @@ function stoppedEvent(actor: AnyActor, reason: StopReason): object {
 }
 
 /** xstate: a snapshot after an event; `from` is the state it left. */
-function transitionEvent(actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent): object {
+function transitionEvent({ actor, from, event }: { actor: ConnectionActor; from: ConnectionState; event: ConnectionEvent }): object {
   return {
     type: '@xstate.snapshot', topic: 'transitions', at: Date.now(), rootId: ROOT_ID,
     actorRef: actorRef(actor), event, from, snapshot: snapshotOf(actor),
   };
 }
 
-/** xstate: an event received by an actor; `sourceRef` is the actor it is about, when any. */
-function handledEvent(actor: AnyActor, trace: TraceRing): object {
-  const event = trace.last()!;
-  const source = typeof event.actor === 'string' ? { id: event.actor } : null;
-  return { type: '@xstate.event', topic: 'events', at: event.at, rootId: ROOT_ID, actorRef: actorRef(actor), sourceRef: source, event };
-}

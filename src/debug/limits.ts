@@ -20,8 +20,14 @@ export const TOP_K_SELECT_MAX = 2000;
 export const STATS_INTERVAL_MS = 1000;
 /** Samples kept for the `history` op (5 minutes at 1 Hz): what the inspector's charts start from. */
 export const STATS_HISTORY = 300;
-/** Streamed lifecycle/transition/event events per subscriber per second; beyond it they are counted, not sent. */
+/** Streamed lifecycle and transition events per subscriber per second; beyond it they are counted, not sent. */
 export const EVENTS_PER_SECOND = 2000;
+/**
+ * Streamed `events` (handled messages) per subscriber per second. Lower: every
+ * chat message is a candidate, and each one sent costs the broker a parse of the
+ * frame and a write (measured: ~30 µs), so this caps what a watcher costs chat.
+ */
+export const HANDLED_EVENTS_PER_SECOND = 200;
 /** Queued events are sent together this often, ms: one write per subscriber per flush. */
 export const FLUSH_INTERVAL_MS = 100;
 /** A debug socket with more unsent output than this, bytes, is a slow subscriber and is dropped (1013). */
