@@ -1,7 +1,8 @@
 // DebugStream: sampled, batched, and a slow subscriber is dropped, never buffered.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { DebugStream } from '../src/debug/debug-stream.js';
 
 /** The four things the stream uses of a ws socket, observable. */
@@ -111,6 +112,43 @@ Stream('a queue never holds more than one second\'s budget', () => {
   for (let i = 0; i < 10_000; i++) stream.publish('events', (x) => ({ i: x }), i);
   assert.is(stream.skippedEvents, 9_900);
   stream.close();
+});
+
+Stream('over a real socket, a subscriber that stops reading is dropped once its backlog passes the bound', async () => {
+  const MAX = 256 * 1024;
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const serverSide = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const client = new WebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}`);
+  await new Promise((resolve) => client.once('open', resolve));
+  const ws = await serverSide;
+  const stream = new DebugStream({ maxBufferedBytes: MAX, eventsPerSecond: 1_000_000 });
+  stream.subscribe(ws, ['lifecycle']);
+  // The client stops reading: the kernel's buffers fill, then ws's own.
+  (client as unknown as { _socket: { pause(): void } })._socket.pause();
+  const big = 'x'.repeat(64 * 1024);
+  let highest = 0;
+  try {
+    // Bounded: 64 MiB at most, far beyond loopback's socket buffers.
+    for (let i = 0; i < 1024 && stream.droppedSubscribers === 0; i++) {
+      stream.publish('lifecycle', (n) => ({ n, big }), i);
+      stream.flush();
+      highest = Math.max(highest, ws.bufferedAmount);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.is(stream.droppedSubscribers, 1, 'the slow subscriber was dropped');
+    assert.ok(highest <= MAX + 64 * 1024 + 1024, `its backlog stayed bounded (${highest} bytes)`);
+    const backlog = ws.bufferedAmount;
+    for (let i = 0; i < 10; i++) stream.publish('lifecycle', (n) => ({ n, big }), i);
+    stream.flush();
+    assert.ok(ws.bufferedAmount <= backlog + 16, 'nothing more is queued for it');
+    assert.ok(ws.readyState === WebSocket.CLOSING || ws.readyState === WebSocket.CLOSED, 'it is being closed');
+  } finally {
+    stream.close();
+    client.terminate();
+    ws.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  }
 });
 
 Stream.run();
