@@ -54,6 +54,20 @@ Token('debug: false turns the channel and the inspector page off', async () => {
   }
 });
 
+Token('closing the broker closes debug sockets with 1001', async () => {
+  const broker = await startBroker();
+  const dbg = await debugSocket(broker);
+  const closed = new Promise<number>((resolve) => dbg.ws.once('close', (code) => resolve(code)));
+  await dbg.request({ op: 'subscribe' });
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    broker.close(),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('broker.close() hung on an open debug socket')), 5000); }),
+  ]);
+  clearTimeout(timer);
+  assert.is(await closed, 1001);
+});
+
 Token.run();
 
 const Truth = suite('debug channel: what it says is true');

@@ -24,7 +24,9 @@ import { refuseUpgrade } from '../transport/http-server.js';
 import { ActorIndex } from './actor-index.js';
 import { handleDebugOp, type OpContext } from './debug-ops.js';
 import { DebugStream, type StreamOptions } from './debug-stream.js';
-import { MAX_DEBUG_BUFFERED_BYTES, MAX_DEBUG_CLIENTS, MAX_DEBUG_FRAME_BYTES, STATS_INTERVAL_MS } from './limits.js';
+import {
+  DEBUG_HEARTBEAT_TICKS, MAX_DEBUG_BUFFERED_BYTES, MAX_DEBUG_CLIENTS, MAX_DEBUG_FRAME_BYTES, STATS_INTERVAL_MS,
+} from './limits.js';
 import { StatsSampler } from './stats-sampler.js';
 import { TraceRing } from './trace-ring.js';
 
@@ -64,7 +66,9 @@ export class DebugGateway {
   readonly #target: DebugTarget;
   readonly #log: Logger;
   readonly #wss: WebSocketServer;
-  readonly #clients = new Set<WebSocket>();
+  /** Open debug sockets, each with its heartbeat bit: set by a pong, cleared by a ping. */
+  readonly #clients = new Map<WebSocket, boolean>();
+  #ticks = 0;
   readonly #maxClients: number;
   readonly #maxBuffered: number;
   readonly #timer: NodeJS.Timeout;
@@ -139,14 +143,15 @@ export class DebugGateway {
     this.#target.scheduler.observe(null);
     this.#target.env.onTransition = null;
     this.stream.close();
-    for (const ws of this.#clients) {
+    for (const ws of this.#clients.keys()) {
       ws.close(CLOSE_GOING_AWAY, 'server shutting down');
       setTimeout(() => ws.terminate(), 1000).unref();
     }
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
-    this.#clients.add(ws);
+    this.#clients.set(ws, true);
+    ws.on('pong', () => this.#clients.set(ws, true));
     this.#log.info({ remote: req.socket.remoteAddress, clients: this.#clients.size }, 'debug channel: client connected');
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
@@ -198,6 +203,17 @@ export class DebugGateway {
   }
 
   #tick(): void {
+    // A debug client that vanished without closing must not hold one of the few slots forever.
+    if (++this.#ticks % DEBUG_HEARTBEAT_TICKS === 0) {
+      for (const [ws, alive] of this.#clients) {
+        if (!alive) {
+          ws.terminate();
+          continue;
+        }
+        this.#clients.set(ws, false);
+        ws.ping();
+      }
+    }
     const now = Date.now();
     const stats = this.sampler.sample(now);
     if (this.stream.wants('stats')) this.stream.publish('stats', (s) => ({ ...s, topic: 'stats' }), stats);

@@ -34,5 +34,7 @@ export const FLUSH_INTERVAL_MS = 100;
 export const MAX_DEBUG_BUFFERED_BYTES = 1024 * 1024;
 /** Largest frame a debug client may send, bytes: ops are small. */
 export const MAX_DEBUG_FRAME_BYTES = 16 * 1024;
+/** Debug sockets are pinged every this many stats ticks (30 s); one silent for a whole interval is terminated. */
+export const DEBUG_HEARTBEAT_TICKS = 30;
 /** Open debug sockets at once; the next is refused with 503 before the upgrade. */
 export const MAX_DEBUG_CLIENTS = 32;
