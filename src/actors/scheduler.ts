@@ -368,6 +368,7 @@ export class Scheduler {
       this.#runqPut(actor);
     } else {
       actor.status = 'idle';
+      actor.mailbox.clear(); // an idle actor holds no ring: 100k idle connections, 100k arrays fewer
     }
   }
 
