@@ -15,7 +15,7 @@ const N = 100_000;
 /** Generous: measured ~10-40 ms on the 2-core CI machine; 10x is a regression, not noise. */
 const BUDGET_MS = 400;
 
-const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {} };
+const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1' };
 
 function build(): { index: ActorIndex; actors: ConnectionActor[] } {
   const scheduler = new Scheduler();
@@ -27,7 +27,7 @@ function build(): { index: ActorIndex; actors: ConnectionActor[] } {
   const actors: ConnectionActor[] = [];
   // A value nobody else holds: filled in place, without immer (see hash-trie.ts).
   for (let i = 1; i <= N; i++) {
-    const a = new ConnectionActor(`c${i}`, peer, env, null, '127.0.0.1:1');
+    const a = new ConnectionActor(`c${i}`, peer, env, null);
     index.spawned(a);
     a.user = `user${i}`;
     a.snapshot = open;

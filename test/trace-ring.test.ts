@@ -9,8 +9,11 @@ class Probe extends Actor<unknown> {
   handle(): void {}
 }
 
+/** Actors keep times relative to a start (Smi timestamps), so tests use real ones. */
+const T0 = Date.now();
+
 function at(actor: Probe, time: number): Probe {
-  actor.lastRunAt = time;
+  actor.lastRunAt = T0 + time;
   return actor;
 }
 
@@ -25,12 +28,12 @@ Ring('returns one actor\'s records oldest first, up to the limit, with their tim
   ring.record(at(a, 1002), { type: 'close', code: 4000, reason: 'kicked' });
   ring.record(at(a, 1003), '{"op":"send","room":"lobby","text":"hi","id":3}');
   assert.equal(ring.recent('a', 10), [
-    { at: 1000, type: 'frame', length: 28, op: 'join', room: 'lobby' },
-    { at: 1002, type: 'close', code: 4000, reason: 'kicked' },
-    { at: 1003, type: 'frame', length: 47, op: 'send', room: 'lobby', id: 3, text: 'hi' },
+    { at: T0 + 1000, type: 'frame', length: 28, op: 'join', room: 'lobby' },
+    { at: T0 + 1002, type: 'close', code: 4000, reason: 'kicked' },
+    { at: T0 + 1003, type: 'frame', length: 47, op: 'send', room: 'lobby', id: 3, text: 'hi' },
   ]);
-  assert.equal(ring.recent('a', 2).map((e) => e.at), [1002, 1003], 'the limit keeps the newest');
-  assert.equal(ring.recent('b', 10), [{ at: 1001, type: 'registered', user: 'bob' }]);
+  assert.equal(ring.recent('a', 2).map((e) => e.at - T0), [1002, 1003], 'the limit keeps the newest');
+  assert.equal(ring.recent('b', 10), [{ at: T0 + 1001, type: 'registered', user: 'bob' }]);
   assert.equal(ring.recent('nobody', 10), []);
 });
 
@@ -41,10 +44,10 @@ Ring('wraps around: it holds the last `capacity` records and says since when', (
   for (let i = 0; i < 6; i++) ring.record(at(i < 2 ? b : a, 100 + i), { type: 'tick' });
   assert.is(ring.size, 4);
   assert.is(ring.total, 6);
-  assert.is(ring.since, 102);
+  assert.is(ring.since, T0 + 102);
   assert.equal(ring.recent('b', 10), [], 'b\'s records were overwritten');
-  assert.equal(ring.recent('a', 10).map((e) => e.at), [102, 103, 104, 105]);
-  assert.equal(ring.last(), { at: 105, type: 'tick' });
+  assert.equal(ring.recent('a', 10).map((e) => e.at - T0), [102, 103, 104, 105]);
+  assert.equal(ring.last(), { at: T0 + 105, type: 'tick' });
 });
 
 Ring('keeps supervisor messages as op, target and actor id, never the objects', () => {
@@ -57,11 +60,11 @@ Ring('keeps supervisor messages as op, target and actor id, never the objects', 
   ring.record(at(sup, 8), { type: 'room-message', room: 'lobby', seq: 41, payload: Buffer.alloc(10) });
   ring.record(at(sup, 9), { type: 'published', who: { actorId: 'c7', id: 1 }, room: 'lobby', seq: 42 });
   assert.equal(ring.recent('supervisor', 10), [
-    { at: 5, type: 'op', actor: 'c7', op: 'send', target: 'lobby' },
-    { at: 6, type: 'op', actor: 'c7', op: 'dm', target: 'alice' },
-    { at: 7, type: 'unregister', actor: 'c7' },
-    { at: 8, type: 'room-message', room: 'lobby', seq: 41 },
-    { at: 9, type: 'published', actor: 'c7', room: 'lobby', seq: 42 },
+    { at: T0 + 5, type: 'op', actor: 'c7', op: 'send', target: 'lobby' },
+    { at: T0 + 6, type: 'op', actor: 'c7', op: 'dm', target: 'alice' },
+    { at: T0 + 7, type: 'unregister', actor: 'c7' },
+    { at: T0 + 8, type: 'room-message', room: 'lobby', seq: 41 },
+    { at: T0 + 9, type: 'published', actor: 'c7', room: 'lobby', seq: 42 },
   ]);
 });
 
