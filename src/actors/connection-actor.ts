@@ -34,7 +34,7 @@ export interface Peer {
 export interface ConnectionEnv {
   scheduler: Scheduler;
   supervisor: Actor<SupervisorMsg>;
-  /** Told of every lifecycle transition (the debug channel listens here). */
+  /** Told of every lifecycle transition. One slot, owned by the debug channel (like Scheduler.observe). */
   onTransition: ((actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent) => void) | null;
 }
 
