@@ -10,8 +10,10 @@ import {
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { createLogger } from './log.js';
+import { serveClientModules } from './client/assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { TextGateway } from './transport/text-gateway.js';
 
 export interface BrokerConfig {
   port: number;
@@ -51,6 +53,8 @@ export class Broker {
   readonly supervisor: Supervisor;
   readonly http: HttpServer;
   readonly chat: ChatGateway;
+  /** `/ws/text`: plain-text chat for gorilla-style clients. */
+  readonly text: TextGateway;
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
@@ -74,6 +78,12 @@ export class Broker {
       if (this.#closing !== null) socket.destroy();
       else this.chat.upgrade(req, socket, head, url);
     });
+    this.text = new TextGateway(env, this.log, config, this.chat.heartbeat);
+    this.http.onUpgrade('/ws/text', (req, socket, head, url) => {
+      if (this.#closing !== null) socket.destroy();
+      else this.text.upgrade(req, socket, head, url);
+    });
+    serveClientModules(this.http);
     this.http.onGet('/healthz', (_req, res) => {
       reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
         status: this.#closing === null ? 'ok' : 'shutting down',
