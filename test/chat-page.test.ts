@@ -33,6 +33,8 @@ async function enter(page: Page, name: string): Promise<void> {
   await page.fill('#login-room', 'lobby');
   await page.click('#login button');
   await page.waitForSelector('#state[data-state="open"]', WAIT);
+  await page.waitForSelector('#login', { state: 'hidden', ...WAIT });
+  await page.waitForSelector('#composer', { state: 'visible', ...WAIT });
 }
 
 async function say(page: Page, text: string): Promise<void> {
