@@ -24,93 +24,17 @@
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { HubbubClientError } from './errors.js';
+import { chatUrl, type ClientEvents, type ClientOptions, type ConnectionState } from './client-types.js';
+import { InFlight, type OpKind, type Pending } from './in-flight.js';
 import { RoomBook, type RoomRecord } from './room-book.js';
 import type { ClientSocket, SocketFactory } from './socket.js';
 import {
   CloseCode, parseServerEvent,
-  type AckEvent, type ClientOp, type DmEvent, type ErrorCode, type JoinedEvent, type LeftEvent, type ChatMessageEvent, type OpId,
-  type PresenceEvent, type ServerEvent, type WelcomeEvent, type WhoEvent,
+  type AckEvent, type ClientOp, type ErrorCode, type JoinedEvent, type LeftEvent, type OpId,
+  type ServerEvent, type WelcomeEvent, type WhoEvent,
 } from './wire.js';
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface StateChange {
-  state: ConnectionState;
-  /** Consecutive failed attempts so far. */
-  attempt: number;
-  /** When reconnecting: the wait before the next attempt, ms. */
-  delayMs?: number;
-}
-
-export interface CloseInfo {
-  code: number;
-  reason: string;
-}
-
-export interface ClientEvents {
-  state: StateChange;
-  welcome: WelcomeEvent;
-  message: ChatMessageEvent;
-  presence: PresenceEvent;
-  joined: JoinedEvent;
-  left: LeftEvent;
-  dm: DmEvent;
-  who: WhoEvent;
-  /** Errors that answer no op of this client (or a rejoin it made by itself). */
-  error: HubbubClientError;
-  /** A connection ended; another attempt follows when willReconnect. */
-  disconnect: CloseInfo & { willReconnect: boolean };
-  /** The client is done for good. */
-  close: CloseInfo;
-}
-
-export interface ClientOptions {
-  /** User name asked for (the broker may give `name-1a2b` when it is taken). */
-  name?: string;
-  /** Credential, passed as the `token` query parameter. */
-  token?: string;
-  /** Reconnect after a drop (default true). */
-  reconnect?: boolean;
-  /** Keep retrying when the very first attempt fails (default false for connect(), true for createClient()). */
-  retryFirst?: boolean;
-  backoff?: Partial<BackoffOptions>;
-  /** An op not answered this long after it was written fails with `timeout`, ms (default 10000). */
-  opTimeoutMs?: number;
-  /** Ops that may wait for a connection (default 100); more fail with `queue_full`. */
-  maxQueue?: number;
-  /** Silence after which the client pings, ms; twice that and it reconnects. 0 disables (default 15000). */
-  pingIntervalMs?: number;
-  /** Rooms to join on connect, each with the seq to resume after (null: from now). */
-  rooms?: Record<string, number | null>;
-  /** How to open a socket; the package entries provide one. */
-  socket: SocketFactory;
-  /** Random source for the jitter (tests). */
-  random?: () => number;
-}
-
-type Kind = 'join' | 'leave' | 'send' | 'dm' | 'who' | 'ping';
-
-interface Pending {
-  id: number;
-  kind: Kind;
-  op: ClientOp;
-  room: string | null;
-  resolve: (value: never) => void;
-  reject: (err: HubbubClientError) => void;
-  timer: ReturnType<typeof setTimeout> | null;
-  sentAt: number;
-}
-
-/** Builds the chat URL: http(s) becomes ws(s), a bare host gets /ws, name and token become query parameters. */
-export function chatUrl(base: string, name?: string, token?: string): string {
-  const url = new URL(base);
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
-  if (name !== undefined && name !== '') url.searchParams.set('name', name);
-  if (token !== undefined && token !== '') url.searchParams.set('token', token);
-  return url.toString();
-}
+export { chatUrl, type ClientEvents, type ClientOptions, type CloseInfo, type ConnectionState, type StateChange } from './client-types.js';
 
 export class HubbubClient extends Emitter<ClientEvents> {
   readonly url: string;
@@ -118,7 +42,6 @@ export class HubbubClient extends Emitter<ClientEvents> {
   readonly #backoff: BackoffOptions;
   readonly #reconnect: boolean;
   readonly #retryFirst: boolean;
-  readonly #opTimeoutMs: number;
   readonly #maxQueue: number;
   readonly #pingIntervalMs: number;
   readonly #random: () => number;
@@ -135,8 +58,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
   #session = '';
   #nextId = 1;
   readonly #rooms = new RoomBook();
-  /** Ops written and not yet answered, by id. */
-  readonly #inFlight = new Map<number, Pending>();
+  readonly #inFlight: InFlight;
   /** Ops waiting for a connection, in call order. */
   #queue: Pending[] = [];
 
@@ -147,7 +69,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#reconnect = options.reconnect ?? true;
     this.#retryFirst = options.retryFirst ?? true;
-    this.#opTimeoutMs = options.opTimeoutMs ?? 10_000;
+    this.#inFlight = new InFlight(options.opTimeoutMs ?? 10_000, (p) => this.#timedOut(p));
     this.#maxQueue = options.maxQueue ?? 100;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#random = options.random ?? Math.random;
@@ -213,7 +135,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
     const rec = this.#rooms.remove(room);
     if (rec !== undefined) {
       rec.rejectWaiters(new HubbubClientError('cancelled', `left "${room}" before the join was answered`));
-      if (rec.joinId !== null) this.#forget(rec.joinId);
+      if (rec.joinId !== null) this.#inFlight.take(rec.joinId);
     }
     if (this.#state !== 'open') return Promise.resolve({ type: 'left', room });
     return this.#request('leave', { op: 'leave', room }, room);
@@ -288,8 +210,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
   #onClose(code: number, reason: string): void {
     this.#socket = null;
     this.#stopPing();
-    for (const p of this.#inFlight.values()) this.#orphan(p);
-    this.#inFlight.clear();
+    for (const p of this.#inFlight.drain()) this.#orphan(p);
     for (const rec of this.#rooms.records()) rec.joinId = null;
     const refused = code === CloseCode.kicked || code === CloseCode.policy;
     const retry = this.#reconnect && !refused && (this.#everOpen || this.#retryFirst);
@@ -305,7 +226,6 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   /** An op in flight when its connection dropped. */
   #orphan(p: Pending): void {
-    clearTimer(p);
     switch (p.kind) {
       case 'join':
         return; // the room's waiters stay: the rejoin answers them
@@ -326,12 +246,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.#stopPing();
     this.#setState('closed');
     const err = closedError();
-    for (const p of this.#inFlight.values()) {
-      clearTimer(p);
-      if (p.kind === 'join') continue;
-      p.reject(err);
-    }
-    this.#inFlight.clear();
+    for (const p of this.#inFlight.drain()) if (p.kind !== 'join') p.reject(err); // joins: their rooms' waiters, below
     for (const p of this.#queue) p.reject(err);
     this.#queue = [];
     for (const rec of this.#rooms.records()) rec.rejectWaiters(err);
@@ -367,12 +282,12 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   // --- ops ---
 
-  #request<T>(kind: Kind, op: ClientOp, room: string | null): Promise<T> {
+  #request<T>(kind: OpKind, op: ClientOp, room: string | null): Promise<T> {
     if (this.#state === 'closed') return Promise.reject(closedError());
     return new Promise<T>((resolve, reject) => {
       const id = this.#nextId++;
       op.id = id;
-      const p: Pending = { id, kind, op, room, resolve: resolve as (v: never) => void, reject, timer: null, sentAt: 0 };
+      const p: Pending = { id, kind, op, room, resolve: resolve as (v: never) => void, reject, timer: null };
       if (this.#state === 'open') this.#write(p);
       else if (kind === 'ping') reject(new HubbubClientError('disconnected', 'not connected'));
       else if (this.#queue.length >= this.#maxQueue) {
@@ -386,45 +301,21 @@ export class HubbubClient extends Emitter<ClientEvents> {
     const op: ClientOp = rec.lastSeq === null ? { op: 'join', room: rec.name, id } : { op: 'join', room: rec.name, id, since: rec.lastSeq };
     rec.joinId = id;
     const settle = (): void => {};
-    this.#write({ id, kind: 'join', op, room: rec.name, resolve: settle, reject: settle, timer: null, sentAt: 0 });
+    this.#write({ id, kind: 'join', op, room: rec.name, resolve: settle, reject: settle, timer: null });
   }
 
   #write(p: Pending): void {
-    this.#inFlight.set(p.id, p);
-    p.sentAt = Date.now();
-    p.timer = setTimeout(() => this.#timedOut(p), this.#opTimeoutMs);
+    this.#inFlight.add(p);
     this.#socket!.send(JSON.stringify(p.op));
   }
 
   #timedOut(p: Pending): void {
-    if (this.#inFlight.get(p.id) !== p) return;
-    this.#inFlight.delete(p.id);
-    p.timer = null;
-    const err = new HubbubClientError('timeout', `no answer to "${p.kind}" within ${this.#opTimeoutMs} ms`, p.id);
+    const err = new HubbubClientError('timeout', `no answer to "${p.kind}" within ${this.#inFlight.timeoutMs} ms`, p.id);
     if (p.kind === 'join') {
       const rec = this.#rooms.get(p.room!);
       if (rec?.joinId === p.id) rec.joinId = null;
       rec?.rejectWaiters(err);
     } else p.reject(err);
-  }
-
-  /** Removes an op from the in-flight table without settling it. */
-  #forget(id: number): void {
-    const p = this.#inFlight.get(id);
-    if (p === undefined) return;
-    clearTimer(p);
-    this.#inFlight.delete(id);
-  }
-
-  /** The oldest in-flight op of this kind for this room (answers that carry no id). */
-  #takeByRoom(kind: Kind, room: string): Pending | undefined {
-    for (const p of this.#inFlight.values()) {
-      if (p.kind === kind && p.room === room) {
-        this.#forget(p.id);
-        return p;
-      }
-    }
-    return undefined;
   }
 
   // --- incoming ---
@@ -446,17 +337,17 @@ export class HubbubClient extends Emitter<ClientEvents> {
       case 'joined': {
         const rec = this.#rooms.get(ev.room);
         if (rec !== undefined) {
-          if (rec.joinId !== null) this.#forget(rec.joinId);
+          if (rec.joinId !== null) this.#inFlight.take(rec.joinId);
           rec.joinId = null;
           rec.resolveWaiters(ev);
         }
         return this.emit('joined', ev);
       }
       case 'left':
-        this.#takeByRoom('leave', ev.room)?.resolve(ev as never);
+        this.#inFlight.takeByRoom('leave', ev.room)?.resolve(ev as never);
         return this.emit('left', ev);
       case 'who':
-        this.#takeByRoom('who', ev.room)?.resolve(ev as never);
+        this.#inFlight.takeByRoom('who', ev.room)?.resolve(ev as never);
         return this.emit('who', ev);
       case 'presence':
         return this.emit('presence', ev);
@@ -464,11 +355,9 @@ export class HubbubClient extends Emitter<ClientEvents> {
         return this.emit('dm', ev);
       case 'ack':
       case 'pong': {
-        const p = typeof ev.id === 'number' ? this.#inFlight.get(ev.id) : undefined;
         // A join is answered by `joined` (which has the member list), even where a broker also acks it.
-        if (p === undefined || p.kind === 'join') return;
-        this.#forget(p.id);
-        p.resolve(ev as never);
+        if (this.#inFlight.get(ev.id)?.kind === 'join') return;
+        this.#inFlight.take(ev.id)?.resolve(ev as never);
         return;
       }
       case 'error':
@@ -478,12 +367,11 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   #onError(code: ErrorCode, message: string, ref: OpId | undefined): void {
     const err = new HubbubClientError(code, message, ref);
-    const p = typeof ref === 'number' ? this.#inFlight.get(ref) : undefined;
+    const p = this.#inFlight.take(ref);
     if (p === undefined) {
       this.emit('error', err);
       return;
     }
-    this.#forget(p.id);
     if (p.kind !== 'join') {
       p.reject(err);
       return;
@@ -493,11 +381,6 @@ export class HubbubClient extends Emitter<ClientEvents> {
     if (rec === undefined || rec.waiters.length === 0) this.emit('error', err);
     else rec.rejectWaiters(err);
   }
-}
-
-function clearTimer(p: Pending): void {
-  if (p.timer !== null) clearTimeout(p.timer);
-  p.timer = null;
 }
 
 function closedError(): HubbubClientError {
