@@ -80,7 +80,9 @@ class TerminalChat {
       this.#showState({ state: 'open', attempt: 0 });
     });
     client.on('disconnect', (d) => {
-      if (!this.#quitting) this.#sys(`connection lost (${d.code}${d.reason ? ` ${d.reason}` : ''})${d.willReconnect ? '; reconnecting…' : ''}`);
+      if (this.#quitting) return;
+      const why = `(${d.code}${d.reason ? ` ${d.reason}` : ''})`;
+      this.#sys(client.user === '' ? `could not connect ${why}` : `connection lost ${why}${d.willReconnect ? '; reconnecting…' : ''}`);
     });
     client.on('joined', (j) => {
       this.#sys(`joined #${j.room} — here (${j.count}): ${j.users.map((u) => this.#name(u)).join(', ')}`);
