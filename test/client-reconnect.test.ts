@@ -109,11 +109,12 @@ restart('backoff spaces the attempts while the broker is away', async () => {
 restart.run();
 
 const scripted = suite('client reconnect: scripted broker');
+// A fake broker per test: a connection left over by one test must never be handed to the next.
 let fake: FakeBroker;
-scripted.before(async () => {
+scripted.before.each(async () => {
   fake = await FakeBroker.start();
 });
-scripted.after(async () => {
+scripted.after.each(async () => {
   await fake.close();
 });
 
@@ -158,7 +159,7 @@ scripted('answers in reverse order settle the right promises', async () => {
   try {
     const c = await fake.nextConnection();
     c.welcome();
-    await client.opened();
+    await within(client.opened(), 5000, 'the client to open');
     const a = client.send('r', 'a');
     const b = client.send('r', 'b');
     const p = client.ping();
@@ -185,7 +186,7 @@ scripted('a drop mid-op: sends fail as disconnected, a join waits for the rejoin
   try {
     const c1 = await fake.nextConnection();
     c1.welcome();
-    await client.opened();
+    await within(client.opened(), 5000, 'the client to open');
     const joinR = client.join('r');
     const joinLeft = client.join('gone');
     const joinedGone = c1.nextOp((op) => op.op === 'join' && op.room === 'gone');
@@ -216,14 +217,15 @@ scripted('a broker that stops answering is dropped and reconnected to', async ()
   try {
     const c1 = await fake.nextConnection();
     c1.welcome();
-    await client.opened();
-    await c1.nextOp((op) => op.op === 'ping', 2000, 'a liveness ping');
-    const dropped = await nextEvent(client, 'disconnect', () => true, 2000);
+    const drop = nextEvent(client, 'disconnect', () => true, 5000);
+    await within(client.opened(), 5000, 'the client to open');
+    await c1.nextOp((op) => op.op === 'ping', 5000, 'a liveness ping');
+    const dropped = await drop;
     assert.is(dropped.code, 1006);
     assert.ok(dropped.willReconnect);
     const c2 = await fake.nextConnection();
     c2.welcome();
-    await client.opened();
+    await within(client.opened(), 5000, 'the client to open');
   } finally {
     client.close();
   }
@@ -233,7 +235,7 @@ scripted('a kicked client (4000) does not come back; waiting ops fail with close
   const client = createClient(fake.url, { name: 'alice', ...FAST });
   const c = await fake.nextConnection();
   c.welcome();
-  await client.opened();
+  await within(client.opened(), 5000, 'the client to open');
   const join = client.join('r');
   await c.nextOp((op) => op.op === 'join');
   const closed = nextEvent(client, 'close');

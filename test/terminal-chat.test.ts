@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Broker } from '../src/broker.js';
 import { connect, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
-import { nextEvent, until } from './helpers/client-waits.js';
+import { nextEvent, until, within } from './helpers/client-waits.js';
 import { TMUX, TmuxSession } from './helpers/tmux.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -120,7 +120,7 @@ test('rides out a broker restart: shows the drop, reconnects, rejoins', async ()
     return lost >= 0 && r.slice(lost).some((row) => row.includes('connected as alice'));
   }, 'connected again, after the drop');
   await term.waitFor((r) => /connected/.test(statusRow(r)) && !/reconnecting/.test(statusRow(r)), 'status says connected');
-  await bob.opened();
+  await within(bob.opened(), 10_000, 'bob back');
   // Both came back on their own backoff, in either order: ask the broker until alice is in lobby again.
   await until(async () => (await bob.who('lobby')).users.includes('alice'), 10_000, () => 'alice rejoined lobby');
   const got = nextEvent(bob, 'message', (m) => m.from === 'alice');
