@@ -29,7 +29,7 @@ import {
 } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import { OutFrame } from '../transport/out-frame.js';
-import { encode, encodeError, type OpId } from '../transport/protocol.js';
+import { encode, encodeError, withId, type OpId } from '../transport/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor } from './connection-actor.js';
 import { trieForEach, trieGet, trieValues } from './hash-trie.js';
@@ -247,10 +247,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#dm(from, op.to, op.text, op.id);
       case 'who': {
         const room = trieGet(this.state.rooms, op.room);
-        from.peer.deliver(encode({
+        from.peer.deliver(encode(withId({
           type: 'who', room: op.room,
           users: room === undefined ? [] : listUsers(room), count: room?.members.size ?? 0,
-        }));
+        }, op.id)));
         return;
       }
     }
@@ -298,7 +298,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
     if (added) this.#presence(room, from.user, 'join', from);
     if (since === undefined) {
-      from.peer.deliver(encode({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }));
+      from.peer.deliver(encode(withId({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }, id)));
       return;
     }
     // Recovery: `joined` waits for the history, and live messages wait behind it.
@@ -316,10 +316,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
     this.#recovering.delete(key);
     room.live.recovering--;
-    actor.peer.deliver(encode({
+    actor.peer.deliver(encode(withId({
       type: 'joined', room: roomName, users: listUsers(room), count: room.members.size,
       recovered: result.recovered, seq: result.latest,
-    }));
+    }, who.id)));
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
@@ -356,7 +356,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
     this.#endRecovery(from, trieGet(this.state.rooms, roomName));
     this.state = state;
-    from.peer.deliver(encode({ type: 'left', room: roomName }));
+    from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
     if (room !== undefined) this.#presence(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
