@@ -33,6 +33,12 @@ export class LoadProcess {
     return withTimeout(Promise.race([answered, this.#exited]), timeoutMs, `${this.label}: reply to ${cmd}`);
   }
 
+  /** Resolves once the child has exited by itself (after `exit`), bounded. */
+  exited(timeoutMs: number): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return withTimeout(new Promise<void>((resolve) => this.child.once('exit', () => resolve())), timeoutMs, `${this.label} to exit`);
+  }
+
   /** Ends the child (its sockets with it); safe to call twice. */
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
