@@ -25,7 +25,7 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import { OutFrame } from '../transport/out-frame.js';
@@ -68,6 +68,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Big rooms with presence waiting to be flushed. */
   readonly #presencePending = new Set<string>();
   #presenceTimer: NodeJS.Timeout | null = null;
+  /** When the armed presence timer fires (Date.now() ms). */
+  #presenceDue = 0;
   readonly #backplane: Backplane;
   /** Members recovering history, by `${actorId}\n${room}`. */
   readonly #recovering = new Map<string, Recovery>();
@@ -375,18 +377,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /**
    * Presence to the others in a room. Small rooms get one event per change,
    * encoded once. Big rooms (above the threshold) collect changes and get one
-   * `batch` event at most every presenceIntervalMs: a storm of 20k joins must
-   * not cost 20k x 20k writes.
+   * `batch` event at most every presenceIntervalMs, and less often the bigger
+   * they are: a storm of 20k joins must not cost 20k x 20k writes, nor 20k
+   * writes every second it lasts.
    */
   #presence(room: Room, user: string, event: 'join' | 'leave', except: ConnectionActor | null): void {
     if (room.members.size > this.#bigRoom) {
-      (event === 'join' ? room.live.joined : room.live.left).push(user);
+      const names = event === 'join' ? room.live.joined : room.live.left;
+      if (names.length < MAX_LISTED_USERS) names.push(user); // the batch lists no more; `count` has the rest
       this.#presencePending.add(room.name);
-      if (this.#presenceTimer === null) {
-        const wait = Math.max(0, room.live.lastPresenceAt + this.#presenceIntervalMs - Date.now());
-        this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), wait);
-        this.#presenceTimer.unref();
-      }
+      this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
       return;
     }
     const frame = encode({ type: 'presence', room: room.name, user, event });
@@ -395,23 +395,47 @@ export class Supervisor extends Actor<SupervisorMsg> {
     });
   }
 
+  #presenceInterval(room: Room): number {
+    return Math.max(this.#presenceIntervalMs, room.members.size * BIG_ROOM_PRESENCE_MS_PER_MEMBER);
+  }
+
+  /** One timer for every pending room, due at the earliest of them. */
+  #armPresence(due: number): void {
+    if (this.#presenceTimer !== null) {
+      if (due >= this.#presenceDue) return;
+      clearTimeout(this.#presenceTimer);
+    }
+    this.#presenceDue = due;
+    this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), Math.max(0, due - Date.now()));
+    this.#presenceTimer.unref();
+  }
+
+  /** Sends the batch of every pending room whose interval has passed; re-arms for the rest. */
   #flushPresence(): void {
     const now = Date.now();
+    let nextDue = Infinity;
     for (const name of this.#presencePending) {
       const room = trieGet(this.state.rooms, name);
-      if (room === undefined) continue;
+      if (room === undefined) {
+        this.#presencePending.delete(name);
+        continue;
+      }
       const live = room.live;
+      const due = live.lastPresenceAt + this.#presenceInterval(room);
+      if (due > now) {
+        nextDue = Math.min(nextDue, due);
+        continue;
+      }
+      this.#presencePending.delete(name);
       const frame = encode({
-        type: 'presence', room: name, event: 'batch',
-        joined: live.joined.slice(0, MAX_LISTED_USERS), left: live.left.slice(0, MAX_LISTED_USERS),
-        count: room.members.size,
+        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left, count: room.members.size,
       });
       live.joined = [];
       live.left = [];
       live.lastPresenceAt = now;
       trieForEach(room.members, (member) => member.peer.deliver(frame));
     }
-    this.#presencePending.clear();
+    if (nextDue !== Infinity) this.#armPresence(nextDue);
   }
 }
 
