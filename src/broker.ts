@@ -164,6 +164,7 @@ export class Broker {
   async #close(): Promise<void> {
     const serverClosed = new Promise<void>((resolve) => this.http.server.close(() => resolve()));
     this.http.server.closeIdleConnections();
+    this.supervisor.quiesce();
     for (const ws of this.chat.heartbeat.sockets()) {
       if (ws.actor !== null) this.scheduler.send(ws.actor, { type: 'close', code: CLOSE_GOING_AWAY, reason: 'server shutting down' }, true);
     }

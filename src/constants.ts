@@ -51,6 +51,12 @@ export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */
 export const BIG_ROOM_PRESENCE_INTERVAL_MS = 1000;
 /**
+ * Names listed in each of a presence batch's `joined` and `left` (`count` has
+ * the membership). Every name goes to every member, so in a join storm the
+ * bytes grow with the square of the room: keep the lists short.
+ */
+export const MAX_BATCH_NAMES = 100;
+/**
  * A big room's presence interval also grows with its size, ms per member. A batch costs one
  * write per member, so at a fixed 1 s a 19k room pays 19k writes every second for as long as
  * a join storm lasts, and a broker slowed by a busy machine makes the storm longer and so

@@ -25,7 +25,8 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_BATCH_NAMES, MAX_LISTED_USERS,
+  MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import { OutFrame } from '../transport/out-frame.js';
@@ -73,6 +74,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   readonly #backplane: Backplane;
   /** Members recovering history, by `${actorId}\n${room}`. */
   readonly #recovering = new Map<string, Recovery>();
+  /** The broker is closing every connection: presence has no audience left. */
+  #quiescing = false;
   /** False while the backplane's link is down (Redis gone): local rooms go on. */
   backplaneUp = true;
 
@@ -128,6 +131,15 @@ export class Supervisor extends Actor<SupervisorMsg> {
       historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),
       linkChanged: (up) => send({ type: 'link', up }),
     };
+  }
+
+  /**
+   * Shutdown is starting: every member of every room is about to go, so the
+   * leaves skip presence (at 19k connections that fan-out was a third of the
+   * shutdown's CPU, and clients were cut at the timeout for it).
+   */
+  quiesce(): void {
+    this.#quiescing = true;
   }
 
   /** Stops the presence timer; the broker calls this when it shuts down. */
@@ -225,7 +237,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
     for (const name of left) {
       this.#endRecovery(actor, trieGet(before.rooms, name));
       const room = trieGet(state.rooms, name);
-      if (room !== undefined) this.#presence(room, actor.user, 'leave', null);
+      if (room !== undefined) room.live.listedJson = null;
+      if (room !== undefined && !this.#quiescing) this.#presence(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
   }
@@ -300,7 +313,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
     if (added) this.#presence(room, from.user, 'join', from);
     if (since === undefined) {
-      from.peer.deliver(encode(withId({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }, id)));
+      from.peer.deliver(joinedFrame(room, id, null));
       return;
     }
     // Recovery: `joined` waits for the history, and live messages wait behind it.
@@ -318,10 +331,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
     this.#recovering.delete(key);
     room.live.recovering--;
-    actor.peer.deliver(encode(withId({
-      type: 'joined', room: roomName, users: listUsers(room), count: room.members.size,
-      recovered: result.recovered, seq: result.latest,
-    }, who.id)));
+    actor.peer.deliver(joinedFrame(room, who.id, result));
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
@@ -360,6 +370,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
+    if (room !== undefined) room.live.listedJson = null;
     if (room !== undefined) this.#presence(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
   }
@@ -384,7 +395,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #presence(room: Room, user: string, event: 'join' | 'leave', except: ConnectionActor | null): void {
     if (room.members.size > this.#bigRoom) {
       const names = event === 'join' ? room.live.joined : room.live.left;
-      if (names.length < MAX_LISTED_USERS) names.push(user); // the batch lists no more; `count` has the rest
+      if (names.length < MAX_BATCH_NAMES) names.push(user); // the batch lists no more; `count` has the rest
       this.#presencePending.add(room.name);
       this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
       return;
@@ -449,4 +460,23 @@ function recoveryKey(actorId: string, room: string): string {
 
 function listUsers(room: Room): string[] {
   return trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user);
+}
+
+/**
+ * The `joined` reply. In a big room the users list is cached JSON (see
+ * RoomLive.listedJson): a join storm into a room of 19k would otherwise list
+ * and encode 1,000 names per join.
+ */
+function joinedFrame(room: Room, id: OpId | undefined, recovery: HistoryResult | null): OutFrame {
+  const live = room.live;
+  const size = room.members.size;
+  let users = size > MAX_LISTED_USERS ? live.listedJson : null;
+  if (users === null) {
+    users = JSON.stringify(listUsers(room));
+    if (size > MAX_LISTED_USERS) live.listedJson = users;
+  }
+  let json = `{"type":"joined","room":${JSON.stringify(room.name)},"users":${users},"count":${size}`;
+  if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
+  if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
+  return new OutFrame(Buffer.from(`${json}}`));
 }
