@@ -415,16 +415,25 @@ export class RedisBackplane implements Backplane {
 
   /** EVALSHA, falling back to EVAL if Redis lost the script (SCRIPT FLUSH, restart). */
   #run(script: Script, keys: string[], args: Arg[], buffers = false): Promise<unknown> {
-    const redis = this.#redis;
-    const send = (cmd: 'evalsha' | 'eval', first: string) => {
-      const argv = [first, keys.length, ...keys, ...args];
-      return buffers ? redis.callBuffer(cmd, argv) : redis.call(cmd, argv);
-    };
-    return send('evalsha', script.sha).catch((err: unknown) => {
+    const redis = this.#redis as unknown as ScriptCalls;
+    const argv = [keys.length, ...keys, ...args];
+    const call = buffers ? redis.evalshaBuffer(script.sha, ...argv) : redis.evalsha(script.sha, ...argv);
+    return call.catch((err: unknown) => {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return send('eval', script.lua);
+      return buffers ? redis.evalBuffer(script.lua, ...argv) : redis.eval(script.lua, ...argv);
     });
   }
+}
+
+/**
+ * The script calls as ioredis has them at run time: its typings lack the
+ * *Buffer variants of EVAL and EVALSHA (replies with Buffers, not strings).
+ */
+interface ScriptCalls {
+  evalsha(sha: string, ...argv: Arg[]): Promise<unknown>;
+  evalshaBuffer(sha: string, ...argv: Arg[]): Promise<unknown>;
+  eval(lua: string, ...argv: Arg[]): Promise<unknown>;
+  evalBuffer(lua: string, ...argv: Arg[]): Promise<unknown>;
 }
 
 /** seq, event pairs from index `from` of a script's reply. */
