@@ -180,7 +180,7 @@ Failures('Redis stopped and started again: local rooms go on unsequenced, health
 
   await ctx.redis.resume();
   for (const p of [a, b]) await healthSays(p, true, 10_000);
-  assert.ok(a.lines.some((l) => l.includes('redis is back')), 'the return is logged');
+  await waitFor(() => a.lines.some((l) => l.includes('redis is back')), 5000, 'the return to be logged');
   // Redis came back empty; the nodes remembered the room's seq and wrote their members back.
   ann.send({ op: 'send', room: 'lobby', text: 'after', id: 'a' });
   const after = (await ann.nextOf('ack', { id: 'a' })).seq as number;

@@ -72,7 +72,11 @@ export interface BackplaneSink {
   historyFailed(who: Requester, room: string, kind: 'join' | 'history', reason: string): void;
   /** The backplane lost or regained its link (Redis went away or came back). */
   linkChanged(up: boolean): void;
-  /** interest(room, true) took effect: the roster is loaded and messages flow. */
+  /**
+   * interest(room, true) took effect: the roster is loaded and messages flow.
+   * Every interest(room, true) gets exactly one, also when the link is down
+   * (at once) or when interest ends first.
+   */
   roomReady(room: string): void;
   /** A member on another node joined or left `room` (or its node died). */
   remotePresence(room: string, user: string, event: 'join' | 'leave'): void;

@@ -58,6 +58,8 @@ export class ClusterBackplane implements Backplane {
 
   interest(room: string, on: boolean): void {
     const gen = ++this.#gen;
+    const before = this.#feeds.get(room);
+    if (before !== undefined && !before.ready) this.#sink!.roomReady(room); // every interest gets one
     if (on) this.#feeds.set(room, { gen, ready: false, roster: new Roster() });
     else this.#feeds.delete(room);
     this.#out.push({ t: 'interest', room, on, gen });

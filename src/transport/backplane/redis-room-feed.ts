@@ -145,11 +145,15 @@ export class RoomFeed {
     else this.#whenReady.push(fn);
   }
 
-  /** Interest ended: whatever waits is answered now. */
+  /** Interest ended: whatever waits is answered now (a roomReady too: every interest gets one). */
   drop(): void {
     this.#releaseAcks(Infinity);
     this.#kept = [];
     this.state = 'ready';
+    if (!this.announced) {
+      this.announced = true;
+      this.sink.roomReady(this.room);
+    }
     this.#flushWhenReady();
   }
 
