@@ -35,7 +35,9 @@ export function isListeningNote(msg: unknown): msg is ListeningNote {
   return typeof msg === 'object' && msg !== null && (msg as { hubbub?: unknown }).hubbub === 'listening';
 }
 
+/** A worker that dies is restarted after this, doubled per failure in a row up to RESTART_DELAY_MAX_MS. */
 const RESTART_DELAY_MS = 1000;
+const RESTART_DELAY_MAX_MS = 30_000;
 
 export function runPrimary(options: PrimaryOptions): void {
   const log = options.log;
@@ -63,6 +65,8 @@ export function runPrimary(options: PrimaryOptions): void {
   let stopping = false;
   let announced = false;
   const listening = new Map<number, string>();
+  /** Exits in a row of each worker slot without listening in between (for the restart backoff). */
+  const failures = new Map<number, number>();
 
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ HUBBUB_WORKER: String(index) });
@@ -71,6 +75,7 @@ export function runPrimary(options: PrimaryOptions): void {
         for (const op of msg.ops) hub.handle(worker.id, op);
       } else if (isListeningNote(msg)) {
         listening.set(worker.id, msg.url);
+        failures.set(index, 0);
         if (!announced && listening.size === options.workers) {
           announced = true;
           log.info({ url: msg.url, pid: process.pid, workers: options.workers, backplane: hub === null ? 'redis' : 'cluster' },
@@ -81,20 +86,29 @@ export function runPrimary(options: PrimaryOptions): void {
       }
     });
     worker.on('exit', (code, signal) => {
-      listening.delete(worker.id);
+      const listened = listening.delete(worker.id);
       outboxes.delete(worker.id);
       hub?.dropWorker(worker.id);
       if (stopping) return;
-      log.error({ worker: index, code, signal }, `worker exited; restarting it in ${RESTART_DELAY_MS} ms`);
+      if (!announced && !listened) {
+        // It could not start (port taken, bad option): its siblings cannot either.
+        log.error({ worker: index, code, signal }, 'a worker failed to start; stopping');
+        stop('startup failure', 1);
+        return;
+      }
+      const n = (failures.get(index) ?? 0) + 1;
+      failures.set(index, n);
+      const delay = Math.min(RESTART_DELAY_MAX_MS, RESTART_DELAY_MS * 2 ** (n - 1));
+      log.error({ worker: index, code, signal }, `worker exited; restarting it in ${delay} ms`);
       setTimeout(() => {
         if (!stopping) fork(index);
-      }, RESTART_DELAY_MS).unref();
+      }, delay).unref();
     });
     return worker;
   };
   for (let i = 0; i < options.workers; i++) fork(i);
 
-  const stop = (signal: string): void => {
+  function stop(signal: string, exitCode = 0): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: stopping workers (each closes its clients with 1001)');
@@ -110,9 +124,9 @@ export function runPrimary(options: PrimaryOptions): void {
     Promise.all(exits).then(() => {
       clearTimeout(killer);
       hub?.close();
-      process.exit(0);
+      process.exit(exitCode);
     }, () => process.exit(1));
-  };
+  }
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
