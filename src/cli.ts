@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs).
+// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs);
+// `hubbub inspect` watches one through its debug channel.
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
 import { PRESENCE_TTL_MS } from './constants.js';
+import { inspect } from './debug/inspect-cli.js';
 import type { Backplane } from './transport/backplane/backplane.js';
 import { ClusterBackplane, processChannel } from './transport/backplane/cluster-backplane.js';
 import { RedisBackplane } from './transport/backplane/redis-backplane.js';
@@ -13,6 +16,7 @@ const USAGE = `usage: hubbub <command> [options]
 
 commands:
   serve     start a broker (embedded defaults: port 8080, in-memory)
+  inspect   a top-like view of a running broker: hubbub inspect ws://host:port --token T
 
 serve options:
   --port <n>             port to listen on (default 8080; env PORT)
@@ -27,6 +31,13 @@ serve options:
   --history-size <n>     messages kept per room for history and recovery (default 100)
   --presence-ttl-ms <n>  with --redis: a node silent this long is dead and its users
                          leave every room (default 15000)
+  --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
+  --no-debug             turn off the /debug channel and the /inspect page
+
+inspect options:
+  --token <t>            the broker's debug token (env HUBBUB_DEBUG_TOKEN)
+  --interval <ms>        refresh period (default 1000)
+  --once                 print one screen and exit
 `;
 
 async function serve(argv: string[]): Promise<void> {
@@ -42,6 +53,8 @@ async function serve(argv: string[]): Promise<void> {
       workers: { type: 'string' },
       'history-size': { type: 'string' },
       'presence-ttl-ms': { type: 'string' },
+      'debug-token': { type: 'string' },
+      'no-debug': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -62,8 +75,17 @@ async function serve(argv: string[]): Promise<void> {
   const redisUrl = values.redis ?? process.env.HUBBUB_REDIS;
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// URL, got "${redisUrl}"`);
   const workers = values.workers === undefined ? 0 : intOption('--workers', values.workers);
+  if (values['debug-token'] !== undefined) config.debugToken = values['debug-token'];
+  if (values['no-debug']) config.debug = false;
 
   if (workers > 0 && cluster.isPrimary) {
+    // One debug token for every worker (they inherit the environment): a debug
+    // client may land on any of them. Each worker's channel shows its own actors.
+    if (config.debug && config.debugToken === null) {
+      config.debugToken = randomBytes(18).toString('base64url');
+      process.env.HUBBUB_DEBUG_TOKEN = config.debugToken;
+      config.logger.info({ debugToken: config.debugToken }, `debug token ${config.debugToken} (generated; set HUBBUB_DEBUG_TOKEN to choose one)`);
+    }
     runPrimary({
       workers, hub: redisUrl === undefined, historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs, shutdownTimeoutMs: config.shutdownTimeoutMs, log: config.logger,
@@ -105,6 +127,16 @@ async function serve(argv: string[]): Promise<void> {
   if (worker !== null) process.on('disconnect', () => stop('primary gone'));
 
   broker = await Broker.start(config);
+  // The debug line comes first: whoever waits for the listening line has the token then.
+  const debug = broker.debug;
+  if (debug !== null && worker === null) {
+    const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
+    broker.log.info(
+      { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
+      `debug channel: ${wsUrl} (inspector: ${broker.url}inspect${debug.tokenGenerated ? `, token ${debug.token}, generated; set HUBBUB_DEBUG_TOKEN to choose one` : ', token from --debug-token/HUBBUB_DEBUG_TOKEN'})`,
+    );
+  }
+  // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
   if (worker !== null) {
     broker.log.info({ port: broker.port, backplane: broker.backplane.kind }, 'worker listening');
     process.send!({ hubbub: 'listening', url: broker.url } satisfies ListeningNote);
@@ -134,6 +166,9 @@ const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'serve':
     await serve(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    break;
+  case 'inspect':
+    await inspect(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
     break;
   case undefined:
   case 'help':

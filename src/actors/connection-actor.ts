@@ -26,13 +26,15 @@ export interface Peer {
   /** Backpressure on input: stop and restart reading the socket. */
   pauseReading(): void;
   resumeReading(): void;
+  /** The remote address, as "ip:port"; computed when asked (logs, debug), never stored. */
+  readonly remote: string;
 }
 
 /** Shared by every connection of a broker: one object, not a closure per connection. */
 export interface ConnectionEnv {
   scheduler: Scheduler;
   supervisor: Actor<SupervisorMsg>;
-  /** Told of every lifecycle transition (the debug channel listens here). */
+  /** Told of every lifecycle transition. One slot, owned by the debug channel (like Scheduler.observe). */
   onTransition: ((actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent) => void) | null;
 }
 
@@ -45,7 +47,10 @@ export type ConnectionControl =
 export type ConnectionMsg = string | ConnectionControl;
 
 export class ConnectionActor extends Actor<ConnectionMsg> {
-  readonly kind = 'connection';
+  get kind(): 'connection' {
+    return 'connection';
+  }
+
   /** The name the supervisor gave it; '' until registered. */
   user = '';
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
@@ -60,11 +65,14 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
     readonly env: ConnectionEnv,
     /** The name asked for in the URL (null: none or unusable). */
     readonly requestedName: string | null,
-    /** Remote address, for logs and the debug channel. */
-    readonly remote: string,
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
+  }
+
+  /** Remote address, for logs and the debug channel (asked of the socket, not stored). */
+  get remote(): string {
+    return this.peer.remote;
   }
 
   get state(): ConnectionState {

@@ -68,8 +68,7 @@ export class ChatGateway implements SocketOwner {
   }
 
   #accept(ws: HubSocket, req: IncomingMessage, name: string | null, batch: boolean): void {
-    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const actor = new ConnectionActor(`c${++this.#nextId}`, ws, this.#env, name, remote, this.#mailboxCapacity);
+    const actor = new ConnectionActor(`c${++this.#nextId}`, ws, this.#env, name, this.#mailboxCapacity);
     ws.actor = actor;
     ws.owner = this;
     ws.raw = req.socket;
