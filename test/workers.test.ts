@@ -7,6 +7,7 @@ import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
 import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
 import { closeAll, connectAll, type Frame, type TestClient } from './helpers/client.js';
 import { httpRequest } from './helpers/http.js';
+import { RedisServer } from './helpers/redis.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 const Workers = suite<{ proc: BrokerProcess | null; clients: TestClient[] }>('workers', { proc: null, clients: [] });
@@ -127,6 +128,43 @@ Workers('SIGTERM to the primary closes every client with 1001 and exits 0', asyn
   proc.child.kill('SIGTERM');
   for (const c of clients) assert.is((await c.closed(SHUTDOWN_TIMEOUT_MS + 2000)).code, 1001);
   assert.is(await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 3000, 'the primary to exit'), 0);
+});
+
+Workers('--workers 2 with --redis: each worker is a node of its own; they share rooms, names and DMs through Redis', async (ctx) => {
+  const redis = await RedisServer.start();
+  try {
+    const proc = await spawnBroker(['--workers', '2', '--redis', redis.url]);
+    ctx.proc = proc;
+    const clients = await connectAll(proc.wsUrl, ['r-1', 'r-2', 'r-3']);
+    ctx.clients = clients;
+    for (const c of clients) {
+      c.send({ op: 'join', room: 'roof' });
+      await c.nextOf('joined', { room: 'roof' });
+    }
+    for (const [i, c] of clients.entries()) {
+      for (const later of clients.slice(i + 1)) await c.nextOf('presence', { room: 'roof', user: later.user, event: 'join' });
+    }
+    for (const c of clients) c.send({ op: 'send', room: 'roof', text: `from ${c.user}`, id: 's' });
+    for (const c of clients) await c.nextOf('ack', { id: 's' });
+    const orders: string[] = [];
+    for (const c of clients) {
+      for (const from of clients) await c.nextOf('message', { text: `from ${from.user}` });
+      orders.push(c.received.filter((f) => f.type === 'message').map((f) => `${f.seq}|${f.text}`).join(' '));
+    }
+    assert.ok(orders.every((o) => o === orders[0]), `one order: ${orders.join(' / ')}`);
+    clients[0].send({ op: 'dm', to: clients[1].user, text: 'via redis', id: 'd' });
+    await clients[0].nextOf('ack', { id: 'd' });
+    await clients[1].nextOf('dm', { text: 'via redis' });
+    const health = JSON.parse((await httpRequest(`${proc.url}healthz`)).body) as { backplane: { kind: string; up: boolean } };
+    assert.equal(health.backplane, { kind: 'redis', up: true });
+  } finally {
+    await closeAll(ctx.clients).catch(() => {});
+    ctx.clients = [];
+    ctx.proc?.child.kill('SIGTERM');
+    if (ctx.proc !== null) await withTimeout(ctx.proc.exited, SHUTDOWN_TIMEOUT_MS + 3000, 'the primary to exit').catch(() => {});
+    ctx.proc = null;
+    await redis.dispose();
+  }
 });
 
 Workers.run();
