@@ -463,7 +463,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       const frame = encode({
         type: 'presence', room: name, event: 'batch',
         joined: live.joined.slice(0, MAX_LISTED_USERS), left: live.left.slice(0, MAX_LISTED_USERS),
-        count: room.members.size,
+        count: this.#count(room), // every node's members
       });
       live.joined = [];
       live.left = [];

@@ -306,11 +306,15 @@ export class RedisBackplane implements Backplane {
   }
 
   #onDown(): void {
-    if (this.#closing || (!this.#up && this.#told !== null)) return;
+    if (this.#closing) return;
+    const wasUp = this.#up;
     this.#up = false;
-    this.stats.outages++;
+    if (!wasUp && this.#told !== null) return; // another failed reconnect of the same outage
     for (const feed of this.#feeds.values()) feed.linkDown();
-    this.#log.warn('redis connection lost: serving local rooms only (sends unsequenced, not stored) until it returns');
+    if (wasUp) {
+      this.stats.outages++;
+      this.#log.warn('redis connection lost: serving local rooms only (sends unsequenced, not stored) until it returns');
+    }
     this.#tell(false);
   }
 
