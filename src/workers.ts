@@ -48,7 +48,8 @@ export function runPrimary(options: PrimaryOptions): void {
       const worker = cluster.workers?.[id];
       if (worker === undefined) return undefined;
       b = new Batcher((envelope) => {
-        if (worker.isConnected()) worker.send(envelope);
+        // A worker that is exiting may close its channel under a pending batch: nothing to deliver then.
+        if (worker.isConnected()) worker.send(envelope, undefined, (err) => { if (err) log.debug({ err: err.message }, 'IPC send failed'); });
       });
       outboxes.set(id, b);
     }
@@ -70,6 +71,7 @@ export function runPrimary(options: PrimaryOptions): void {
 
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ HUBBUB_WORKER: String(index) });
+    worker.on('error', (err: Error) => log.debug({ worker: index, err: err.message }, 'worker channel error'));
     worker.on('message', (msg: unknown) => {
       if (hub !== null && isEnvelope<ToHub>(msg)) {
         for (const op of msg.ops) hub.handle(worker.id, op);

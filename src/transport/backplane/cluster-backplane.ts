@@ -18,7 +18,10 @@ export interface HubChannel {
 /** process.send / process.on('message') of a cluster worker. */
 export function processChannel(): HubChannel {
   return {
-    send: (envelope) => process.send!(envelope),
+    send: (envelope) => {
+      // The primary gone: nothing to send to; the worker is stopping (cli.ts, 'disconnect').
+      if (process.connected) process.send!(envelope, undefined, undefined, () => {});
+    },
     onMessage: (handler) => process.on('message', (msg: unknown) => {
       if (isEnvelope<ToWorker>(msg)) handler(msg);
     }),
