@@ -13,12 +13,7 @@
 //             the stream; and for the node to have delivered that seq, so the
 //             sender sees its message before its ack (redis-room-feed.ts).
 //   interest  SUBSCRIBE room:<room>, then LOAD: the room's seq and roster.
-//   presence  each node's members in members:<room> (user -> node) and its
-//             names in users; a heartbeat keeps the node's deadline in `nodes`
-//             ahead of Redis's clock; a node past its deadline is reaped by
-//             whichever node sees it first, which publishes `leave` for each
-//             of its members. A node that finds itself reaped (or Redis
-//             emptied) writes its state back (SYNC).
+//   presence  names, memberships, heartbeats and reaping: redis-presence.ts.
 //   link down commands fail at once (no offline queue, no resend: a publish
 //             is never run twice). Sends go to this node's members only,
 //             unsequenced (`"local":true`, ack `stored:false`); history fails
@@ -34,9 +29,9 @@ import {
   type RemoteMembers, type Requester, type StoredMessage,
 } from './backplane.js';
 import { RoomFeed } from './redis-room-feed.js';
+import { reason, RedisPresence } from './redis-presence.js';
 import {
-  ALL_SCRIPTS, CLAIM, DM, HEARTBEAT, HISTORY, LOAD, MEMBER, PUBLISH, REAP, RELEASE, RedisKeys, SYNC, WHO,
-  type Script,
+  ALL_SCRIPTS, DM, HISTORY, LOAD, PUBLISH, RedisKeys, scriptRunner, WHO, type RunScript, type ScriptArg,
 } from './redis-scripts.js';
 import { EMPTY_ROSTER } from './roster.js';
 
@@ -55,8 +50,6 @@ export interface RedisBackplaneOptions {
   /** How long start() waits for Redis before going on with the link down, ms. */
   connectWaitMs?: number;
 }
-
-type Arg = string | number | Buffer;
 
 const M = 0x6d; // 'm'
 const J = 0x6a; // 'j'
@@ -81,13 +74,12 @@ export class RedisBackplane implements Backplane {
   #told: boolean | null = null;
   #closing = false;
   readonly #feeds = new Map<string, RoomFeed>();
-  /** This node's names (name -> actor id) and memberships (room -> users): what SYNC writes back. */
-  readonly #users = new Map<string, string>();
-  readonly #memberships = new Map<string, Set<string>>();
+  readonly #run: RunScript;
+  readonly #presence: RedisPresence;
   #timer: NodeJS.Timeout | null = null;
   #refreshedAt = Date.now();
   /** Counters, for /healthz and tests. */
-  readonly stats = { published: 0, localOnly: 0, reloads: 0, reaped: 0, outages: 0 };
+  readonly stats = { published: 0, localOnly: 0, reloads: 0, outages: 0 };
 
   constructor(options: RedisBackplaneOptions) {
     this.#options = options;
@@ -104,6 +96,10 @@ export class RedisBackplane implements Backplane {
       enableAutoPipelining: true,
       connectionName: `hubbub-${this.nodeId}`,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+    });
+    this.#run = scriptRunner(this.#redis);
+    this.#presence = new RedisPresence({
+      nodeId: this.nodeId, keys: this.#keys, presenceTtlMs: options.presenceTtlMs, run: this.#run, log: this.#log,
     });
   }
 
@@ -186,7 +182,7 @@ export class RedisBackplane implements Backplane {
       return;
     }
     const since = query.since;
-    const args: Arg[] = since !== undefined
+    const args: ScriptArg[] = since !== undefined
       ? ['since', since, this.#options.historySize * 2 + 1000]
       : ['latest', query.limit ?? this.#options.historySize];
     this.#run(HISTORY, [this.#keys.seq(room), this.#keys.log(room)], args, true).then((reply) => {
@@ -212,41 +208,15 @@ export class RedisBackplane implements Backplane {
   }
 
   claimUser(user: string, who: Requester): boolean {
-    if (!this.#up) {
-      this.#users.set(user, who.actorId); // checked on this node only; SYNC settles it later
-      return true;
-    }
-    const k = this.#keys;
-    this.#run(CLAIM, [k.users, k.nodes, k.nodeUsers(this.nodeId)], [user, `${this.nodeId} ${who.actorId}`, this.nodeId])
-      .then((ok) => ok === 1, () => true)
-      .then((ok) => {
-        if (ok) this.#users.set(user, who.actorId);
-        this.#sink!.claimed(who, user, ok);
-      });
-    return false;
+    return this.#presence.claim(user, who, this.#up, this.#sink!);
   }
 
   releaseUser(user: string, who: Requester): void {
-    if (this.#users.get(user) !== who.actorId) return;
-    this.#users.delete(user);
-    if (!this.#up) return;
-    const k = this.#keys;
-    this.#run(RELEASE, [k.users, k.nodeUsers(this.nodeId)], [user, `${this.nodeId} ${who.actorId}`]).catch(() => {});
+    this.#presence.release(user, who, this.#up);
   }
 
   membership(room: string, user: string, on: boolean): void {
-    let users = this.#memberships.get(room);
-    if (on) {
-      if (users === undefined) this.#memberships.set(room, (users = new Set()));
-      users.add(user);
-    } else if (users !== undefined) {
-      users.delete(user);
-      if (users.size === 0) this.#memberships.delete(room);
-    }
-    if (!this.#up) return;
-    const k = this.#keys;
-    this.#run(MEMBER, [k.members(room), k.nodeMembers(this.nodeId)], [this.nodeId, user, room, k.roomChannel(room), on ? '1' : '0'])
-      .catch((err: unknown) => this.#log.debug({ err: reason(err), room, user }, 'membership not written; SYNC will'));
+    this.#presence.membership(room, user, on, this.#up);
   }
 
   dm(to: string, payload: Buffer, who: Requester): void {
@@ -279,7 +249,7 @@ export class RedisBackplane implements Backplane {
     if (this.#timer !== null) clearInterval(this.#timer);
     if (this.#up) {
       // Leave for good: other nodes hear `leave` for anyone still here, now rather than at the expiry.
-      await this.#run(REAP, [this.#keys.nodes], [this.#keys.prefix, this.nodeId, '1']).catch(() => {});
+      await this.#presence.leave().catch(() => {});
       await this.#redis.quit().catch(() => {});
     }
     this.#redis.disconnect();
@@ -296,7 +266,7 @@ export class RedisBackplane implements Backplane {
     for (const s of ALL_SCRIPTS) redis.script('LOAD', s.lua).catch(() => {});
     const channels = [this.#nodeChannel, ...[...this.#feeds.keys()].map((room) => this.#keys.roomChannel(room))];
     redis.subscribe(...channels).catch((err: unknown) => this.#log.warn({ err: reason(err) }, 'resubscribe failed'));
-    this.#sync();
+    this.#presence.sync();
     for (const feed of this.#feeds.values()) {
       if (feed.announced) this.stats.reloads++;
       this.#load(feed);
@@ -336,7 +306,7 @@ export class RedisBackplane implements Backplane {
     const gen = feed.beginLoad();
     const k = this.#keys;
     const from = feed.last >= 0 ? feed.last + 1 : -1;
-    const args: Arg[] = [Math.max(0, feed.last), from, this.#options.historySize * 2 + 1000];
+    const args: ScriptArg[] = [Math.max(0, feed.last), from, this.#options.historySize * 2 + 1000];
     this.#run(LOAD, [k.seq(feed.room), k.log(feed.room), k.members(feed.room)], args, true).then((reply) => {
       if (this.#feeds.get(feed.room) !== feed) return;
       const r = reply as (number | Buffer)[];
@@ -377,67 +347,23 @@ export class RedisBackplane implements Backplane {
     }
   }
 
-  // --- presence upkeep ---
-
-  /** Heartbeat: push this node's deadline, reap dead nodes, keep interest rooms' keys alive. */
+  /** Heartbeat (presence) and, now and then, the expiry of the rooms this node serves. */
   #beat(): void {
     if (!this.#up) return;
-    const k = this.#keys;
-    this.#run(HEARTBEAT, [k.nodes], [this.nodeId, this.#options.presenceTtlMs]).then((reply) => {
-      const r = reply as (number | string)[];
-      if (Number(r[0]) === 1) {
-        this.#log.warn('this node was reaped (or Redis lost its data) while alive: writing its state back');
-        this.#sync();
-      }
-      for (const dead of r.slice(1).map(String)) {
-        this.#run(REAP, [k.nodes], [k.prefix, dead, '0']).then((left) => {
-          if (Number(left) < 0) return;
-          this.stats.reaped++;
-          this.#log.info({ dead, members: Number(left) }, 'reaped a node past its deadline: its users left their rooms');
-        }, () => {});
-      }
-    }, (err: unknown) => this.#log.debug({ err: reason(err) }, 'heartbeat failed'));
+    this.#presence.beat();
     const retention = this.#options.historyRetentionMs;
     if (Date.now() - this.#refreshedAt > retention / 4 && this.#feeds.size > 0) {
       this.#refreshedAt = Date.now();
       const pipe = this.#redis.pipeline();
-      for (const room of this.#feeds.keys()) pipe.pexpire(k.seq(room), retention).pexpire(k.log(room), retention);
+      for (const room of this.#feeds.keys()) pipe.pexpire(this.#keys.seq(room), retention).pexpire(this.#keys.log(room), retention);
       pipe.exec().catch(() => {});
     }
   }
 
-  /** Makes Redis hold exactly this node's names and memberships. */
-  #sync(): void {
-    const args: Arg[] = [this.#keys.prefix, this.nodeId, this.#options.presenceTtlMs, this.#users.size];
-    for (const [name, actor] of this.#users) args.push(name, `${this.nodeId} ${actor}`);
-    for (const [room, users] of this.#memberships) for (const user of users) args.push(room, user);
-    this.#run(SYNC, [this.#keys.nodes], args).then((conflicts) => {
-      const names = conflicts as string[];
-      if (names.length > 0) this.#log.warn({ names }, 'names held on another live node too (taken while Redis was away)');
-    }, (err: unknown) => this.#log.debug({ err: reason(err) }, 'sync failed; retried when the link returns'));
+  /** Nodes this one found dead and reaped. */
+  get reaped(): number {
+    return this.#presence.reaped;
   }
-
-  /** EVALSHA, falling back to EVAL if Redis lost the script (SCRIPT FLUSH, restart). */
-  #run(script: Script, keys: string[], args: Arg[], buffers = false): Promise<unknown> {
-    const redis = this.#redis as unknown as ScriptCalls;
-    const argv = [keys.length, ...keys, ...args];
-    const call = buffers ? redis.evalshaBuffer(script.sha, ...argv) : redis.evalsha(script.sha, ...argv);
-    return call.catch((err: unknown) => {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return buffers ? redis.evalBuffer(script.lua, ...argv) : redis.eval(script.lua, ...argv);
-    });
-  }
-}
-
-/**
- * The script calls as ioredis has them at run time: its typings lack the
- * *Buffer variants of EVAL and EVALSHA (replies with Buffers, not strings).
- */
-interface ScriptCalls {
-  evalsha(sha: string, ...argv: Arg[]): Promise<unknown>;
-  evalshaBuffer(sha: string, ...argv: Arg[]): Promise<unknown>;
-  eval(lua: string, ...argv: Arg[]): Promise<unknown>;
-  evalBuffer(lua: string, ...argv: Arg[]): Promise<unknown>;
 }
 
 /** seq, event pairs from index `from` of a script's reply. */
@@ -445,8 +371,4 @@ function pairs(reply: (number | Buffer)[], from: number): StoredMessage[] {
   const out: StoredMessage[] = [];
   for (let i = from; i + 1 < reply.length; i += 2) out.push({ seq: Number(reply[i]), payload: reply[i + 1] as Buffer });
   return out;
-}
-
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -16,6 +16,7 @@
 //   node:<id>               "<user>\n<event>" a DM for a user of that node
 // Room and user names never contain control characters, so "\n" separates safely.
 import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
 
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -302,3 +303,36 @@ return conflicts
 `);
 
 export const ALL_SCRIPTS: readonly Script[] = [PUBLISH, HISTORY, LOAD, MEMBER, CLAIM, RELEASE, DM, WHO, HEARTBEAT, REAP, SYNC];
+
+export type ScriptArg = string | number | Buffer;
+
+/** Runs a script: its reply with strings (or Buffers when `buffers`). */
+export type RunScript = (script: Script, keys: string[], args: ScriptArg[], buffers?: boolean) => Promise<unknown>;
+
+/**
+ * EVALSHA, falling back to EVAL when Redis lost the script (SCRIPT FLUSH, a
+ * restart: the backplane loads every script when the link comes up, so this is
+ * a safety net, not the usual path).
+ */
+export function scriptRunner(redis: Redis): RunScript {
+  const calls = redis as unknown as ScriptCalls;
+  return (script, keys, args, buffers = false) => {
+    const argv = [keys.length, ...keys, ...args];
+    const call = buffers ? calls.evalshaBuffer(script.sha, ...argv) : calls.evalsha(script.sha, ...argv);
+    return call.catch((err: unknown) => {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return buffers ? calls.evalBuffer(script.lua, ...argv) : calls.eval(script.lua, ...argv);
+    });
+  };
+}
+
+/**
+ * The script calls as ioredis has them at run time: its typings lack the
+ * *Buffer variants of EVAL and EVALSHA (replies with Buffers, not strings).
+ */
+interface ScriptCalls {
+  evalsha(sha: string, ...argv: ScriptArg[]): Promise<unknown>;
+  evalshaBuffer(sha: string, ...argv: ScriptArg[]): Promise<unknown>;
+  eval(lua: string, ...argv: ScriptArg[]): Promise<unknown>;
+  evalBuffer(lua: string, ...argv: ScriptArg[]): Promise<unknown>;
+}
