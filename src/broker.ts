@@ -13,8 +13,10 @@ import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
 import type { Backplane } from './transport/backplane/backplane.js';
 import { MemoryBackplane } from './transport/backplane/memory-backplane.js';
+import { serveClientModules } from './client/assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { TextGateway } from './transport/text-gateway.js';
 
 export interface BrokerConfig {
   port: number;
@@ -70,6 +72,8 @@ export class Broker {
   readonly backplane: Backplane;
   readonly http: HttpServer;
   readonly chat: ChatGateway;
+  /** `/ws/text`: plain-text chat for gorilla-style clients. */
+  readonly text: TextGateway;
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
@@ -114,6 +118,12 @@ export class Broker {
     } else {
       for (const path of ['/inspect', '/inspect.html']) this.http.onGet(path, (_req, res) => reply(res, 404, 'debug channel disabled (--no-debug)\n'));
     }
+    this.text = new TextGateway(this.chat, config);
+    this.http.onUpgrade('/ws/text', (req, socket, head, url) => {
+      if (this.#closing !== null) socket.destroy();
+      else this.text.upgrade(req, socket, head, url);
+    });
+    serveClientModules(this.http);
     this.http.onGet('/healthz', (_req, res) => {
       reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
         status: this.#closing === null ? 'ok' : 'shutting down',

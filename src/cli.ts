@@ -17,6 +17,7 @@ const USAGE = `usage: hubbub <command> [options]
 commands:
   serve     start a broker (embedded defaults: port 8080, in-memory)
   inspect   a top-like view of a running broker: hubbub inspect ws://host:port --token T
+  chat      terminal chat: hubbub chat ws://host:port --room lobby --name alice
 
 serve options:
   --port <n>             port to listen on (default 8080; env PORT)
@@ -170,6 +171,11 @@ switch (command) {
   case 'inspect':
     await inspect(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
     break;
+  case 'chat': {
+    const { runChat } = await import('./client/terminal-chat.js');
+    await runChat(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    process.exit(); // stdin may still hold the loop open; the chat is over
+  }
   case undefined:
   case 'help':
   case '--help':

@@ -6,7 +6,7 @@
 // supervisor) only reads the current state. Output never passes through the
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
-import { CLOSE_INTERNAL_ERROR } from '../constants.js';
+import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION } from '../constants.js';
 import type { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, isFault, parseClientOp } from '../transport/protocol.js';
 import { Actor, type StopReason } from './actor.js';
@@ -125,12 +125,22 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
   #onFrame(text: string): void {
     const state = this.state;
     if (state === 'open') this.#dispatch(text);
-    else if (state === 'connecting') (this.#pending ??= []).push(text);
+    else if (state === 'connecting') this.#park(text);
     // closing or closed: the client is going away; its last frames have no one to answer.
     if (this.#readingPaused && this.mailbox.size === 0) {
       this.#readingPaused = false;
       this.peer.resumeReading();
     }
+  }
+
+  /** Holds a frame until registration; a client that floods before it is even welcomed is closed. */
+  #park(text: string): void {
+    const pending = (this.#pending ??= []);
+    if (pending.length >= this.mailbox.capacity) {
+      this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'too many frames before the welcome' });
+      return;
+    }
+    pending.push(text);
   }
 
   #dispatch(text: string): void {

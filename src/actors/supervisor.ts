@@ -33,11 +33,11 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import { OutFrame } from '../transport/out-frame.js';
-import { encode, encodeError, type OpId } from '../transport/protocol.js';
+import { encode, encodeError, withId, type OpId } from '../transport/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor } from './connection-actor.js';
 import { trieForEach, trieGet, trieValues } from './hash-trie.js';
@@ -76,6 +76,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Big rooms with presence waiting to be flushed. */
   readonly #presencePending = new Set<string>();
   #presenceTimer: NodeJS.Timeout | null = null;
+  /** When the armed presence timer fires (Date.now() ms). */
+  #presenceDue = 0;
   readonly #backplane: Backplane;
   /** Members recovering history, by `${actorId}\n${room}`. */
   readonly #recovering = new Map<string, Recovery>();
@@ -296,10 +298,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
           this.#backplane.who(op.room, requester(from, op.id)); // others may have members we do not see
           return;
         }
-        from.peer.deliver(encode({
+        from.peer.deliver(encode(withId({
           type: 'who', room: op.room,
           users: room === undefined ? [] : this.#listUsers(room), count: room === undefined ? 0 : this.#count(room),
-        }));
+        }, op.id)));
         return;
       }
     }
@@ -350,7 +352,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       this.#presence(room, from.user, 'join', from);
     }
     if (since === undefined) {
-      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#joinedFrame(room));
+      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#joinedFrame(room, id));
       else this.#awaitReady(roomName, requester(from, id));
       return;
     }
@@ -369,10 +371,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
     this.#recovering.delete(key);
     room.live.recovering--;
-    actor.peer.deliver(encode({
+    actor.peer.deliver(encode(withId({
       type: 'joined', room: roomName, users: this.#listUsers(room), count: this.#count(room),
       recovered: result.recovered, seq: result.latest,
-    }));
+    }, who.id)));
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
@@ -410,7 +412,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#endRecovery(from, trieGet(this.state.rooms, roomName));
     this.#backplane.membership(roomName, from.user, false);
     this.state = state;
-    from.peer.deliver(encode({ type: 'left', room: roomName }));
+    from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
     if (room !== undefined) this.#presence(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
@@ -434,18 +436,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /**
    * Presence to the others in a room. Small rooms get one event per change,
    * encoded once. Big rooms (above the threshold) collect changes and get one
-   * `batch` event at most every presenceIntervalMs: a storm of 20k joins must
-   * not cost 20k x 20k writes.
+   * `batch` event at most every presenceIntervalMs, and less often the bigger
+   * they are: a storm of 20k joins must not cost 20k x 20k writes, nor 20k
+   * writes every second it lasts.
    */
   #presence(room: Room, user: string, event: 'join' | 'leave', except: ConnectionActor | null): void {
     if (room.members.size > this.#bigRoom) {
-      (event === 'join' ? room.live.joined : room.live.left).push(user);
+      const names = event === 'join' ? room.live.joined : room.live.left;
+      if (names.length < MAX_LISTED_USERS) names.push(user); // the batch lists no more; `count` has the rest
       this.#presencePending.add(room.name);
-      if (this.#presenceTimer === null) {
-        const wait = Math.max(0, room.live.lastPresenceAt + this.#presenceIntervalMs - Date.now());
-        this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), wait);
-        this.#presenceTimer.unref();
-      }
+      this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
       return;
     }
     const frame = encode({ type: 'presence', room: room.name, user, event });
@@ -454,15 +454,40 @@ export class Supervisor extends Actor<SupervisorMsg> {
     });
   }
 
+  #presenceInterval(room: Room): number {
+    return Math.max(this.#presenceIntervalMs, room.members.size * BIG_ROOM_PRESENCE_MS_PER_MEMBER);
+  }
+
+  /** One timer for every pending room, due at the earliest of them. */
+  #armPresence(due: number): void {
+    if (this.#presenceTimer !== null) {
+      if (due >= this.#presenceDue) return;
+      clearTimeout(this.#presenceTimer);
+    }
+    this.#presenceDue = due;
+    this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), Math.max(0, due - Date.now()));
+    this.#presenceTimer.unref();
+  }
+
+  /** Sends the batch of every pending room whose interval has passed; re-arms for the rest. */
   #flushPresence(): void {
     const now = Date.now();
+    let nextDue = Infinity;
     for (const name of this.#presencePending) {
       const room = trieGet(this.state.rooms, name);
-      if (room === undefined) continue;
+      if (room === undefined) {
+        this.#presencePending.delete(name);
+        continue;
+      }
       const live = room.live;
+      const due = live.lastPresenceAt + this.#presenceInterval(room);
+      if (due > now) {
+        nextDue = Math.min(nextDue, due);
+        continue;
+      }
+      this.#presencePending.delete(name);
       const frame = encode({
-        type: 'presence', room: name, event: 'batch',
-        joined: live.joined.slice(0, MAX_LISTED_USERS), left: live.left.slice(0, MAX_LISTED_USERS),
+        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left,
         count: this.#count(room), // every node's members
       });
       live.joined = [];
@@ -470,7 +495,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       live.lastPresenceAt = now;
       trieForEach(room.members, (member) => member.peer.deliver(frame));
     }
-    this.#presencePending.clear();
+    if (nextDue !== Infinity) this.#armPresence(nextDue);
   }
 
   // --- several nodes: what the backplane reports about the others ---
@@ -500,7 +525,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'members':
-        this.#actor(msg.who)?.peer.deliver(encode({ type: 'who', room: msg.room, users: msg.users, count: msg.count }));
+        this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));
         return;
     }
   }
@@ -542,16 +567,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#readyWaits.delete(roomName);
     const room = trieGet(this.state.rooms, roomName);
     if (room === undefined) return;
-    let frame: OutFrame | null = null;
+    let shared: OutFrame | null = null; // for the joins without an id: one encoding
     for (const who of waits) {
       const actor = this.#actor(who);
       if (actor === undefined || trieGet(room.members, actor.id) === undefined) continue; // left meanwhile
-      actor.peer.deliver((frame ??= this.#joinedFrame(room)));
+      actor.peer.deliver(who.id === undefined ? (shared ??= this.#joinedFrame(room, undefined)) : this.#joinedFrame(room, who.id));
     }
   }
 
-  #joinedFrame(room: Room): OutFrame {
-    return encode({ type: 'joined', room: room.name, users: this.#listUsers(room), count: this.#count(room) });
+  #joinedFrame(room: Room, id: OpId | undefined): OutFrame {
+    return encode(withId({ type: 'joined', room: room.name, users: this.#listUsers(room), count: this.#count(room) }, id));
   }
 
   /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
