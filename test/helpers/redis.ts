@@ -16,6 +16,12 @@ export interface RedisOptions {
   aof?: boolean;
 }
 
+/** Every redis-server a test started and has not stopped: killed if the test process exits early. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export class RedisServer {
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
@@ -44,7 +50,11 @@ export class RedisServer {
     else args.push('--appendonly', 'no');
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    running.add(child);
+    this.#exited = new Promise((resolve) => child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }));
     const output: string[] = [];
     const ready = new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
