@@ -129,6 +129,8 @@ export class Broker {
         status: this.#closing === null ? 'ok' : 'shutting down',
         connections: this.chat.heartbeat.size,
         uptimeMs: Date.now() - this.startedAt,
+        // up: false while Redis is away; local rooms are served meanwhile (docs/scaling.md).
+        backplane: { kind: this.backplane.kind, up: this.supervisor.backplaneUp },
       }), 'application/json');
     });
   }

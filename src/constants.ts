@@ -44,6 +44,11 @@ export const MAX_LISTED_USERS = 1000;
 export const HISTORY_SIZE = 100;
 /** A room's history outlives its last member by this long (memory backplane), ms. */
 export const HISTORY_RETENTION_MS = 10 * 60_000;
+/**
+ * With several nodes: a node that has not refreshed its presence for this
+ * long is dead, and its users leave every room; nodes refresh every third of it. ms.
+ */
+export const PRESENCE_TTL_MS = 15_000;
 /** Largest `limit` of the `history` op. */
 export const MAX_HISTORY_LIMIT = 1000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */

@@ -17,6 +17,14 @@
 // the held-back ones, skipping every seq it already got: no gap, no duplicate,
 // whatever the order in which history and live messages come back.
 //
+// Several nodes (Redis, or --workers): user names are claimed through the
+// backplane before `registered`; joins and leaves are told to it so the other
+// nodes' rosters follow; `joined` and `who` list this node's members and the
+// backplane's roster of the others; a DM to a user who is not here goes to the
+// backplane. The first join of a room on this node waits for the room to be
+// ready (roster loaded, subscription live) before `joined`. With the memory
+// backplane every one of these answers at once and nothing waits.
+//
 // Failures: when an actor's handler throws, the scheduler marks it dead and
 // tells the supervisor, which logs it, removes it from every room (presence
 // `leave` to the others) and stops it: its socket closes with 1011. The
@@ -39,7 +47,7 @@ import {
   type RegistryState, type Room,
 } from './registry.js';
 import type { Scheduler } from './scheduler.js';
-import type { RoomOp, SupervisorMsg } from './supervisor-messages.js';
+import type { PeerMsg, RoomOp, SupervisorMsg } from './supervisor-messages.js';
 
 export interface SupervisorOptions {
   /** Rooms above this many members get coalesced presence. */
@@ -78,6 +86,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #quiescing = false;
   /** False while the backplane's link is down (Redis gone): local rooms go on. */
   backplaneUp = true;
+  /** Connections whose name claim is out to the backplane, by actor id; and the names. */
+  readonly #claims = new Map<string, { actor: ConnectionActor; user: string }>();
+  readonly #claimedNames = new Set<string>();
+  /** Plain joins waiting for their room to be ready, by room. */
+  readonly #readyWaits = new Map<string, Requester[]>();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
     super('supervisor', options.mailboxCapacity ?? 1 << 16);
@@ -130,6 +143,12 @@ export class Supervisor extends Actor<SupervisorMsg> {
       history: (who, room, kind, result) => send({ type: 'history', who, room, kind, result }),
       historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),
       linkChanged: (up) => send({ type: 'link', up }),
+      roomReady: (room) => send({ type: 'room-ready', room }),
+      remotePresence: (room, user, event) => send({ type: 'remote-presence', room, user, event }),
+      claimed: (who, user, ok) => send({ type: 'claimed', who, user, ok }),
+      directMessage: (to, payload) => send({ type: 'direct-message', to, payload }),
+      dmResult: (who, to, outcome) => send({ type: 'dm-result', who, to, outcome }),
+      members: (who, room, users, count) => send({ type: 'members', who, room, users, count }),
     };
   }
 
@@ -176,7 +195,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       case 'published': {
         const from = this.#actor(msg.who);
-        if (from !== undefined && msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id, seq: msg.seq }));
+        if (from !== undefined && msg.who.id !== undefined) {
+          // seq 0: the backplane is down; the message reached this node's members only.
+          from.peer.deliver(encode(msg.seq > 0 ? { type: 'ack', id: msg.who.id, seq: msg.seq } : { type: 'ack', id: msg.who.id, stored: false }));
+        }
         return;
       }
       case 'publish-failed':
@@ -195,6 +217,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
         if (msg.up) this.#log.info('backplane link is up');
         else this.#log.warn('backplane link is down: serving local rooms only until it returns');
         return;
+      default:
+        this.#fromPeers(msg);
     }
   }
 
@@ -216,9 +240,27 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #register(actor: ConnectionActor): void {
     if (actor.dead) return;
     let name = actor.requestedName;
-    if (name === null || trieGet(this.state.users, name) !== undefined) name = this.#freeName(name);
+    if (name === null || this.#nameTaken(name)) name = this.#freeName(name);
+    this.#claim(actor, name);
+  }
+
+  /** Registers at once when the backplane says the name is ours; else waits for `claimed`. */
+  #claim(actor: ConnectionActor, name: string): void {
+    if (this.#backplane.claimUser(name, { actorId: actor.id })) {
+      this.#registered(actor, name);
+      return;
+    }
+    this.#claims.set(actor.id, { actor, user: name });
+    this.#claimedNames.add(name);
+  }
+
+  #registered(actor: ConnectionActor, name: string): void {
     this.state = addSession(this.state, actor, name);
     this.#scheduler.send(actor, { type: 'registered', user: name }, true);
+  }
+
+  #nameTaken(name: string): boolean {
+    return trieGet(this.state.users, name) !== undefined || this.#claimedNames.has(name);
   }
 
   /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */
@@ -226,7 +268,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const stem = (base ?? 'guest').slice(0, MAX_NAME_LENGTH - 5);
     for (;;) {
       const name = `${stem}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
-      if (trieGet(this.state.users, name) === undefined) return name;
+      if (!this.#nameTaken(name)) return name;
     }
   }
 
@@ -236,11 +278,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     for (const name of left) {
       this.#endRecovery(actor, trieGet(before.rooms, name));
+      this.#backplane.membership(name, actor.user, false);
       const room = trieGet(state.rooms, name);
       if (room !== undefined) room.live.listedJson = null;
       if (room !== undefined && !this.#quiescing) this.#presence(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
+    if (state !== before) this.#backplane.releaseUser(actor.user, { actorId: actor.id });
+    this.#dropClaim(actor.id);
   }
 
   #op(from: ConnectionActor, op: RoomOp): void {
@@ -262,9 +307,13 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#dm(from, op.to, op.text, op.id);
       case 'who': {
         const room = trieGet(this.state.rooms, op.room);
+        if (this.#backplane.multiNode && (room === undefined || !this.#backplane.isReady(op.room))) {
+          this.#backplane.who(op.room, requester(from, op.id)); // others may have members we do not see
+          return;
+        }
         from.peer.deliver(encode(withId({
           type: 'who', room: op.room,
-          users: room === undefined ? [] : listUsers(room), count: room?.members.size ?? 0,
+          users: room === undefined ? [] : this.#listUsers(room), count: room === undefined ? 0 : this.#count(room),
         }, op.id)));
         return;
       }
@@ -311,9 +360,13 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
-    if (added) this.#presence(room, from.user, 'join', from);
+    if (added) {
+      this.#backplane.membership(roomName, from.user, true);
+      this.#presence(room, from.user, 'join', from);
+    }
     if (since === undefined) {
-      from.peer.deliver(joinedFrame(room, id, null));
+      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#joinedFrame(room, id));
+      else this.#awaitReady(roomName, requester(from, id));
       return;
     }
     // Recovery: `joined` waits for the history, and live messages wait behind it.
@@ -331,7 +384,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
     this.#recovering.delete(key);
     room.live.recovering--;
-    actor.peer.deliver(joinedFrame(room, who.id, result));
+    actor.peer.deliver(this.#joinedFrame(room, who.id, result));
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
@@ -367,6 +420,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       return;
     }
     this.#endRecovery(from, trieGet(this.state.rooms, roomName));
+    this.#backplane.membership(roomName, from.user, false);
     this.state = state;
     from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
@@ -377,6 +431,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
     const target = trieGet(this.state.users, to);
+    if (target === undefined && this.#backplane.multiNode) {
+      const frame = encode({ type: 'dm', from: from.user, to, text, ts: Date.now() });
+      this.#backplane.dm(to, frame.payload, requester(from, id)); // on another node, maybe
+      return;
+    }
     if (target === undefined) {
       from.peer.deliver(encodeError('unknown_user', `no user "${to}" is online`, id));
       return;
@@ -439,7 +498,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       this.#presencePending.delete(name);
       const frame = encode({
-        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left, count: room.members.size,
+        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left,
+        count: this.#count(room), // every node's members
       });
       live.joined = [];
       live.left = [];
@@ -447,6 +507,118 @@ export class Supervisor extends Actor<SupervisorMsg> {
       trieForEach(room.members, (member) => member.peer.deliver(frame));
     }
     if (nextDue !== Infinity) this.#armPresence(nextDue);
+  }
+
+  // --- several nodes: what the backplane reports about the others ---
+
+  #fromPeers(msg: PeerMsg): void {
+    switch (msg.type) {
+      case 'room-ready':
+        return this.#roomReady(msg.room);
+      case 'remote-presence': {
+        const room = trieGet(this.state.rooms, msg.room);
+        if (room !== undefined) this.#presence(room, msg.user, msg.event, null);
+        return;
+      }
+      case 'claimed':
+        return this.#claimed(msg.who, msg.user, msg.ok);
+      case 'direct-message': {
+        const target = trieGet(this.state.users, msg.to);
+        if (target !== undefined && !target.dead) target.peer.deliver(new OutFrame(msg.payload));
+        return; // gone meanwhile: a DM is delivered at most once, never queued
+      }
+      case 'dm-result': {
+        const from = this.#actor(msg.who);
+        if (from === undefined) return;
+        if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', `no user "${msg.to}" is online`, msg.who.id));
+        else if (msg.outcome === 'unavailable') from.peer.deliver(encodeError('unavailable', 'the backplane is down: users on other nodes cannot be reached', msg.who.id));
+        else if (msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id }));
+        return;
+      }
+      case 'members':
+        this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));
+        return;
+    }
+  }
+
+  #claimed(who: Requester, user: string, ok: boolean): void {
+    const claim = this.#claims.get(who.actorId);
+    if (claim === undefined || claim.user !== user) {
+      if (ok) this.#backplane.releaseUser(user, who); // its connection went away meanwhile
+      return;
+    }
+    this.#dropClaim(who.actorId);
+    const actor = claim.actor;
+    if (actor.dead || actor.state !== 'connecting') {
+      if (ok) this.#backplane.releaseUser(user, who);
+    } else if (ok) {
+      this.#registered(actor, user);
+    } else {
+      this.#claim(actor, this.#freeName(actor.requestedName)); // taken on another node
+    }
+  }
+
+  #dropClaim(actorId: string): void {
+    const claim = this.#claims.get(actorId);
+    if (claim === undefined) return;
+    this.#claims.delete(actorId);
+    this.#claimedNames.delete(claim.user);
+  }
+
+  #awaitReady(roomName: string, who: Requester): void {
+    const waits = this.#readyWaits.get(roomName);
+    if (waits === undefined) this.#readyWaits.set(roomName, [who]);
+    else waits.push(who);
+  }
+
+  /** The room's roster is loaded: the joins that waited for it get `joined`. */
+  #roomReady(roomName: string): void {
+    const waits = this.#readyWaits.get(roomName);
+    if (waits === undefined) return;
+    this.#readyWaits.delete(roomName);
+    const room = trieGet(this.state.rooms, roomName);
+    if (room === undefined) return;
+    let shared: OutFrame | null = null; // for the joins without an id: one encoding
+    for (const who of waits) {
+      const actor = this.#actor(who);
+      if (actor === undefined || trieGet(room.members, actor.id) === undefined) continue; // left meanwhile
+      actor.peer.deliver(who.id === undefined ? (shared ??= this.#joinedFrame(room, undefined)) : this.#joinedFrame(room, who.id));
+    }
+  }
+
+  /**
+   * The `joined` reply, with every node's members. In a big room the users
+   * list is cached JSON (RoomLive.listedJson): a join storm into a room of 19k
+   * would otherwise list and encode 1,000 names per join.
+   */
+  #joinedFrame(room: Room, id: OpId | undefined, recovery: HistoryResult | null = null): OutFrame {
+    const live = room.live;
+    const count = this.#count(room);
+    let users = count > MAX_LISTED_USERS ? live.listedJson : null;
+    if (users === null) {
+      users = JSON.stringify(this.#listUsers(room));
+      if (count > MAX_LISTED_USERS) live.listedJson = users;
+    }
+    let json = `{"type":"joined","room":${JSON.stringify(room.name)},"users":${users},"count":${count}`;
+    if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
+    if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
+    return new OutFrame(Buffer.from(`${json}}`));
+  }
+
+  /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
+  #listUsers(room: Room): string[] {
+    const users = listUsers(room);
+    const remote = this.#backplane.remoteMembers(room.name);
+    if (remote.size === 0 || users.length >= MAX_LISTED_USERS) return users;
+    for (const user of remote.keys()) {
+      users.push(user);
+      if (users.length >= MAX_LISTED_USERS) break;
+    }
+    return users;
+  }
+
+  #count(room: Room): number {
+    return room.members.size + this.#backplane.remoteMembers(room.name).size;
   }
 }
 
@@ -462,21 +634,3 @@ function listUsers(room: Room): string[] {
   return trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user);
 }
 
-/**
- * The `joined` reply. In a big room the users list is cached JSON (see
- * RoomLive.listedJson): a join storm into a room of 19k would otherwise list
- * and encode 1,000 names per join.
- */
-function joinedFrame(room: Room, id: OpId | undefined, recovery: HistoryResult | null): OutFrame {
-  const live = room.live;
-  const size = room.members.size;
-  let users = size > MAX_LISTED_USERS ? live.listedJson : null;
-  if (users === null) {
-    users = JSON.stringify(listUsers(room));
-    if (size > MAX_LISTED_USERS) live.listedJson = users;
-  }
-  let json = `{"type":"joined","room":${JSON.stringify(room.name)},"users":${users},"count":${size}`;
-  if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
-  if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
-  return new OutFrame(Buffer.from(`${json}}`));
-}

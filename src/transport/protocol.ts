@@ -31,7 +31,7 @@ export type ServerEvent =
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
   | { type: 'message'; room: string; from: string; text: string; ts: number; seq: number }
-  | { type: 'ack'; id: OpId; seq?: number }
+  | { type: 'ack'; id: OpId; seq?: number; stored?: false }
   | { type: 'dm'; from: string; to: string; text: string; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
   | { type: 'pong'; id?: OpId }
