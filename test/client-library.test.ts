@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Broker } from '../src/broker.js';
 import { connect, HubbubClientError, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
-import { nextEvent } from './helpers/client-waits.js';
+import { nextEvent, refusal } from './helpers/client-waits.js';
 
 const test = suite('client library');
 let broker: Broker;
@@ -26,15 +26,6 @@ test.after(async () => {
   await broker?.close();
 });
 
-async function refusal(p: Promise<unknown>): Promise<HubbubClientError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, HubbubClientError);
-    return err as HubbubClientError;
-  }
-  throw new Error('expected the op to be refused');
-}
 
 test('connect resolves after the welcome with the name given', () => {
   assert.is(alice.user, 'alice');

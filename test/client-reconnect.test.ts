@@ -6,10 +6,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Broker } from '../src/broker.js';
-import { connect, createClient, HubbubClientError, type HubbubClient } from '../src/client/index.js';
+import { connect, createClient, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { FakeBroker } from './helpers/fake-broker.js';
-import { nextEvent, within } from './helpers/client-waits.js';
+import { nextEvent, refusal, within } from './helpers/client-waits.js';
 
 const FAST = { backoff: { initialMs: 20, maxMs: 200 } };
 
@@ -17,15 +17,6 @@ function startBroker(port = 0): Promise<Broker> {
   return Broker.start({ port, host: '127.0.0.1', logger: createLogger('silent'), shutdownTimeoutMs: 2000 });
 }
 
-async function refusal(p: Promise<unknown>): Promise<HubbubClientError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, HubbubClientError);
-    return err as HubbubClientError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const restart = suite('client reconnect: broker restart');
 

@@ -1,6 +1,7 @@
 // Waiting helpers for client tests: every wait is for an event or a condition,
 // each bounded by a timeout that fails with what was awaited.
-import type { ClientEvents, HubbubClient } from '../../src/client/index.js';
+import * as assert from 'uvu/assert';
+import { HubbubClientError, type ClientEvents, type HubbubClient } from '../../src/client/index.js';
 
 /** The next `type` event of `client` that passes `match`, or a rejection after `timeoutMs`. */
 export function nextEvent<K extends keyof ClientEvents>(
@@ -40,4 +41,15 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs: 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
     await new Promise((r) => setTimeout(r, 40)); // poll interval, not a settle delay
   }
+}
+
+/** The HubbubClientError an op rejected with; fails if it resolved instead. */
+export async function refusal(p: Promise<unknown>): Promise<HubbubClientError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, HubbubClientError);
+    return err as HubbubClientError;
+  }
+  throw new Error('expected the op to be refused');
 }
