@@ -6,7 +6,7 @@
 // supervisor) only reads the current state. Output never passes through the
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
-import { CLOSE_INTERNAL_ERROR } from '../constants.js';
+import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION } from '../constants.js';
 import type { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, isFault, parseClientOp } from '../transport/protocol.js';
 import { Actor, type StopReason } from './actor.js';
@@ -14,6 +14,7 @@ import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,
   type ConnectionEvent, type ConnectionSnapshot, type ConnectionState,
 } from './connection-machine.js';
+import { ADMIT, DROP, type Metered, type RateLimit } from './rate-limit.js';
 import type { Scheduler } from './scheduler.js';
 import type { SupervisorMsg } from './supervisor-messages.js';
 
@@ -34,6 +35,8 @@ export interface ConnectionEnv {
   supervisor: Actor<SupervisorMsg>;
   /** Told of every lifecycle transition (the debug channel listens here). */
   onTransition: ((actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent) => void) | null;
+  /** The per-connection frame rate limit; null: none. */
+  rateLimit?: RateLimit | null;
 }
 
 export type ConnectionControl =
@@ -44,8 +47,12 @@ export type ConnectionControl =
 /** A string is a client's text frame; anything else is control. */
 export type ConnectionMsg = string | ConnectionControl;
 
-export class ConnectionActor extends Actor<ConnectionMsg> {
+export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   readonly kind = 'connection';
+  /** The rate limit's token bucket (rate-limit.ts): three numbers, no object. */
+  rlTokens = 0;
+  rlAt = 0;
+  rlStrikes = 0;
   /** The name the supervisor gave it; '' until registered. */
   user = '';
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
@@ -65,6 +72,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
+    env.rateLimit?.fill(this, performance.now());
   }
 
   get state(): ConnectionState {
@@ -116,8 +124,18 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
 
   #onFrame(text: string): void {
     const state = this.state;
-    if (state === 'open') this.#dispatch(text);
-    else if (state === 'connecting') (this.#pending ??= []).push(text);
+    if (state === 'open' || state === 'connecting') {
+      const limit = this.env.rateLimit;
+      const verdict = limit == null ? ADMIT : limit.admit(this, performance.now());
+      if (verdict === ADMIT) {
+        if (state === 'open') this.#dispatch(text);
+        else (this.#pending ??= []).push(text);
+      } else if (verdict === DROP) {
+        this.peer.deliver(limit!.errorFrame);
+      } else {
+        this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'rate limit exceeded' });
+      }
+    }
     // closing or closed: the client is going away; its last frames have no one to answer.
     if (this.#readingPaused && this.mailbox.size === 0) {
       this.#readingPaused = false;
