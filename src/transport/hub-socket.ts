@@ -12,17 +12,40 @@
 // in one frame, one JSON object per line.
 // The same object carries the heartbeat bit, so a connection costs one object
 // here, not a socket plus a wrapper.
+//
+// Slow consumers: unread output is bounded in bytes (this slice's outbox plus
+// what the TCP socket has not taken yet: checked on every delivery) and in
+// frames (written to the socket while its user-space write buffer never
+// emptied: checked after every flush). Frames are shared by all recipients, so
+// a stalled peer's own cost is mostly per frame (a stream-buffer entry, ~85 B),
+// which the frame bound caps. Past either bound the connection is closed with
+// 1013 and gets nothing more.
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ConnectionActor, Peer } from '../actors/connection-actor.js';
-import { CLOSE_TRY_AGAIN_LATER } from '../constants.js';
+import {
+  CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
+} from '../constants.js';
+import type { HubCounters } from './metrics.js';
 import { frameBatch, type OutFrame } from './out-frame.js';
+
+/**
+ * ws closes on its own for malformed input, with a code but no reason; every
+ * close the broker sends carries one (docs/protocol.md, Close codes).
+ */
+const DEFAULT_REASONS: Record<number, string> = {
+  [CLOSE_PROTOCOL_ERROR]: 'protocol error: malformed WebSocket frame',
+  [CLOSE_INVALID_PAYLOAD]: 'invalid UTF-8 in a text frame',
+  [CLOSE_TOO_BIG]: 'frame too big',
+};
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
   /** Called on the first delivery of a slice: flush this socket when the slice ends. */
   markDirty(socket: HubSocket): void;
   readonly maxOutboxBytes: number;
+  readonly maxOutboxFrames: number;
+  readonly counters: HubCounters;
 }
 
 export class HubSocket extends WebSocket implements Peer {
@@ -38,6 +61,8 @@ export class HubSocket extends WebSocket implements Peer {
   batch = false;
   #outbox: OutFrame[] | null = null;
   #outboxBytes = 0;
+  /** Frames written since the socket's write buffer was last empty: an upper bound of those it holds. */
+  #unreadFrames = 0;
 
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
@@ -49,12 +74,25 @@ export class HubSocket extends WebSocket implements Peer {
       this.#outbox.push(frame);
     }
     this.#outboxBytes += frame.payload.length;
+    owner.counters.eventsOut++;
     // A client that does not read must not grow the broker without bound.
-    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) {
-      this.#outbox = null;
-      this.#outboxBytes = 0;
-      this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: too much unread output');
+    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) this.#slowConsumer();
+  }
+
+  #slowConsumer(): void {
+    this.#outbox = null;
+    this.#outboxBytes = 0;
+    this.owner!.counters.slowConsumers++;
+    this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: too much unread output');
+  }
+
+  /** Every close the broker sends has a reason, and is counted by code. */
+  override close(code?: number, data?: string | Buffer): void {
+    if (code !== undefined && this.readyState === WebSocket.OPEN) {
+      if (data === undefined || data.length === 0) data = DEFAULT_REASONS[code];
+      this.owner?.counters.countCloseSent(code);
     }
+    super.close(code, data);
   }
 
   /** Writes what this slice delivered: one write, corked when there are several frames. */
@@ -65,20 +103,39 @@ export class HubSocket extends WebSocket implements Peer {
     this.#outboxBytes = 0;
     const raw = this.raw;
     if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
+    let bytes = 0;
     if (out.length === 1) {
-      raw.write(out[0].wire);
+      const wire = out[0].wire;
+      bytes = wire.length;
+      raw.write(wire);
+      this.#unreadFrames++;
     } else if (this.batch) {
-      raw.write(frameBatch(out));
+      const wire = frameBatch(out);
+      bytes = wire.length;
+      raw.write(wire);
+      this.#unreadFrames++;
     } else {
       raw.cork();
-      for (let i = 0; i < out.length; i++) raw.write(out[i].wire);
+      for (let i = 0; i < out.length; i++) {
+        const wire = out[i].wire;
+        bytes += wire.length;
+        raw.write(wire);
+      }
       raw.uncork();
+      this.#unreadFrames += out.length;
     }
+    const owner = this.owner!;
+    owner.counters.bytesOut += bytes;
+    // The kernel took it all (the usual case for a peer that reads): nothing is held here.
+    if (raw.writableLength === 0) this.#unreadFrames = 0;
+    else if (this.#unreadFrames > owner.maxOutboxFrames) this.#slowConsumer();
   }
 
   closeAfterFlush(code: number, reason: string): void {
     this.flushOutbox();
     if (this.readyState === WebSocket.OPEN || this.readyState === WebSocket.CONNECTING) this.close(code, reason);
+    // The closing handshake needs the peer's close frame read: reading may have been paused for backpressure.
+    if (this.isPaused) this.resume();
   }
 
   pauseReading(): void {
