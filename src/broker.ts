@@ -1,23 +1,31 @@
 // Broker: one process's Hubbub, assembled. The scheduler (P), the supervisor,
-// the HTTP edge with the chat gateway, and graceful shutdown.
+// the HTTP edge with the chat gateway, metrics, and graceful shutdown.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ConnectionEnv } from './actors/connection-actor.js';
+import { RateLimit } from './actors/rate-limit.js';
 import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, DEFAULT_HOST, DEFAULT_PORT,
-  HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
-  SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
+  DEFAULT_PORT, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, MAILBOX_CAPACITY, MAX_CONNS_PER_IP, MAX_FRAME_BYTES,
+  MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S, RATE_LIMIT_STRIKES, SHUTDOWN_TIMEOUT_MS,
+  SLICE_BUDGET_MS,
 } from './constants.js';
 import { createLogger } from './log.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { createMetrics } from './transport/metrics.js';
 
 export interface BrokerConfig {
   port: number;
   host: string;
   maxFrameBytes: number;
   maxOutboxBytes: number;
+  /** Frames a stalled peer may hold in the broker before it is closed 1013. */
+  maxOutboxFrames: number;
+  /** A peer that does not answer our close frame within this many ms is dropped. */
+  closeTimeoutMs: number;
   mailboxCapacity: number;
   heartbeatIntervalMs: number;
   heartbeatBuckets: number;
@@ -25,6 +33,21 @@ export interface BrokerConfig {
   bigRoomThreshold: number;
   presenceIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
+  jwtSecret: string | null;
+  /** Origins browsers may connect from; null: the broker's own host only. "*": any. */
+  allowedOrigins: string[] | null;
+  /** Frames per second per connection (0: no limit), and the burst allowed. */
+  rateLimit: number;
+  rateBurst: number;
+  /** Dropped frames (less those forgiven) before a flooding client is closed 1008. */
+  rateStrikes: number;
+  /** Open connections per remote IP; 0: no cap. */
+  maxConnsPerIp: number;
+  /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
+  faultRate: number;
+  /** Default Node process metrics (memory, CPU, event loop lag) in /metrics too. */
+  processMetrics: boolean;
   logger: Logger;
 }
 
@@ -34,6 +57,8 @@ export function defaultConfig(): BrokerConfig {
     host: DEFAULT_HOST,
     maxFrameBytes: MAX_FRAME_BYTES,
     maxOutboxBytes: MAX_OUTBOX_BYTES,
+    maxOutboxFrames: MAX_OUTBOX_FRAMES,
+    closeTimeoutMs: CLOSE_HANDSHAKE_TIMEOUT_MS,
     mailboxCapacity: MAILBOX_CAPACITY,
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
     heartbeatBuckets: HEARTBEAT_BUCKETS,
@@ -41,6 +66,14 @@ export function defaultConfig(): BrokerConfig {
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    jwtSecret: null,
+    allowedOrigins: null,
+    rateLimit: RATE_LIMIT_PER_S,
+    rateBurst: RATE_LIMIT_BURST,
+    rateStrikes: RATE_LIMIT_STRIKES,
+    maxConnsPerIp: MAX_CONNS_PER_IP,
+    faultRate: 0,
+    processMetrics: true,
     logger: createLogger(),
   };
 }
@@ -54,19 +87,22 @@ export class Broker {
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
+  /** Prometheus registry behind GET /metrics. */
+  readonly metrics: Registry;
   readonly startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
   private constructor(config: BrokerConfig) {
     this.config = config;
     this.log = config.logger;
-    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs });
+    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, faultRate: config.faultRate });
     this.supervisor = new Supervisor(this.scheduler, this.log, {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
     });
     this.scheduler.spawn(this.supervisor);
-    const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null };
+    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst, config.rateStrikes) : null;
+    const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
     this.http = new HttpServer(this.log);
     this.env = env;
     this.chat = new ChatGateway(env, this.log, config);
@@ -81,12 +117,36 @@ export class Broker {
         uptimeMs: Date.now() - this.startedAt,
       }), 'application/json');
     });
+    this.metrics = createMetrics({
+      scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
+      rateLimit, ipLimit: this.chat.ipLimit,
+    }, { defaultMetrics: config.processMetrics });
+    this.http.onGet('/metrics', (_req, res) => {
+      this.metrics.metrics().then(
+        (text) => reply(res, 200, text, this.metrics.contentType),
+        (err: unknown) => {
+          this.log.error({ err }, 'metrics failed');
+          reply(res, 500, 'metrics failed\n');
+        },
+      );
+    });
   }
 
   /** Starts a broker; `port: 0` picks a free port (see `port`). */
   static async start(overrides: Partial<BrokerConfig> = {}): Promise<Broker> {
     const broker = new Broker({ ...defaultConfig(), ...overrides });
     await broker.http.listen(broker.config.port, broker.config.host);
+    const c = broker.config;
+    if (c.jwtSecret === null) {
+      broker.log.warn('no JWT secret (--jwt-secret or HUBBUB_JWT_SECRET): names are anonymous, anyone may take any free name');
+    }
+    if (c.faultRate > 0) broker.log.warn({ faultRate: c.faultRate }, 'FAULT INJECTION is on: handlers fail on purpose (tests only)');
+    broker.log.info({
+      auth: c.jwtSecret === null ? 'anonymous' : 'jwt',
+      allowedOrigins: c.allowedOrigins ?? 'own host',
+      rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
+      maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
+    }, 'policies');
     return broker;
   }
 
@@ -111,6 +171,7 @@ export class Broker {
   }
 
   async #close(): Promise<void> {
+    this.chat.stopAccepting();
     const serverClosed = new Promise<void>((resolve) => this.http.server.close(() => resolve()));
     this.http.server.closeIdleConnections();
     for (const ws of this.chat.heartbeat.sockets()) {
