@@ -84,7 +84,6 @@ async function serve(argv: string[]): Promise<void> {
   }
 
   const broker = await Broker.start(config);
-  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -105,6 +104,8 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
+  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
 }
 
 function intOption(name: string, value: string, min = 0): number {

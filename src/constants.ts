@@ -40,6 +40,12 @@ export const MAX_ROOM_LENGTH = 64;
 export const MAX_ID_LENGTH = 64;
 /** `joined.users` and `who.users` list at most this many names, plus `count`. */
 export const MAX_LISTED_USERS = 1000;
+/** Messages kept per room for `history` and recovery (`join` with `since`). */
+export const HISTORY_SIZE = 100;
+/** A room's history outlives its last member by this long (memory backplane), ms. */
+export const HISTORY_RETENTION_MS = 10 * 60_000;
+/** Largest `limit` of the `history` op. */
+export const MAX_HISTORY_LIMIT = 1000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */
 export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */

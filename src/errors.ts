@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'mailbox_full'
   | 'overloaded'
   | 'rate_limited'
+  | 'unavailable'
   | 'internal';
 
 export class HubbubError extends Error {

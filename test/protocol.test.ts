@@ -21,7 +21,18 @@ test('parses every op of the contract', () => {
 });
 
 test('ignores unknown fields (the contract may be extended)', () => {
-  assert.equal(parseClientOp('{"op":"join","room":"r","since":12,"x":[1]}'), { op: 'join', room: 'r' });
+  assert.equal(parseClientOp('{"op":"join","room":"r","x":[1],"later":{"a":1}}'), { op: 'join', room: 'r' });
+});
+
+test('parses the history extensions: join with since, history with limit', () => {
+  assert.equal(parseClientOp('{"op":"join","room":"r","since":12}'), { op: 'join', room: 'r', since: 12 });
+  assert.equal(parseClientOp('{"op":"history","room":"r"}'), { op: 'history', room: 'r', limit: 50 });
+  assert.equal(parseClientOp('{"op":"history","room":"r","limit":7,"id":1}'), { op: 'history', room: 'r', limit: 7, id: 1 });
+  assert.is(fault('{"op":"join","room":"r","since":-1}').fault, 'bad_request');
+  assert.is(fault('{"op":"join","room":"r","since":1.5}').fault, 'bad_request');
+  assert.is(fault('{"op":"join","room":"r","since":"3"}').fault, 'bad_request');
+  assert.is(fault('{"op":"history","room":"r","limit":0}').fault, 'bad_request');
+  assert.is(fault('{"op":"history","room":"r","limit":1001}').fault, 'bad_request');
 });
 
 test('names each kind of bad input with a stable code, echoing the id as ref', () => {

@@ -41,14 +41,16 @@ test('join, leave and unregister keep sessions, users and rooms consistent', () 
   assert.is(trieGet(s.rooms, 'lobby')!.members.size, 1);
 });
 
-test('a room keeps its live counters (seq) across membership changes', () => {
+test('a room keeps its mutable live part across membership changes', () => {
   let s = emptyRegistry();
   const a = fake('c1');
   s = addSession(s, a, 'alice');
   s = addMember(s, 'lobby', a).state;
-  trieGet(s.rooms, 'lobby')!.live.seq = 41;
+  const live = trieGet(s.rooms, 'lobby')!.live;
+  live.recovering = 2;
   s = addMember(s, 'lobby', fake('c2')).state;
-  assert.is(trieGet(s.rooms, 'lobby')!.live.seq, 41);
+  assert.is(trieGet(s.rooms, 'lobby')!.live, live, 'shared by reference, not copied');
+  assert.is(live.recovering, 2);
 });
 
 /** Objects reachable from a value, not following actors (they are shared references). */

@@ -4,8 +4,8 @@
 //   sessions: actor id -> { actor, user, rooms[] }
 //   users:    user name -> actor
 //   rooms:    room name -> { name, members: actor id -> actor, live }
-// `live` is a mutable RoomLive: the message sequence and pending presence
-// change on every chat message, and a chat message must not pay a produce().
+// `live` is a mutable RoomLive: pending presence and recovery bookkeeping
+// change often, and a chat message must not pay a produce().
 // immer neither drafts nor freezes class instances, so it rides along by
 // reference; actors do too.
 import { produce } from 'immer';
@@ -20,8 +20,8 @@ export interface Session {
 
 /** The parts of a room that change per message, outside immer on purpose. */
 export class RoomLive {
-  /** Sequence number of the last message sent to the room. */
-  seq = 0;
+  /** Members of this node still waiting for their history replay (see Supervisor). */
+  recovering = 0;
   /** Presence waiting to be sent in one batch (big rooms only). */
   joined: string[] = [];
   left: string[] = [];
