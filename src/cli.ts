@@ -22,9 +22,9 @@ security and limits (README: Limits):
                          Without a secret, names are anonymous.
   --allowed-origins <l>  comma-separated origins browsers may connect from, or *
                          (default: the broker's own host; env HUBBUB_ALLOWED_ORIGINS)
-  --rate <n>             frames per second per connection, 0 = no limit (default 100)
-  --burst <n>            frames at once per connection (default 200)
-  --rate-strikes <n>     dropped frames before a flooding client is closed 1008 (default 100)
+  --rate <n>             frames per second per connection, 0 = no limit (default 1000)
+  --burst <n>            frames at once per connection (default 2000)
+  --rate-strikes <n>     dropped frames before a flooding client is closed 1008 (default 1000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
   --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 2048)

@@ -63,16 +63,21 @@ export const MAX_OUTBOX_FRAMES = 2048;
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
 
 // --- abuse limits (src/actors/rate-limit.ts, src/transport/ip-limit.ts) ---
-/** Frames a connection may send per second, sustained (token bucket refill). 0 turns the limit off. */
-export const RATE_LIMIT_PER_S = 100;
+/**
+ * Frames a connection may send per second, sustained (token bucket refill). 0
+ * turns the limit off. The default is a flood guard, far above any person
+ * typing (and above the bursts of the test suite); a public chat would set
+ * something like --rate 20 --burst 40. Load generators pass --rate 0.
+ */
+export const RATE_LIMIT_PER_S = 1000;
 /** Frames a connection may send at once (token bucket size). */
-export const RATE_LIMIT_BURST = 200;
+export const RATE_LIMIT_BURST = 2000;
 /**
  * Frames dropped for the rate limit before the connection is closed with 1008.
  * The count is forgiven at a tenth of the rate per second, so a client a little
  * over the limit gets errors, and one that keeps on flooding is closed.
  */
-export const RATE_LIMIT_STRIKES = 100;
+export const RATE_LIMIT_STRIKES = 1000;
 /** Open connections per remote IP address. 0 = no cap (the default, so loopback tests can open 10k). */
 export const MAX_CONNS_PER_IP = 0;
 
