@@ -72,7 +72,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
-    env.rateLimit?.fill(this, performance.now());
+    env.rateLimit?.fill(this);
   }
 
   get state(): ConnectionState {
@@ -126,7 +126,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     const state = this.state;
     if (state === 'open' || state === 'connecting') {
       const limit = this.env.rateLimit;
-      const verdict = limit == null ? ADMIT : limit.admit(this, performance.now());
+      const verdict = limit == null ? ADMIT : limit.admit(this);
       if (verdict === ADMIT) {
         if (state === 'open') this.#dispatch(text);
         else (this.#pending ??= []).push(text);

@@ -46,6 +46,8 @@ export class RateLimit {
     readonly burst: number,
     /** Dropped frames (less those forgiven) before the connection is closed. */
     readonly maxStrikes: number,
+    /** Monotonic clock, ms; injected so tests need no sleeping. */
+    readonly now: () => number = () => performance.now(),
   ) {
     if (!(rate > 0) || !(burst >= 1) || !(maxStrikes >= 0)) {
       throw new RangeError(`RateLimit: need rate > 0, burst >= 1, maxStrikes >= 0; got ${rate}, ${burst}, ${maxStrikes}`);
@@ -56,14 +58,15 @@ export class RateLimit {
   }
 
   /** A full bucket, as a new connection starts with. */
-  fill(m: Metered, now: number): void {
+  fill(m: Metered): void {
     m.rlTokens = this.burst;
-    m.rlAt = now;
+    m.rlAt = this.now();
     m.rlStrikes = 0;
   }
 
-  /** Takes a token for one frame at time `now` (ms, monotonic). */
-  admit(m: Metered, now: number): Verdict {
+  /** Takes a token for one frame, now. */
+  admit(m: Metered): Verdict {
+    const now = this.now();
     const elapsed = now > m.rlAt ? now - m.rlAt : 0;
     m.rlAt = now;
     let tokens = m.rlTokens + elapsed * this.#perMs;
