@@ -15,8 +15,10 @@
 //
 // Slow consumers: unread output is bounded in bytes (this slice's outbox plus
 // what the TCP socket has not taken yet: checked on every delivery) and in
-// frames (written to the socket while its user-space write buffer never
-// emptied: checked after every flush). Frames are shared by all recipients, so
+// frames (checked after every flush: the frames written since the socket's
+// user-space write buffer was last empty, scaled by the share of their bytes
+// it still holds, since the kernel takes bytes from the front; O(1), no
+// per-write callback). Frames are shared by all recipients, so
 // a stalled peer's own cost is mostly per frame (a stream-buffer entry, ~85 B),
 // which the frame bound caps. Past either bound the connection is closed with
 // 1013 and gets nothing more.
@@ -61,8 +63,9 @@ export class HubSocket extends WebSocket implements Peer {
   batch = false;
   #outbox: OutFrame[] | null = null;
   #outboxBytes = 0;
-  /** Frames written since the socket's write buffer was last empty: an upper bound of those it holds. */
-  #unreadFrames = 0;
+  /** Estimated frames held in the socket's user-space write buffer, and the bytes they were written with. */
+  #heldFrames = 0;
+  #heldBytes = 0;
 
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
@@ -108,12 +111,10 @@ export class HubSocket extends WebSocket implements Peer {
       const wire = out[0].wire;
       bytes = wire.length;
       raw.write(wire);
-      this.#unreadFrames++;
     } else if (this.batch) {
       const wire = frameBatch(out);
       bytes = wire.length;
       raw.write(wire);
-      this.#unreadFrames++;
     } else {
       raw.cork();
       for (let i = 0; i < out.length; i++) {
@@ -122,13 +123,27 @@ export class HubSocket extends WebSocket implements Peer {
         raw.write(wire);
       }
       raw.uncork();
-      this.#unreadFrames += out.length;
     }
     const owner = this.owner!;
     owner.counters.bytesOut += bytes;
-    // The kernel took it all (the usual case for a peer that reads): nothing is held here.
-    if (raw.writableLength === 0) this.#unreadFrames = 0;
-    else if (this.#unreadFrames > owner.maxOutboxFrames) this.#slowConsumer();
+    this.#countHeld(raw.writableLength, this.batch ? 1 : out.length, bytes, owner.maxOutboxFrames);
+  }
+
+  /** Updates the estimate of frames held after a write; closes 1013 past the bound. */
+  #countHeld(pending: number, frames: number, bytes: number, max: number): void {
+    if (pending === 0) {
+      // The kernel took it all (the usual case for a peer that reads): nothing is held here.
+      this.#heldFrames = 0;
+      this.#heldBytes = 0;
+      return;
+    }
+    const heldFrames = this.#heldFrames + frames;
+    const heldBytes = this.#heldBytes + bytes;
+    // ws's own pings and close frames are in `pending` too, so the share may pass 1.
+    const share = pending >= heldBytes ? 1 : pending / heldBytes;
+    this.#heldFrames = heldFrames * share;
+    this.#heldBytes = heldBytes * share;
+    if (this.#heldFrames > max) this.#slowConsumer();
   }
 
   closeAfterFlush(code: number, reason: string): void {
