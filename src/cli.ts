@@ -27,7 +27,7 @@ security and limits (README: Limits):
   --rate-strikes <n>     dropped frames before a flooding client is closed 1008 (default 1000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
   --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
-  --max-outbox-frames <n> unread frames per connection before close 1013 (default 2048)
+  --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
   --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
   --fault-rate <p>       TESTS ONLY: probability that a connection's handler call throws (default 0)
 `;
