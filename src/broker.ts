@@ -135,7 +135,7 @@ export class Broker {
     });
     this.metrics = createMetrics({
       scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
-      rateLimit, ipLimit: this.chat.ipLimit,
+      limits: env, ipLimit: this.chat.ipLimit,
     }, { defaultMetrics: config.processMetrics });
     this.http.onGet('/metrics', (_req, res) => {
       this.metrics.metrics().then(

@@ -44,7 +44,8 @@ export interface MetricsSources {
   scheduler: Scheduler;
   heartbeat: HeartbeatWheel;
   counters: HubCounters;
-  rateLimit: RateLimit | null;
+  /** Read at each scrape: the connection env's limit may be replaced (tests do). */
+  limits: { readonly rateLimit?: RateLimit | null };
   ipLimit: IpLimit;
 }
 
@@ -57,8 +58,8 @@ const SLICE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 export function createMetrics(src: MetricsSources, options: { defaultMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
   const registers = [registry];
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_process_' });
-  const { scheduler, heartbeat, counters, rateLimit, ipLimit } = src;
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_' });
+  const { scheduler, heartbeat, counters, limits, ipLimit } = src;
 
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
@@ -114,8 +115,8 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_bytes_out_total', 'Bytes written to clients (frames included).', () => counters.bytesOut);
   byCode('hubbub_closes_total', 'Connections closed, by close code (1006: no close frame came).', counters.closes);
   byCode('hubbub_close_frames_sent_total', 'Close frames sent by the broker, by code.', counters.closeFramesSent);
-  counter('hubbub_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => rateLimit?.dropped ?? 0);
-  counter('hubbub_rate_limit_closes_total', 'Connections closed 1008 for flooding past the rate limit.', () => rateLimit?.closed ?? 0);
+  counter('hubbub_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => limits.rateLimit?.dropped ?? 0);
+  counter('hubbub_rate_limit_closes_total', 'Connections closed 1008 for flooding past the rate limit.', () => limits.rateLimit?.closed ?? 0);
   counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
   counter('hubbub_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', () => heartbeat.terminated);
   new Counter({
