@@ -44,6 +44,7 @@ export interface BrokerChild {
 export async function spawnBrokerChild(config: Partial<BrokerConfig> = {}, nodeArgs: string[] = ['--expose-gc']): Promise<BrokerChild> {
   const child = fork(CHILD_PATH, [JSON.stringify(config)], { execArgv: nodeArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  child.on('error', () => {}); // IPC to a child that is gone: the pending stats() times out and says so
   const pending = new Map<number, (s: BrokerStats) => void>();
   let nextId = 0;
   const ready = new Promise<string>((resolve) => {
