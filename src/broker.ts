@@ -178,9 +178,12 @@ export class Broker {
   }
 
   /**
-   * Graceful shutdown: stop accepting, close every client with 1001 after its
-   * output is flushed, wait for them (at most shutdownTimeoutMs), then
-   * terminate whoever is left. Idempotent.
+   * Graceful shutdown: stop accepting; stop reading from clients, and let what
+   * was already read run to the end (every op taken is handled, and its events
+   * queued to every member); then close every client with 1001 after its
+   * output is flushed, wait for them (at most shutdownTimeoutMs in all), then
+   * terminate whoever is left. So every message acked before the 1001 reached
+   * every member still connected. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -188,13 +191,17 @@ export class Broker {
   }
 
   async #close(): Promise<void> {
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
     this.chat.stopAccepting();
     const serverClosed = new Promise<void>((resolve) => this.http.server.close(() => resolve()));
     this.http.server.closeIdleConnections();
+    for (const ws of this.chat.heartbeat.sockets()) ws.holdInput();
+    // Without this drain a member could be closed before the supervisor ran an op
+    // it had already taken: the sender got its ack, that member not the message.
+    while (!this.scheduler.quiescent && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     for (const ws of this.chat.heartbeat.sockets()) {
       if (ws.actor !== null) this.scheduler.send(ws.actor, { type: 'close', code: CLOSE_GOING_AWAY, reason: 'server shutting down' }, true);
     }
-    const deadline = Date.now() + this.config.shutdownTimeoutMs;
     while (this.chat.heartbeat.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }

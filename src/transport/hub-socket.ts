@@ -66,6 +66,8 @@ export class HubSocket extends WebSocket implements Peer {
   /** Estimated frames held in the socket's user-space write buffer, and the bytes they were written with. */
   #heldFrames = 0;
   #heldBytes = 0;
+  /** Input stopped for good (shutdown): backpressure may no longer resume reading. */
+  #inputHeld = false;
 
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
@@ -158,6 +160,13 @@ export class HubSocket extends WebSocket implements Peer {
   }
 
   resumeReading(): void {
-    this.resume();
+    // Once closing, reading on is how the peer's close frame gets here.
+    if (!this.#inputHeld || this.readyState !== WebSocket.OPEN) this.resume();
+  }
+
+  /** Shutdown: reads nothing more from this client until its close handshake. */
+  holdInput(): void {
+    this.#inputHeld = true;
+    this.pause();
   }
 }
