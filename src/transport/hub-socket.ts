@@ -81,14 +81,14 @@ export class HubSocket extends WebSocket implements Peer {
     this.#outboxBytes += frame.payload.length;
     owner.counters.eventsOut++;
     // A client that does not read must not grow the broker without bound.
-    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) this.#slowConsumer();
+    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) this.#slowConsumer(`over ${owner.maxOutboxBytes} bytes`);
   }
 
-  #slowConsumer(): void {
+  #slowConsumer(bound: string): void {
     this.#outbox = null;
     this.#outboxBytes = 0;
     this.owner!.counters.slowConsumers++;
-    this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: too much unread output');
+    this.close(CLOSE_TRY_AGAIN_LATER, `slow consumer: ${bound} of unread output`);
   }
 
   /** Every close the broker sends has a reason, and is counted by code. */
@@ -145,7 +145,7 @@ export class HubSocket extends WebSocket implements Peer {
     const share = pending >= heldBytes ? 1 : pending / heldBytes;
     this.#heldFrames = heldFrames * share;
     this.#heldBytes = heldBytes * share;
-    if (this.#heldFrames > max) this.#slowConsumer();
+    if (this.#heldFrames > max) this.#slowConsumer(`over ${max} frames`);
   }
 
   closeAfterFlush(code: number, reason: string): void {
