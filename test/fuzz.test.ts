@@ -1,0 +1,347 @@
+// Fuzzing with fast-check over real sockets: at least 100k generated and
+// mutated inputs, at two levels.
+//   - Text content, over ordinary WebSocket clients (80%): generated ops of
+//     every shape and type, character-level mutations of valid ones (truncated
+//     JSON among them), random JSON, random Unicode (lone surrogates become
+//     U+FFFD on the wire), JSON nested 10,000 deep, huge strings and numbers.
+//     Every input must get the error the contract names for it (bad_json,
+//     bad_request, unknown_op, with the op's id as ref), and a well-formed op
+//     none of those.
+//   - Frames, over raw TCP (20%): random bytes, frames with reserved bits and
+//     opcodes, unmasked frames, lengths that lie or pass 2^53, messages over
+//     64 KiB whole or fragmented, invalid UTF-8 in text and close frames, bad
+//     close codes, fragmented and oversized control frames, fragmented
+//     messages with pings and pongs interleaved (legal), frames cut short by a
+//     vanishing client. A model of RFC 6455 (ws-frames.ts) predicts each
+//     outcome: the connection goes on (then pings got their pongs and bad text
+//     its error), or the broker closes it with the predicted code and a reason.
+// Meanwhile four well-behaved clients chat in the room the fuzzers share; each
+// must get every message of it in seq order and never wait long for an ack.
+// The broker runs in a child process: it must never crash or stall, and at the
+// end it holds exactly the connections still open.
+//
+// Runs: HUBBUB_FUZZ_SCALE multiplies the input count (default 1: 100k inputs,
+// about a minute); HUBBUB_FUZZ_SEED replays a run (fast-check prints the seed
+// and the shrunk counterexample on failure).
+import fc from 'fast-check';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import { spawnBrokerChild, waitForStats, type BrokerChild } from './helpers/broker-child.js';
+import { expectedReply, frameInput, textInput, type FrameInput } from './helpers/fuzz-inputs.js';
+import { SOURCE_ADDRESSES } from './helpers/many-clients.js';
+import { once, withTimeout } from './helpers/wait.js';
+import { OP_PONG, RawClient, predict, textFrame } from './helpers/ws-frames.js';
+
+const SCALE = Number(process.env.HUBBUB_FUZZ_SCALE ?? 1);
+const SEED = process.env.HUBBUB_FUZZ_SEED === undefined ? undefined : Number(process.env.HUBBUB_FUZZ_SEED);
+const TEXT_BATCH = 100;
+const TEXT_RUNS = 800 * SCALE; // 80k text inputs
+const FRAME_BATCH = 20;
+const FRAME_RUNS = 1000 * SCALE; // 20k frame inputs
+const TEXT_LANES = 4;
+const FRAME_LANES = 8;
+const ROOM = 'lobby';
+const LIMITS = { maxPayload: 64 * 1024, maxFragments: 16 * 1024 };
+/** A close the broker initiates over bad input always says why. */
+const CODES_WITH_REASON = new Set([1002, 1003, 1007, 1008, 1009]);
+const BAD = new Set(['bad_json', 'bad_request', 'unknown_op']);
+
+type Ev = { type: string; code?: string; ref?: unknown; id?: unknown; room?: string; seq?: number; message?: string };
+
+/** Decoded server events of a plain ws client, with a wake-up for waiters. */
+class EventClient {
+  readonly events: Ev[] = [];
+  closed: number | null = null;
+  closeReason = '';
+  #wake: (() => void) | null = null;
+
+  constructor(readonly ws: WebSocket, readonly name: string) {
+    ws.on('message', (data) => {
+      this.events.push(JSON.parse(String(data)) as Ev);
+      this.#wake?.();
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = code;
+      this.closeReason = reason.toString();
+      this.#wake?.();
+    });
+    ws.on('error', () => {});
+  }
+
+  static async open(wsUrl: string, name: string): Promise<EventClient> {
+    const ws = new WebSocket(`${wsUrl}?name=${name}`, { perMessageDeflate: false });
+    const c = new EventClient(ws, name);
+    await once(ws, 'open', 5000, `${name} to connect`);
+    c.send({ op: 'join', room: ROOM });
+    await c.until((e) => e.type === 'joined', 5000, 'joined');
+    return c;
+  }
+
+  send(op: object | string): void {
+    this.ws.send(typeof op === 'string' ? op : JSON.stringify(op));
+  }
+
+  /** Waits until some event from `from` on matches; returns its index. */
+  async until(pred: (e: Ev) => boolean, timeoutMs: number, what: string, from = 0): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let i = from;
+    for (;;) {
+      for (; i < this.events.length; i++) if (pred(this.events[i])) return i;
+      if (this.closed !== null) throw new Error(`${this.name} closed (${this.closed} ${this.closeReason}) while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name}: no ${what} within ${timeoutMs} ms`);
+      await withTimeout(new Promise<void>((r) => { this.#wake = r; }), left, what).catch(() => {});
+    }
+  }
+}
+
+/** A well-behaved client: one message at a time, each acked before the next. */
+class Chatter {
+  acks = 0;
+  maxAckWaitMs = 0;
+  #stop = false;
+  #done: Promise<void> | null = null;
+
+  constructor(readonly c: EventClient) {}
+
+  start(): void {
+    // Awaited in stop(); until then a failure must not be an unhandled rejection.
+    this.#done = (async () => {
+      let cursor = 0;
+      while (!this.#stop) {
+        const id = `${this.c.name}-${this.acks}`;
+        const sentAt = Date.now();
+        this.c.send({ op: 'send', room: ROOM, text: `hello ${this.acks}`, id });
+        cursor = await this.c.until((e) => e.type === 'ack' && e.id === id, 30_000, `ack ${id}`, cursor);
+        this.maxAckWaitMs = Math.max(this.maxAckWaitMs, Date.now() - sentAt);
+        this.acks++;
+      }
+    })();
+    this.#done.catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await this.#done;
+  }
+
+  seqs(): number[] {
+    return this.c.events.filter((e) => e.type === 'message' && e.room === ROOM).map((e) => e.seq!);
+  }
+}
+
+/** Checks one text input's events (those before its sentinel pong); a failure description or null. */
+function checkText(input: string, events: Ev[]): string | null {
+  const want = expectedReply(Buffer.from(input).toString());
+  const errors = events.filter((e) => e.type === 'error' && BAD.has(e.code!));
+  if (want.code === null) {
+    return errors.length === 0 ? null : `a well-formed op got ${JSON.stringify(errors[0])}`;
+  }
+  if (errors.length !== 1) return `expected one ${want.code}, got ${JSON.stringify(events).slice(0, 300)}`;
+  const e = errors[0];
+  if (e.code !== want.code) return `expected ${want.code}, got ${e.code}`;
+  if (typeof e.message !== 'string' || e.message.length === 0) return 'an error without a message';
+  const wantRef = want.ref === undefined ? undefined : JSON.parse(JSON.stringify(want.ref));
+  if (e.ref !== wantRef) return `expected ref ${JSON.stringify(wantRef)}, got ${JSON.stringify(e.ref)}`;
+  return null;
+}
+
+/** A text-fuzzing connection: inputs pipelined, each followed by a ping sentinel (answered in order with errors). */
+class TextLane {
+  #n = 0;
+  #cursor = 0;
+  constructor(readonly c: EventClient) {}
+
+  async run(inputs: string[]): Promise<string | null> {
+    const first = this.#n;
+    for (const input of inputs) {
+      this.c.send(input);
+      this.c.send({ op: 'ping', id: `\u2603${this.#n++}` });
+    }
+    let failure: string | null = null;
+    for (let k = 0; k < inputs.length; k++) {
+      const id = `\u2603${first + k}`;
+      const at = await this.c.until((e) => e.type === 'pong' && e.id === id, 30_000, `sentinel ${id}`, this.#cursor);
+      failure ??= checkText(inputs[k], this.c.events.slice(this.#cursor, at));
+      if (failure !== null) failure = `input ${JSON.stringify(inputs[k]).slice(0, 200)}: ${failure}`;
+      this.#cursor = at + 1;
+    }
+    this.c.events.splice(0, this.#cursor); // keep memory flat over 80k inputs
+    this.#cursor = 0;
+    return failure;
+  }
+}
+
+/** A frame-fuzzing lane: one raw connection at a time, a new one after each close. */
+class FrameLane {
+  #client: RawClient | null = null;
+  #n = 0;
+  stats = { open: 0, closed: 0, peerClosed: 0, vanished: 0, reconnects: 0 };
+  constructor(readonly wsUrl: string, readonly name: string, readonly localAddress: string) {}
+
+  async run(input: FrameInput): Promise<string | null> {
+    if (this.#client === null || this.#client.ended) {
+      this.#client = await RawClient.open(`${this.wsUrl}?name=${this.name}`, this.localAddress);
+      this.stats.reconnects++;
+      await this.#client.until(() => this.#client!.events().some((e) => e.type === 'welcome'), 5000, 'welcome');
+    }
+    const client = this.#client;
+    if (input.vanish) {
+      client.write(input.bytes);
+      client.socket.resetAndDestroy();
+      this.#client = null;
+      this.stats.vanished++;
+      return null;
+    }
+    // Complete a frame the input left unfinished (so the outcome is decided), then the sentinel.
+    let bytes = input.bytes;
+    for (let i = 0; i < 4; i++) {
+      const p = predict(bytes, LIMITS);
+      if (p.kind !== 'incomplete') break;
+      bytes = Buffer.concat([bytes, Buffer.alloc(p.need, 0x20)]);
+    }
+    const id = `\u2603f${this.#n++}`;
+    const stream = Buffer.concat([bytes, textFrame(JSON.stringify({ op: 'ping', id }))]);
+    const want = predict(stream, LIMITS);
+    if (want.kind === 'incomplete') {
+      // A length that swallows even the padding and the sentinel: the broker can only wait. The client goes.
+      client.write(stream);
+      client.socket.resetAndDestroy();
+      this.#client = null;
+      this.stats.vanished++;
+      return null;
+    }
+    client.frames.splice(0, client.frames.length);
+    const from = 0;
+    client.write(stream);
+    const show = (): string => `input ${bytes.subarray(0, 80).toString('hex')}${bytes.length > 80 ? `... (${bytes.length} B)` : ''}`;
+    try {
+      if (want.kind === 'open') {
+        this.stats.open++;
+        const pongOf = (e: { type: string; id?: unknown }): boolean => e.type === 'pong' && e.id === id;
+        await client.until(() => client.events().some(pongOf), 10_000, `sentinel ${id}`);
+        // Frames are cleared after each input: what is here answers this one (and maybe the welcome).
+        const pongs = client.frames.slice(from).filter((f) => f.opcode === OP_PONG).map((f) => f.payload.toString('hex'));
+        const wantPongs = want.pings.map((p) => p.toString('hex'));
+        if (JSON.stringify(pongs) !== JSON.stringify(wantPongs)) return `${show()}: pongs ${pongs} for pings ${wantPongs}`;
+        const events = client.events();
+        const mine = events.slice(0, events.findIndex(pongOf));
+        const wantBad = want.texts.slice(0, -1).map((t) => expectedReply(t).code).filter((c) => c !== null).sort();
+        const gotBad = mine.filter((e) => e.type === 'error' && BAD.has(String(e.code))).map((e) => String(e.code)).sort();
+        if (JSON.stringify(gotBad) !== JSON.stringify(wantBad)) return `${show()}: errors ${gotBad} for ${wantBad}`;
+        return null;
+      }
+      this.#client = null;
+      if (want.kind === 'close') {
+        this.stats.closed++;
+        await client.until(() => client.closeCode !== null, 10_000, `close ${want.code} (${want.why})`);
+        if (client.closeCode !== want.code) return `${show()}: closed ${client.closeCode} "${client.closeReason}", expected ${want.code} (${want.why})`;
+        if (CODES_WITH_REASON.has(want.code) && client.closeReason.length === 0) return `${show()}: close ${want.code} without a reason`;
+        return null;
+      }
+      // The client closed: the broker echoes its code (or an empty close, 1005), then the connection ends.
+      this.stats.peerClosed++;
+      await client.until(() => client.closeCode !== null || client.ended, 10_000, 'the echo of our close');
+      if (client.closeCode !== null && client.closeCode !== want.code) return `${show()}: echoed ${client.closeCode}, expected ${want.code}`;
+      return null;
+    } catch (err) {
+      return `${show()}: ${(err as Error).message} (expected ${want.kind}${want.kind === 'close' ? ` ${want.code}: ${want.why}` : ''})`;
+    } finally {
+      if (this.#client === null) client.destroy();
+    }
+  }
+
+  close(): void {
+    this.#client?.destroy();
+  }
+}
+
+const Fuzz = suite<{ b: BrokerChild | null; clients: EventClient[]; lanes: FrameLane[] }>('fuzz', { b: null, clients: [], lanes: [] });
+
+Fuzz.after(async (ctx) => {
+  for (const c of ctx.clients) c.ws.terminate();
+  for (const l of ctx.lanes) l.close();
+  await ctx.b?.stop();
+});
+
+Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')} inputs: every bad one gets an error or a close with a reason; the broker and the room go on`, async (ctx) => {
+  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0, heartbeatIntervalMs: 10_000 }, []));
+  const started = Date.now();
+  const chatters: Chatter[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await EventClient.open(b.wsUrl, `chatter${i}`);
+    ctx.clients.push(c);
+    chatters.push(new Chatter(c));
+  }
+  const textLanes: TextLane[] = [];
+  for (let i = 0; i < TEXT_LANES; i++) {
+    const c = await EventClient.open(b.wsUrl, `fuzz${i}`);
+    ctx.clients.push(c);
+    textLanes.push(new TextLane(c));
+  }
+  for (const ch of chatters) ch.start();
+  const crashed = b.exited.then((code) => { throw new Error(`the broker exited (${code})`); });
+
+  // Text content: each run is a batch spread over the lanes, pipelined.
+  let textInputs = 0;
+  await Promise.race([crashed, fc.assert(
+    fc.asyncProperty(fc.array(textInput, { minLength: TEXT_BATCH, maxLength: TEXT_BATCH }), async (batch) => {
+      textInputs += batch.length;
+      const per = Math.ceil(batch.length / TEXT_LANES);
+      const failures = await Promise.all(textLanes.map((lane, i) => lane.run(batch.slice(i * per, (i + 1) * per))));
+      const failure = failures.find((f) => f !== null);
+      if (failure !== undefined) throw new Error(failure);
+    }),
+    { numRuns: TEXT_RUNS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
+  )]);
+  const textDone = Date.now();
+
+  // Frames: each run is a batch spread over raw lanes, one input at a time per lane.
+  ctx.lanes = Array.from({ length: FRAME_LANES }, (_, i) => new FrameLane(b.wsUrl, `raw${i}`, SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length]));
+  let frameInputs = 0;
+  await Promise.race([crashed, fc.assert(
+    fc.asyncProperty(fc.array(frameInput, { minLength: FRAME_BATCH, maxLength: FRAME_BATCH }), async (batch) => {
+      frameInputs += batch.length;
+      const failures = await Promise.all(ctx.lanes.map(async (lane, i) => {
+        for (let k = i; k < batch.length; k += FRAME_LANES) {
+          const f = await lane.run(batch[k]);
+          if (f !== null) return f;
+        }
+        return null;
+      }));
+      const failure = failures.find((f) => f !== null);
+      if (failure !== undefined) throw new Error(failure);
+    }),
+    { numRuns: FRAME_RUNS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
+  )]);
+
+  // The room kept chatting throughout: every message, in order, and no ack waited long.
+  await Promise.all(chatters.map((ch) => ch.stop()));
+  for (const c of textLanes.map((l) => l.c)) assert.is(c.closed, null, `${c.name} (text fuzz) was never closed: bad text never ends a connection`);
+  const total = chatters[0].seqs().length;
+  for (const ch of chatters) {
+    assert.is(ch.c.closed, null, `${ch.c.name} was never closed`);
+    const seqs = ch.seqs();
+    await ch.c.until(() => ch.seqs().length >= total, 10_000, 'the last messages');
+    assert.equal(ch.seqs().slice(0, total), Array.from({ length: total }, (_, k) => k + 1), `${ch.c.name} got every lobby message in order`);
+    assert.ok(seqs.length > 0);
+    assert.ok(ch.acks >= 20, `${ch.c.name} chatted throughout (${ch.acks} messages acked)`);
+    assert.ok(ch.maxAckWaitMs < 10_000, `${ch.c.name} never waited 10 s for an ack (longest ${ch.maxAckWaitMs} ms)`);
+  }
+  // The broker holds exactly the connections still open: nothing leaked from the closed and vanished ones.
+  const open = ctx.clients.length + ctx.lanes.filter((l) => l.stats.open > 0).length;
+  for (const l of ctx.lanes) l.close();
+  const s = await waitForStats(b, (st) => st.connections === ctx.clients.length && st.sessions === ctx.clients.length, 20_000, 'the raw connections to be gone');
+  assert.is(s.liveActors, ctx.clients.length + 1);
+  const sum = ctx.lanes.reduce((a, l) => ({
+    open: a.open + l.stats.open, closed: a.closed + l.stats.closed, peerClosed: a.peerClosed + l.stats.peerClosed,
+    vanished: a.vanished + l.stats.vanished, reconnects: a.reconnects + l.stats.reconnects,
+  }), { open: 0, closed: 0, peerClosed: 0, vanished: 0, reconnects: 0 });
+  console.log(`  fuzz: ${textInputs} text inputs in ${((textDone - started) / 1000).toFixed(1)} s; ${frameInputs} frame inputs in ${((Date.now() - textDone) / 1000).toFixed(1)} s ` +
+    `(${sum.open} kept the connection, ${sum.closed} closed by the broker, ${sum.peerClosed} closed by the client, ${sum.vanished} vanished; ${sum.reconnects} connections); ` +
+    `chatters: ${chatters.map((c) => c.acks).join('/')} messages, longest ack wait ${Math.max(...chatters.map((c) => c.maxAckWaitMs))} ms; ${open} open at the end`);
+  assert.ok(textInputs + frameInputs >= 100_000 * SCALE, 'at least 100k inputs');
+});
+
+Fuzz.run();
