@@ -75,7 +75,7 @@ Faults(`${FAULT_RATE * 100}% of handler calls throw under load: survivors get ev
 
     const stats = tb.broker.scheduler.stats();
     const killed = (await Promise.all(all.map((c) => (c === undefined || c === null || c.ws.readyState === c.ws.OPEN ? null : c.closed(5000)))))
-      .filter((x) => x !== null);
+      .filter((x) => x != null); // holes: clients killed before their welcome
     assert.ok(stats.faultsInjected > 0, 'faults were injected');
     assert.ok(killed.length > 0, 'some clients were killed');
     for (const k of killed) assert.is(k.code, 1011, `a killed client is closed 1011 (${k.reason})`);
