@@ -26,7 +26,7 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ConnectionActor, Peer } from '../actors/connection-actor.js';
 import {
-  CLOSE_INVALID_PAYLOAD, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
+  CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
 } from '../constants.js';
 import type { HubCounters } from './metrics.js';
 import { frameBatch, type OutFrame } from './out-frame.js';
@@ -39,6 +39,8 @@ const DEFAULT_REASONS: Record<number, string> = {
   [CLOSE_PROTOCOL_ERROR]: 'protocol error: malformed WebSocket frame',
   [CLOSE_INVALID_PAYLOAD]: 'invalid UTF-8 in a text frame',
   [CLOSE_TOO_BIG]: 'frame too big',
+  // ws's own 1008s: a message in more than maxFragments pieces, or too many chunks waiting to be parsed.
+  [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
