@@ -31,7 +31,9 @@ import { spawnBrokerChild, waitForStats, type BrokerChild } from './helpers/brok
 import { expectedReply, frameInput, textInput, type FrameInput } from './helpers/fuzz-inputs.js';
 import { SOURCE_ADDRESSES } from './helpers/many-clients.js';
 import { once, withTimeout } from './helpers/wait.js';
-import { OP_PONG, RawClient, predict, textFrame } from './helpers/ws-frames.js';
+import {
+  OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawClient, clientFrame, closePayload, predict, textFrame,
+} from './helpers/ws-frames.js';
 
 const SCALE = Number(process.env.HUBBUB_FUZZ_SCALE ?? 1);
 const SEED = process.env.HUBBUB_FUZZ_SEED === undefined ? undefined : Number(process.env.HUBBUB_FUZZ_SEED);
@@ -345,3 +347,56 @@ Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')
 });
 
 Fuzz.run();
+
+// Each close code the frame model predicts, pinned by one named input (a map of
+// what the fuzzer explores at random).
+const Pinned = suite<{ b: BrokerChild | null }>('frame edge cases', { b: null });
+
+Pinned.after(async (ctx) => {
+  await ctx.b?.stop();
+});
+
+const mask = (opcode: number, payload: Buffer | string = '', fin = true, rsv = 0): Buffer =>
+  clientFrame({ opcode, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), fin, rsv });
+
+const PINNED: [string, Buffer, string][] = [
+  ['a text op in three fragments with a ping and a pong between them', Buffer.concat([
+    mask(OP_TEXT, '{"op":"pi', false), mask(OP_PING, 'are you there'), mask(OP_CONT, 'ng","id":', false),
+    mask(OP_PONG, 'unasked'), mask(OP_CONT, '"frag"}'),
+  ]), 'open'],
+  ['RSV1 set (no extension was negotiated)', mask(OP_TEXT, '{}', true, 4), 'close 1002'],
+  ['reserved opcode 3', mask(3, 'x'), 'close 1002'],
+  ['an unmasked frame', clientFrame({ opcode: OP_TEXT, payload: Buffer.from('{}'), masked: false }), 'close 1002'],
+  ['a continuation with nothing to continue', mask(OP_CONT, 'x'), 'close 1002'],
+  ['a new message inside a fragmented one', Buffer.concat([mask(OP_TEXT, '{', false), mask(OP_TEXT, '}')]), 'close 1002'],
+  ['a fragmented ping', mask(OP_PING, 'x', false), 'close 1002'],
+  ['a ping of 126 bytes', mask(OP_PING, Buffer.alloc(126)), 'close 1002'],
+  ['a close frame of one byte', mask(OP_CLOSE, Buffer.from([3])), 'close 1002'],
+  ['a close frame with code 1005 (reserved)', mask(OP_CLOSE, closePayload(1005)), 'close 1002'],
+  ['a binary frame', mask(OP_BINARY, Buffer.from([1, 2, 3])), 'close 1003'],
+  ['invalid UTF-8 in a text frame', mask(OP_TEXT, Buffer.from([0x7b, 0xc0, 0xaf, 0x7d])), 'close 1007'],
+  ['invalid UTF-8 split across fragments', Buffer.concat([mask(OP_TEXT, Buffer.from([0x22, 0xe2, 0x82]), false), mask(OP_CONT, Buffer.from([0x22]))]), 'close 1007'],
+  ['invalid UTF-8 in a close reason', mask(OP_CLOSE, closePayload(1000, Buffer.from([0xff]))), 'close 1007'],
+  ['16,385 fragments of one message', Buffer.concat([mask(OP_TEXT, '', false), ...Array.from({ length: 16_384 }, (_, i) => mask(OP_CONT, '', i === 16_383))]), 'close 1008'],
+  ['a frame declaring 64 KiB + 1', clientFrame({ opcode: OP_TEXT, payload: Buffer.alloc(4), declaredLength: 65_537 }), 'close 1009'],
+  ['a frame declaring 2^63 - 1 bytes', clientFrame({ opcode: OP_TEXT, payload: Buffer.alloc(4), declaredLength: 2 ** 63 - 1, lengthBytes: 8 }), 'close 1009'],
+  ['40 KiB + 40 KiB in two fragments', Buffer.concat([mask(OP_TEXT, Buffer.alloc(40_960, 0x61), false), mask(OP_CONT, Buffer.alloc(40_960, 0x61))]), 'close 1009'],
+  ['a close frame with code 4000', mask(OP_CLOSE, closePayload(4000, 'bye')), 'peer-close 4000'],
+];
+
+Pinned('every close code, one input each: the model and the broker agree', async (ctx) => {
+  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0 }, []));
+  const lane = new FrameLane(b.wsUrl, 'pinned', '127.0.0.1');
+  try {
+    for (const [what, bytes, expected] of PINNED) {
+      const p = predict(Buffer.concat([bytes, textFrame('{"op":"ping"}')]), LIMITS);
+      assert.is(p.kind === 'open' ? 'open' : `${p.kind} ${'code' in p ? p.code : ''}`, expected, `the model: ${what}`);
+      const failure = await lane.run({ bytes, vanish: false });
+      assert.is(failure, null, `the broker: ${what}`);
+    }
+  } finally {
+    lane.close();
+  }
+});
+
+Pinned.run();
