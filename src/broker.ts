@@ -12,12 +12,15 @@ import {
   MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   RATE_LIMIT_STRIKES, SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
+import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
 import type { Backplane } from './transport/backplane/backplane.js';
 import { MemoryBackplane } from './transport/backplane/memory-backplane.js';
+import { serveClientModules } from './client/assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
 import { createMetrics } from './transport/metrics.js';
+import { TextGateway } from './transport/text-gateway.js';
 
 export interface BrokerConfig {
   port: number;
@@ -57,6 +60,10 @@ export interface BrokerConfig {
   /** The backplane; null: the in-memory one built from the history options. */
   backplane: Backplane | null;
   logger: Logger;
+  /** The /debug channel and /inspect page; false turns both off. */
+  debug: boolean;
+  /** Secret of the debug channel; null generates one at start (Broker.debug.token). */
+  debugToken: string | null;
 }
 
 export function defaultConfig(): BrokerConfig {
@@ -86,6 +93,8 @@ export function defaultConfig(): BrokerConfig {
     historyRetentionMs: HISTORY_RETENTION_MS,
     backplane: null,
     logger: createLogger(),
+    debug: true,
+    debugToken: process.env.HUBBUB_DEBUG_TOKEN || null,
   };
 }
 
@@ -96,11 +105,15 @@ export class Broker {
   readonly backplane: Backplane;
   readonly http: HttpServer;
   readonly chat: ChatGateway;
+  /** `/ws/text`: plain-text chat for gorilla-style clients. */
+  readonly text: TextGateway;
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
   /** Prometheus registry behind GET /metrics. */
   readonly metrics: Registry;
+  /** The debug channel (docs/debug.md); null with `debug: false`. */
+  readonly debug: DebugGateway | null;
   readonly startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
@@ -126,6 +139,27 @@ export class Broker {
       if (this.#closing !== null) socket.destroy();
       else this.chat.upgrade(req, socket, head, url);
     });
+    this.debug = config.debug
+      ? new DebugGateway(
+        { scheduler: this.scheduler, supervisor: this.supervisor, env, startedAt: this.startedAt, connections: () => this.chat.heartbeat.size },
+        { token: config.debugToken, log: this.log },
+      )
+      : null;
+    if (this.debug !== null) {
+      const debug = this.debug;
+      this.http.onUpgrade('/debug', (req, socket, head, url) => {
+        if (this.#closing !== null) socket.destroy();
+        else debug.upgrade(req, socket, head, url);
+      });
+    } else {
+      for (const path of ['/inspect', '/inspect.html']) this.http.onGet(path, (_req, res) => reply(res, 404, 'debug channel disabled (--no-debug)\n'));
+    }
+    this.text = new TextGateway(this.chat, config);
+    this.http.onUpgrade('/ws/text', (req, socket, head, url) => {
+      if (this.#closing !== null) socket.destroy();
+      else this.text.upgrade(req, socket, head, url);
+    });
+    serveClientModules(this.http);
     this.http.onGet('/healthz', (_req, res) => {
       reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
         status: this.#closing === null ? 'ok' : 'shutting down',
@@ -206,6 +240,7 @@ export class Broker {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const ws of this.chat.heartbeat.sockets()) ws.terminate();
+    this.debug?.close();
     this.chat.stop();
     this.supervisor.dispose();
     await this.backplane.close();

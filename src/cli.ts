@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs).
+// The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs);
+// `hubbub inspect` watches one through its debug channel.
 import { parseArgs } from 'node:util';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
+import { inspect } from './debug/inspect-cli.js';
 
 const USAGE = `usage: hubbub <command> [options]
 
 commands:
   serve     start a broker (embedded defaults: port 8080, in-memory)
+  inspect   a top-like view of a running broker: hubbub inspect ws://host:port --token T
+  chat      terminal chat: hubbub chat ws://host:port --room lobby --name alice
 
 serve options:
   --port <n>             port to listen on (default 8080; env PORT)
@@ -14,6 +18,8 @@ serve options:
   --heartbeat-ms <n>     ping interval; a peer silent for one interval is closed (default 30000)
   --max-frame <bytes>    largest client frame (default 65536)
   --log-level <level>    pino level: trace debug info warn error silent (default info)
+  --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
+  --no-debug             turn off the /debug channel and the /inspect page
 
 security and limits (README: Limits):
   --jwt-secret <s>       require an HS256 JWT (?token= or Authorization: Bearer); names come
@@ -30,6 +36,11 @@ security and limits (README: Limits):
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
   --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
   --fault-rate <p>       TESTS ONLY: probability that a connection's handler call throws (default 0)
+
+inspect options:
+  --token <t>            the broker's debug token (env HUBBUB_DEBUG_TOKEN)
+  --interval <ms>        refresh period (default 1000)
+  --once                 print one screen and exit
 `;
 
 async function serve(argv: string[]): Promise<void> {
@@ -51,6 +62,8 @@ async function serve(argv: string[]): Promise<void> {
       'max-outbox-frames': { type: 'string' },
       'shutdown-ms': { type: 'string' },
       'fault-rate': { type: 'string' },
+      'debug-token': { type: 'string' },
+      'no-debug': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -82,6 +95,8 @@ async function serve(argv: string[]): Promise<void> {
     if (!(p >= 0 && p <= 1)) fail(`--fault-rate must be a probability in [0, 1], got "${values['fault-rate']}"`);
     config.faultRate = p;
   }
+  if (values['debug-token'] !== undefined) config.debugToken = values['debug-token'];
+  if (values['no-debug']) config.debug = false;
 
   const broker = await Broker.start(config);
   let stopping = false;
@@ -104,6 +119,15 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // The debug line comes first: whoever waits for the listening line has the token then.
+  const debug = broker.debug;
+  if (debug !== null) {
+    const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
+    broker.log.info(
+      { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
+      `debug channel: ${wsUrl} (inspector: ${broker.url}inspect${debug.tokenGenerated ? `, token ${debug.token}, generated; set HUBBUB_DEBUG_TOKEN to choose one` : ', token from --debug-token/HUBBUB_DEBUG_TOKEN'})`,
+    );
+  }
   // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
   broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
 }
@@ -124,6 +148,14 @@ switch (command) {
   case 'serve':
     await serve(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
     break;
+  case 'inspect':
+    await inspect(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    break;
+  case 'chat': {
+    const { runChat } = await import('./client/terminal-chat.js');
+    await runChat(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    process.exit(); // stdin may still hold the loop open; the chat is over
+  }
   case undefined:
   case 'help':
   case '--help':

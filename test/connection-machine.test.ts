@@ -44,3 +44,22 @@ test('lists its states for inspectors', () => {
 });
 
 test.run();
+
+const sharing = suite('connection machine snapshots');
+
+sharing('every connection that opens shares one open snapshot', () => {
+  const a = stepConnection(INITIAL_CONNECTION_SNAPSHOT, { type: 'REGISTERED' });
+  const b = stepConnection(INITIAL_CONNECTION_SNAPSHOT, { type: 'REGISTERED' });
+  assert.is(a, b);
+  assert.is(a.value, 'open');
+});
+
+sharing('events with data are never shared across connections', () => {
+  const open = stepConnection(INITIAL_CONNECTION_SNAPSHOT, { type: 'REGISTERED' });
+  const x = stepConnection(open, { type: 'CLOSE', code: 4000, reason: 'x' });
+  const y = stepConnection(open, { type: 'CLOSE', code: 1001, reason: 'y' });
+  assert.is.not(x, y);
+  assert.equal([x.context.closeCode, y.context.closeCode], [4000, 1001]);
+});
+
+sharing.run();

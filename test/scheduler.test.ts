@@ -255,3 +255,17 @@ test('runSlice refuses to be re-entered from a handler', () => {
 });
 
 test.run();
+
+const observing = suite('Scheduler.observe');
+
+observing('a second observer fails loudly instead of blinding the first', () => {
+  const s = new Scheduler({ defer: () => {} });
+  const first = {};
+  s.observe(first);
+  s.observe(first);
+  assert.throws(() => s.observe({}), /Scheduler\.observe/);
+  s.observe(null);
+  s.observe({});
+});
+
+observing.run();

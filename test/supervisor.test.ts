@@ -13,6 +13,7 @@ import type { OutFrame } from '../src/transport/out-frame.js';
 class RecordingPeer implements Peer {
   readonly events: Record<string, unknown>[] = [];
   closed: { code: number; reason: string } | null = null;
+  readonly remote = '127.0.0.1:1';
   deliver(frame: OutFrame): void {
     this.events.push(JSON.parse(frame.payload.toString()) as Record<string, unknown>);
   }
@@ -36,7 +37,7 @@ async function world() {
   let n = 0;
   const connect = (name: string) => {
     const peer = new RecordingPeer();
-    const actor = new ConnectionActor(`c${++n}`, peer, env, name, 'test');
+    const actor = new ConnectionActor(`c${++n}`, peer, env, name);
     scheduler.send(supervisor, { type: 'register', actor }, true);
     return { actor, peer, op: (o: object) => scheduler.send(actor, JSON.stringify(o)) };
   };

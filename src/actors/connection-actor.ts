@@ -27,13 +27,15 @@ export interface Peer {
   /** Backpressure on input: stop and restart reading the socket. */
   pauseReading(): void;
   resumeReading(): void;
+  /** The remote address, as "ip:port"; computed when asked (logs, debug), never stored. */
+  readonly remote: string;
 }
 
 /** Shared by every connection of a broker: one object, not a closure per connection. */
 export interface ConnectionEnv {
   scheduler: Scheduler;
   supervisor: Actor<SupervisorMsg>;
-  /** Told of every lifecycle transition (the debug channel listens here). */
+  /** Told of every lifecycle transition. One slot, owned by the debug channel (like Scheduler.observe). */
   onTransition: ((actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent) => void) | null;
   /** The per-connection frame rate limit; null: none. */
   rateLimit?: RateLimit | null;
@@ -48,8 +50,11 @@ export type ConnectionControl =
 export type ConnectionMsg = string | ConnectionControl;
 
 export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
-  readonly kind = 'connection';
-  /** The rate limit's token bucket (rate-limit.ts): three numbers, no object. */
+  get kind(): 'connection' {
+    return 'connection';
+  }
+
+  /** The rate limit's token bucket (rate-limit.ts): three small integers, no object. */
   rlTokens = 0;
   rlAt = 0;
   rlStrikes = 0;
@@ -67,12 +72,15 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     readonly env: ConnectionEnv,
     /** The name asked for in the URL (null: none or unusable). */
     readonly requestedName: string | null,
-    /** Remote address, for logs and the debug channel. */
-    readonly remote: string,
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
     env.rateLimit?.fill(this);
+  }
+
+  /** Remote address, for logs and the debug channel (asked of the socket, not stored). */
+  get remote(): string {
+    return this.peer.remote;
   }
 
   get state(): ConnectionState {

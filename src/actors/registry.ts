@@ -85,7 +85,8 @@ export function addMember(state: RegistryState, roomName: string, actor: Connect
       trieSet(d.rooms, roomName, r);
     }
     trieSet(r.members, actor.id, actor);
-    trieGet(d.sessions, actor.id)?.rooms.push(roomName);
+    // The room's own name string, not the client's copy of it: one string per room, not per member.
+    trieGet(d.sessions, actor.id)?.rooms.push(r.name);
   });
   return { state: next, added: true };
 }

@@ -55,7 +55,10 @@ interface Recovery {
 }
 
 export class Supervisor extends Actor<SupervisorMsg> {
-  readonly kind = 'supervisor';
+  get kind(): 'supervisor' {
+    return 'supervisor';
+  }
+
   override budget = SUPERVISOR_BUDGET;
   state: RegistryState = emptyRegistry();
   readonly #scheduler: Scheduler;

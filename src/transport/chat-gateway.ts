@@ -126,20 +126,26 @@ export class ChatGateway implements SocketOwner {
       socket.destroy();
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as HubSocket, req, name, batch));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      (ws as HubSocket).batch = batch;
+      this.adopt(ws as HubSocket, req, name, 'c');
+    });
   }
 
   markDirty(socket: HubSocket): void {
     this.#dirty.push(socket);
   }
 
-  #accept(ws: HubSocket, req: IncomingMessage, name: string | null, batch: boolean): void {
-    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const actor = new ConnectionActor(`c${++this.#nextId}`, ws, this.#env, name, remote, this.#mailboxCapacity);
+  /**
+   * Makes an upgraded socket a connection: its actor, listeners, heartbeat and
+   * registration. Every gateway's sockets come through here (the text gateway's
+   * too), so all share one flush per slice and one heartbeat wheel.
+   */
+  adopt(ws: HubSocket, req: IncomingMessage, name: string | null, idPrefix: string): ConnectionActor {
+    const actor = new ConnectionActor(`${idPrefix}${++this.#nextId}`, ws, this.#env, name, this.#mailboxCapacity);
     ws.actor = actor;
     ws.owner = this;
     ws.raw = req.socket;
-    ws.batch = batch;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
     ws.on('close', onClose);
@@ -148,6 +154,7 @@ export class ChatGateway implements SocketOwner {
     this.accepted++;
     this.#env.scheduler.spawn(actor);
     this.#env.scheduler.send(this.#env.supervisor, { type: 'register', actor }, true);
+    return actor;
   }
 
   /** Slice-end hook: every socket that got output this slice writes it, once. */
@@ -187,7 +194,7 @@ function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   }
   const actor = ws.actor!;
   const scheduler = owner.scheduler;
-  if (!scheduler.send(actor, (data as Buffer).toString())) {
+  if (!scheduler.send(actor, ws.inbound((data as Buffer).toString()))) {
     ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
   }
   // Backpressure on input: stop reading at half the mailbox; the actor resumes once drained.

@@ -157,6 +157,16 @@ export class HubSocket extends WebSocket implements Peer {
     if (this.isPaused) this.resume();
   }
 
+  /** A client text frame as its actor reads it: the frame itself (text sockets translate). */
+  inbound(text: string): string {
+    return text;
+  }
+
+  get remote(): string {
+    // Read only when asked: net.Socket caches a _peername object on first use.
+    return this.raw === null ? '' : `${this.raw.remoteAddress}:${this.raw.remotePort}`;
+  }
+
   pauseReading(): void {
     this.pause();
   }

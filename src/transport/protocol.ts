@@ -35,6 +35,7 @@ export type ServerEvent =
   | { type: 'dm'; from: string; to: string; text: string; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number }
   | { type: 'pong'; id?: OpId }
+  | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
 
 export function encode(event: ServerEvent): OutFrame {

@@ -1,0 +1,45 @@
+// Serves the browser build of the client library to the chat page: GET
+// /client/browser.js and every module it imports, straight from tsc's output
+// (no bundler, no CDN). Node-only: the broker imports this, browsers never do.
+//
+// The files are found by following browser.js's relative imports, so a module
+// that pulls in Node (index.js, socket-node.js, the terminal client) is never
+// served, and a new module of the browser build is served without a list to edit.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { HttpServer } from '../transport/http-server.js';
+
+/** URL path prefix of the client modules. */
+export const CLIENT_PATH = '/client/';
+const ENTRY = 'browser.js';
+const IMPORT = /(?:from|import)\s*['"](\.\/[A-Za-z0-9._-]+\.js)['"]/g;
+
+/** The browser build's modules (name → source), read from the directory this file runs from. */
+export function browserModules(dir: string = fileURLToPath(new URL('.', import.meta.url))): Map<string, Buffer> {
+  const modules = new Map<string, Buffer>();
+  const todo = [ENTRY];
+  while (todo.length > 0) {
+    const name = todo.pop()!;
+    if (modules.has(name)) continue;
+    const body = readFileSync(`${dir}/${name}`);
+    modules.set(name, body);
+    for (const m of body.toString().matchAll(IMPORT)) todo.push(m[1].slice(2));
+  }
+  return modules;
+}
+
+/** Registers GET /client/<module>.js for each module of the browser build. */
+export function serveClientModules(http: HttpServer): void {
+  let modules: Map<string, Buffer>;
+  try {
+    modules = browserModules();
+  } catch {
+    return; // not built: the page will say the client is missing
+  }
+  for (const [name, body] of modules) {
+    http.onGet(CLIENT_PATH + name, (req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+  }
+}

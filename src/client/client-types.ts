@@ -1,0 +1,75 @@
+// The client's public types (events, options, states) and URL building, apart
+// from the class that implements them (client.ts).
+import type { BackoffOptions } from './backoff.js';
+import type { HubbubClientError } from './errors.js';
+import type { SocketFactory } from './socket.js';
+import type {
+  ChatMessageEvent, DmEvent, JoinedEvent, LeftEvent, PresenceEvent, WelcomeEvent, WhoEvent,
+} from './wire.js';
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StateChange {
+  state: ConnectionState;
+  /** Consecutive failed attempts so far. */
+  attempt: number;
+  /** When reconnecting: the wait before the next attempt, ms. */
+  delayMs?: number;
+}
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+}
+
+export interface ClientEvents {
+  state: StateChange;
+  welcome: WelcomeEvent;
+  message: ChatMessageEvent;
+  presence: PresenceEvent;
+  joined: JoinedEvent;
+  left: LeftEvent;
+  dm: DmEvent;
+  who: WhoEvent;
+  /** Errors that answer no op of this client (or a rejoin it made by itself). */
+  error: HubbubClientError;
+  /** A connection ended; another attempt follows when willReconnect. */
+  disconnect: CloseInfo & { willReconnect: boolean };
+  /** The client is done for good. */
+  close: CloseInfo;
+}
+
+export interface ClientOptions {
+  /** User name asked for (the broker may give `name-1a2b` when it is taken). */
+  name?: string;
+  /** Credential, passed as the `token` query parameter. */
+  token?: string;
+  /** Reconnect after a drop (default true). */
+  reconnect?: boolean;
+  /** Keep retrying when the very first attempt fails (default false for connect(), true for createClient()). */
+  retryFirst?: boolean;
+  backoff?: Partial<BackoffOptions>;
+  /** An op not answered this long after it was written fails with `timeout`, ms (default 10000). */
+  opTimeoutMs?: number;
+  /** Ops that may wait for a connection (default 100); more fail with `queue_full`. */
+  maxQueue?: number;
+  /** Silence after which the client pings, ms; twice that and it reconnects. 0 disables (default 15000). */
+  pingIntervalMs?: number;
+  /** Rooms to join on connect, each with the seq to resume after (null: from now). */
+  rooms?: Record<string, number | null>;
+  /** How to open a socket; the package entries provide one. */
+  socket: SocketFactory;
+  /** Random source for the jitter (tests). */
+  random?: () => number;
+}
+
+/** Builds the chat URL: http(s) becomes ws(s), a bare host gets /ws, name and token become query parameters. */
+export function chatUrl(base: string, name?: string, token?: string): string {
+  const url = new URL(base);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
+  if (name !== undefined && name !== '') url.searchParams.set('name', name);
+  if (token !== undefined && token !== '') url.searchParams.set('token', token);
+  return url.toString();
+}

@@ -1,0 +1,209 @@
+// TerminalScreen: a chat layout on an ANSI terminal. Lines scroll in the top
+// region, a status bar sits on the second-to-last row, and the input line on
+// the last row stays put while messages arrive.
+//
+// It uses the terminal's own scroll region (DECSTBM, `ESC[top;bottom r`): a
+// line written at the bottom of the region scrolls only the region, so the
+// terminal does the scrolling and the input line is never disturbed — after
+// each output the input line is drawn again and the cursor put back in it.
+// Keys come from node:readline's keypress parser in raw mode; the line editor
+// (cursor, history, Ctrl-U/W/A/E) is here.
+import { emitKeypressEvents } from 'node:readline';
+
+interface Key {
+  name?: string;
+  ctrl?: boolean;
+  meta?: boolean;
+  sequence?: string;
+}
+
+const ESC = '\x1b[';
+/** Control characters other people's text must not smuggle into our terminal (C0 but \n, DEL, C1). */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+
+/** Text from the network, made safe to print: tabs become spaces, other control characters go. */
+export function printable(text: string): string {
+  return text.replace(/\t/g, '    ').replace(CONTROL, '');
+}
+
+export class TerminalScreen {
+  readonly #in: NodeJS.ReadStream;
+  readonly #out: NodeJS.WriteStream;
+  #prompt = '> ';
+  #status = '';
+  #buffer: string[] = []; // code points, so the cursor never splits a character
+  #cursor = 0;
+  readonly #history: string[] = [];
+  #historyAt = 0;
+  #onLine: (line: string) => void = () => {};
+  #onQuit: () => void = () => {};
+  #started = false;
+  readonly #onKey = (str: string | undefined, key: Key | undefined): void => this.#key(str, key ?? {});
+  readonly #onResize = (): void => this.#layout();
+
+  constructor(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stdout) {
+    this.#in = input;
+    this.#out = output;
+  }
+
+  get rows(): number {
+    return Math.max(4, this.#out.rows || 24);
+  }
+
+  get columns(): number {
+    return Math.max(20, this.#out.columns || 80);
+  }
+
+  onLine(handler: (line: string) => void): void {
+    this.#onLine = handler;
+  }
+
+  /** Ctrl-C, or Ctrl-D on an empty line. */
+  onQuit(handler: () => void): void {
+    this.#onQuit = handler;
+  }
+
+  start(): void {
+    this.#started = true;
+    emitKeypressEvents(this.#in);
+    this.#in.setRawMode(true);
+    this.#in.on('keypress', this.#onKey);
+    this.#in.resume();
+    this.#out.on('resize', this.#onResize);
+    this.#out.write(`${ESC}2J`);
+    this.#layout();
+  }
+
+  /** Restores the terminal: whole-screen scrolling, cooked mode, cursor below everything. */
+  stop(): void {
+    if (!this.#started) return;
+    this.#started = false;
+    this.#in.off('keypress', this.#onKey);
+    this.#out.off('resize', this.#onResize);
+    this.#in.setRawMode(false);
+    this.#in.pause();
+    this.#out.write(`${ESC}r${ESC}${this.rows};1H${ESC}2K\r\n`);
+  }
+
+  /** Adds lines at the bottom of the message region; the region scrolls up. */
+  print(text: string): void {
+    if (!this.#started) return;
+    const lines = text.split('\n').join('\r\n');
+    this.#out.write(`${ESC}${this.rows - 2};1H\r\n${lines}${ESC}0m`);
+    this.#drawInput();
+  }
+
+  status(text: string): void {
+    this.#status = text;
+    if (this.#started) this.#drawStatus();
+  }
+
+  prompt(text: string): void {
+    this.#prompt = text;
+    if (this.#started) this.#drawInput();
+  }
+
+  #layout(): void {
+    this.#out.write(`${ESC}1;${this.rows - 2}r`);
+    this.#drawStatus();
+  }
+
+  #drawStatus(): void {
+    const text = this.#status.length > this.columns ? this.#status.slice(0, this.columns) : this.#status.padEnd(this.columns);
+    this.#out.write(`${ESC}${this.rows - 1};1H${ESC}2K${ESC}7m${text}${ESC}0m`);
+    this.#drawInput();
+  }
+
+  /** Draws the input line, scrolled sideways so the cursor is visible, and puts the cursor in it. */
+  #drawInput(): void {
+    const width = this.columns - this.#prompt.length - 1;
+    const start = Math.max(0, this.#cursor - width);
+    const shown = this.#buffer.slice(start, start + width).join('');
+    this.#out.write(`${ESC}${this.rows};1H${ESC}2K${ESC}1m${this.#prompt}${ESC}0m${shown}${ESC}${this.rows};${this.#prompt.length + 1 + this.#cursor - start}H`);
+  }
+
+  #key(str: string | undefined, key: Key): void {
+    if (key.ctrl) {
+      switch (key.name) {
+        case 'c':
+          return this.#onQuit();
+        case 'd':
+          if (this.#buffer.length === 0) this.#onQuit();
+          return;
+        case 'u':
+          this.#buffer = this.#buffer.slice(this.#cursor);
+          this.#cursor = 0;
+          return this.#drawInput();
+        case 'w': {
+          let i = this.#cursor;
+          while (i > 0 && this.#buffer[i - 1] === ' ') i--;
+          while (i > 0 && this.#buffer[i - 1] !== ' ') i--;
+          this.#buffer.splice(i, this.#cursor - i);
+          this.#cursor = i;
+          return this.#drawInput();
+        }
+        case 'a':
+          this.#cursor = 0;
+          return this.#drawInput();
+        case 'e':
+          this.#cursor = this.#buffer.length;
+          return this.#drawInput();
+        default:
+          return;
+      }
+    }
+    switch (key.name) {
+      case 'return':
+      case 'enter':
+        return this.#submit();
+      case 'backspace':
+        if (this.#cursor > 0) this.#buffer.splice(--this.#cursor, 1);
+        return this.#drawInput();
+      case 'delete':
+        this.#buffer.splice(this.#cursor, 1);
+        return this.#drawInput();
+      case 'left':
+        this.#cursor = Math.max(0, this.#cursor - 1);
+        return this.#drawInput();
+      case 'right':
+        this.#cursor = Math.min(this.#buffer.length, this.#cursor + 1);
+        return this.#drawInput();
+      case 'home':
+        this.#cursor = 0;
+        return this.#drawInput();
+      case 'end':
+        this.#cursor = this.#buffer.length;
+        return this.#drawInput();
+      case 'up':
+        return this.#recall(-1);
+      case 'down':
+        return this.#recall(1);
+      default:
+        break;
+    }
+    if (str === undefined || key.meta) return;
+    const chars = [...printable(str).replace(/\n/g, '')];
+    if (chars.length === 0) return;
+    this.#buffer.splice(this.#cursor, 0, ...chars);
+    this.#cursor += chars.length;
+    this.#drawInput();
+  }
+
+  #submit(): void {
+    const line = this.#buffer.join('');
+    this.#buffer = [];
+    this.#cursor = 0;
+    if (line.trim() !== '' && this.#history.at(-1) !== line) this.#history.push(line);
+    this.#historyAt = this.#history.length;
+    this.#drawInput();
+    if (line.trim() !== '') this.#onLine(line);
+  }
+
+  #recall(step: number): void {
+    const at = Math.min(this.#history.length, Math.max(0, this.#historyAt + step));
+    this.#historyAt = at;
+    this.#buffer = [...(this.#history[at] ?? '')];
+    this.#cursor = this.#buffer.length;
+    this.#drawInput();
+  }
+}
