@@ -80,6 +80,22 @@ export class ChatGateway implements SocketOwner {
 
   /** Checks, then completes, a WebSocket upgrade on /ws. Called by the HTTP server's upgrade router. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    const batch = url.searchParams.get('batch') === '1';
+    this.admit(req, socket, url, (name) => {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        (ws as HubSocket).batch = batch;
+        this.adopt(ws as HubSocket, req, name, 'c');
+      });
+    });
+  }
+
+  /**
+   * The edge's checks, before any handshake, for every chat endpoint (/ws and
+   * /ws/text alike): Origin (403), connections per IP (429), token (401). Calls
+   * `handshake` with the user name to register (the token's, or the URL's when
+   * there is no secret), or refuses the socket.
+   */
+  admit(req: IncomingMessage, socket: Duplex, url: URL, handshake: (name: string | null) => void): void {
     if (!this.#accepting) {
       socket.destroy();
       return;
@@ -93,9 +109,8 @@ export class ChatGateway implements SocketOwner {
       refuseUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
-    const batch = url.searchParams.get('batch') === '1';
     if (!this.guard.authenticates) {
-      this.#handshake(req, socket, head, cleanUserName(url.searchParams.get('name')), batch);
+      handshake(cleanUserName(url.searchParams.get('name')));
       return;
     }
     this.guard.identify(req, url).then(
@@ -104,8 +119,10 @@ export class ChatGateway implements SocketOwner {
           this.counters.authRefused++;
           this.#log.debug({ remote: req.socket.remoteAddress, why: id.refused }, 'upgrade refused: token');
           refuseUpgrade(socket, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${id.refused}"` });
+        } else if (socket.destroyed || !this.#accepting) {
+          socket.destroy(); // the client went, or shutdown began, while its token was checked
         } else {
-          this.#handshake(req, socket, head, id.user, batch);
+          handshake(id.user);
         }
       },
       (err: unknown) => {
@@ -118,18 +135,6 @@ export class ChatGateway implements SocketOwner {
   /** Stops taking new connections (shutdown); upgrades still checking a token are dropped. */
   stopAccepting(): void {
     this.#accepting = false;
-  }
-
-  #handshake(req: IncomingMessage, socket: Duplex, head: Buffer, name: string | null, batch: boolean): void {
-    // The client may have gone, or shutdown begun, while its token was checked.
-    if (socket.destroyed || !this.#accepting) {
-      socket.destroy();
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      (ws as HubSocket).batch = batch;
-      this.adopt(ws as HubSocket, req, name, 'c');
-    });
   }
 
   markDirty(socket: HubSocket): void {
