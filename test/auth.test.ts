@@ -7,10 +7,12 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
 import { Broker } from '../src/broker.js';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import { upgradeStatus } from './helpers/upgrade.js';
+import { once } from './helpers/wait.js';
 
 const SECRET = 'correct horse battery staple, 32+ bytes';
 const KEY = new TextEncoder().encode(SECRET);
@@ -98,6 +100,20 @@ for (const [what, make] of refusals) {
     assert.is(tb.broker.chat.counters.authRefused, refusedBefore + (t === null ? 1 : 2));
   });
 }
+
+Auth('the plain-text endpoint (/ws/text) is held to the same token', async ({ tb }) => {
+  const textUrl = `${tb.wsUrl}/text`;
+  assert.is((await upgradeStatus(`${textUrl}?name=mallory`)).status, 401, 'no token');
+  assert.is((await upgradeStatus(`${textUrl}?token=not.a.jwt`)).status, 401, 'a bad token');
+  const watcher = await TestClient.connect(`${tb.wsUrl}?token=${await token({ sub: 'w' })}`, null);
+  watcher.send({ op: 'join', room: 'lobby' });
+  await watcher.nextOf('joined', { room: 'lobby' });
+  const text = new WebSocket(`${textUrl}?name=mallory&token=${await token({ sub: 'u-3', name: 'Carol' })}`);
+  await once(text, 'open', 3000, 'the text client to connect');
+  await watcher.nextOf('presence', { room: 'lobby', user: 'Carol', event: 'join' });
+  text.close();
+  await watcher.close();
+});
 
 Auth('a secret shorter than 32 bytes is refused at start', async () => {
   let error: unknown = null;

@@ -36,10 +36,13 @@ Origin('default: the own host is allowed, any other origin refused 403, no Origi
       const reply = await upgradeStatus(tb.wsUrl, { headers: origin === null ? {} : { Origin: origin } });
       assert.is(reply.status, expected, `Origin ${origin ?? '(none)'}`);
     }
+    // The plain-text endpoint is no way around the check.
+    assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: 'http://evil.example' } })).status, 403, '/ws/text');
+    assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: `http://${own}` } })).status, 101, '/ws/text, own host');
     // The Host header is what "own host" means: a proxy that forwards it keeps browsers of its own name working.
     const proxied = await upgradeStatus(tb.wsUrl, { headers: { Host: 'chat.example.com', Origin: 'https://chat.example.com' } });
     assert.is(proxied.status, 101);
-    assert.is(tb.broker.chat.counters.originRefused, 6);
+    assert.is(tb.broker.chat.counters.originRefused, 7);
   } finally {
     await tb.broker.close();
   }
