@@ -3,6 +3,7 @@
 // a bad token is refused 401 before the upgrade and costs no actor. Without a
 // secret, names are anonymous and the startup log says so.
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { suite } from 'uvu';
@@ -113,6 +114,24 @@ Auth('the plain-text endpoint (/ws/text) is held to the same token', async ({ tb
   await watcher.nextOf('presence', { room: 'lobby', user: 'Carol', event: 'join' });
   text.close();
   await watcher.close();
+});
+
+Auth('fuzzed tokens (random strings, valid ones with a character changed) are all refused 401, never a 500', async ({ tb }) => {
+  const good = await token({ sub: 'u-fuzz', name: 'Fuzz' });
+  const [head, body, sig] = good.split('.');
+  // A changed character, never a segment's last (its unused low bits may decode to the same bytes).
+  const mutated = fc.tuple(fc.constantFrom(0, 1, 2), fc.nat(), fc.constantFrom(...'ABCabc019-_.~%'.split(''))).map(([part, at, ch]) => {
+    const parts = [head, body, sig];
+    const p = parts[part];
+    const i = at % (p.length - 1);
+    parts[part] = p.slice(0, i) + (p[i] === ch ? (ch === 'A' ? 'B' : 'A') : ch) + p.slice(i + 1);
+    return parts.join('.');
+  });
+  await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 300 }), mutated), async (t) => {
+    const reply = await upgradeStatus(`${tb.wsUrl}?token=${encodeURIComponent(t)}`);
+    assert.is(reply.status, 401, `token ${JSON.stringify(t)}`);
+  }), { numRuns: 200, includeErrorInReport: true });
+  assert.is(tb.broker.scheduler.liveActors, 1, 'no actor was spawned');
 });
 
 Auth('a secret shorter than 32 bytes is refused at start', async () => {

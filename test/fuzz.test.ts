@@ -114,7 +114,8 @@ Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')
     assert.equal(ch.seqs().slice(0, total), Array.from({ length: total }, (_, k) => k + 1), `${ch.c.name} got every lobby message in order`);
     assert.ok(seqs.length > 0);
     assert.ok(ch.acks >= 20, `${ch.c.name} chatted throughout (${ch.acks} messages acked)`);
-    assert.ok(ch.maxAckWaitMs < 10_000, `${ch.c.name} never waited 10 s for an ack (longest ${ch.maxAckWaitMs} ms)`);
+    // A stall would show here (a few hundred ms at most is usual, on a loaded 2-core machine).
+    assert.ok(ch.maxAckWaitMs < 5000, `${ch.c.name} never waited 5 s for an ack (longest ${ch.maxAckWaitMs} ms)`);
   }
   // The broker holds exactly the connections still open: nothing leaked from the closed and vanished ones.
   const open = ctx.clients.length + ctx.lanes.filter((l) => l.stats.open > 0).length;
