@@ -165,6 +165,8 @@ export class Broker {
         status: this.#closing === null ? 'ok' : 'shutting down',
         connections: this.chat.heartbeat.size,
         uptimeMs: Date.now() - this.startedAt,
+        // up: false while Redis is away; local rooms are served meanwhile (docs/scaling.md).
+        backplane: { kind: this.backplane.kind, up: this.supervisor.backplaneUp },
       }), 'application/json');
     });
     this.metrics = createMetrics({
@@ -235,6 +237,7 @@ export class Broker {
     // (Input is held, so this ends at once in practice; half the time at most, the rest is for the close handshakes.)
     const drained = Date.now() + this.config.shutdownTimeoutMs / 2;
     while (!this.scheduler.quiescent && Date.now() < drained) await new Promise((r) => setImmediate(r));
+    this.supervisor.quiesce();
     for (const ws of this.chat.heartbeat.sockets()) {
       if (ws.actor !== null) this.scheduler.send(ws.actor, { type: 'close', code: CLOSE_GOING_AWAY, reason: 'server shutting down' }, true);
     }

@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // The `hubbub` command. `hubbub serve` starts a broker (what `npm start` runs);
 // `hubbub inspect` watches one through its debug channel.
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
+import { PRESENCE_TTL_MS } from './constants.js';
 import { inspect } from './debug/inspect-cli.js';
+import type { Backplane } from './transport/backplane/backplane.js';
+import { ClusterBackplane, processChannel } from './transport/backplane/cluster-backplane.js';
+import { RedisBackplane } from './transport/backplane/redis-backplane.js';
+import { runPrimary, type ListeningNote } from './workers.js';
 
 const USAGE = `usage: hubbub <command> [options]
 
@@ -18,6 +25,13 @@ serve options:
   --heartbeat-ms <n>     ping interval; a peer silent for one interval is closed (default 30000)
   --max-frame <bytes>    largest client frame (default 65536)
   --log-level <level>    pino level: trace debug info warn error silent (default info)
+  --redis <url>          join other nodes through Redis, e.g. redis://127.0.0.1:6379
+                         (env HUBBUB_REDIS; default: none, everything in memory)
+  --workers <n>          run n worker processes sharing the port, one scheduler each
+                         (default 0: this process serves)
+  --history-size <n>     messages kept per room for history and recovery (default 100)
+  --presence-ttl-ms <n>  with --redis: a node silent this long is dead and its users
+                         leave every room (default 15000)
   --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
   --no-debug             turn off the /debug channel and the /inspect page
 
@@ -62,6 +76,10 @@ async function serve(argv: string[]): Promise<void> {
       'max-outbox-frames': { type: 'string' },
       'shutdown-ms': { type: 'string' },
       'fault-rate': { type: 'string' },
+      redis: { type: 'string' },
+      workers: { type: 'string' },
+      'history-size': { type: 'string' },
+      'presence-ttl-ms': { type: 'string' },
       'debug-token': { type: 'string' },
       'no-debug': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -73,7 +91,7 @@ async function serve(argv: string[]): Promise<void> {
     return;
   }
   if (values['log-level'] !== undefined) process.env.HUBBUB_LOG_LEVEL = values['log-level'];
-  const config: Partial<BrokerConfig> = { ...defaultConfig() };
+  const config: BrokerConfig = { ...defaultConfig() };
   const port = values.port ?? process.env.PORT;
   if (port !== undefined) config.port = intOption('--port', port);
   if (values.host !== undefined) config.host = values.host;
@@ -95,33 +113,71 @@ async function serve(argv: string[]): Promise<void> {
     if (!(p >= 0 && p <= 1)) fail(`--fault-rate must be a probability in [0, 1], got "${values['fault-rate']}"`);
     config.faultRate = p;
   }
+  if (values['history-size'] !== undefined) config.historySize = intOption('--history-size', values['history-size']);
+  const presenceTtlMs = values['presence-ttl-ms'] === undefined ? PRESENCE_TTL_MS : intOption('--presence-ttl-ms', values['presence-ttl-ms']);
+  const redisUrl = values.redis ?? process.env.HUBBUB_REDIS;
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// URL, got "${redisUrl}"`);
+  const workers = values.workers === undefined ? 0 : intOption('--workers', values.workers);
   if (values['debug-token'] !== undefined) config.debugToken = values['debug-token'];
   if (values['no-debug']) config.debug = false;
 
-  const broker = await Broker.start(config);
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    broker.log.info({ signal }, 'shutting down: closing clients with 1001');
+  if (workers > 0 && cluster.isPrimary) {
+    // One debug token for every worker (they inherit the environment): a debug
+    // client may land on any of them. Each worker's channel shows its own actors.
+    if (config.debug && config.debugToken === null) {
+      config.debugToken = randomBytes(18).toString('base64url');
+      process.env.HUBBUB_DEBUG_TOKEN = config.debugToken;
+      config.logger.info({ debugToken: config.debugToken }, `debug token ${config.debugToken} (generated; set HUBBUB_DEBUG_TOKEN to choose one)`);
+    }
+    runPrimary({
+      workers, hub: redisUrl === undefined, historySize: config.historySize,
+      historyRetentionMs: config.historyRetentionMs, shutdownTimeoutMs: config.shutdownTimeoutMs, log: config.logger,
+    });
+    return;
+  }
+  const worker = cluster.isWorker ? Number(process.env.HUBBUB_WORKER ?? cluster.worker?.id ?? 0) : null;
+  if (worker !== null) config.logger = config.logger.child({ worker });
+  let backplane: Backplane | null = null;
+  if (redisUrl !== undefined) {
+    backplane = new RedisBackplane({
+      url: redisUrl, historySize: config.historySize, historyRetentionMs: config.historyRetentionMs,
+      presenceTtlMs, log: config.logger,
+    });
+  } else if (worker !== null) {
+    backplane = new ClusterBackplane(processChannel());
+  }
+  config.backplane = backplane;
+
+  // Signals first: one that comes while the broker starts must still stop it cleanly.
+  let broker: Broker | null = null;
+  let stopping: string | null = null;
+  const stop = (why: string): void => {
+    if (stopping !== null) return;
+    stopping = why;
+    if (broker === null) return; // start() finishes, then sees `stopping`
+    broker.log.info({ signal: why }, 'shutting down: closing clients with 1001');
     // Broker.close ends by itself after shutdownTimeoutMs; this only guards against a bug that hangs it.
     setTimeout(() => {
-      broker.log.error('shutdown did not finish in time; exiting anyway');
+      broker!.log.error('shutdown did not finish in time; exiting anyway');
       process.exit(1);
     }, broker.config.shutdownTimeoutMs + 5_000).unref();
     broker.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        broker.log.error({ err }, 'shutdown failed');
+        broker!.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // A worker whose primary is gone has no one to hand it connections or messages.
+  if (worker !== null) process.on('disconnect', () => stop('primary gone'));
+
+  broker = await Broker.start(config);
   // The debug line comes first: whoever waits for the listening line has the token then.
   const debug = broker.debug;
-  if (debug !== null) {
+  if (debug !== null && worker === null) {
     const wsUrl = `${broker.url.replace('http', 'ws')}debug?token=${debug.tokenGenerated ? debug.token : '<token>'}`;
     broker.log.info(
       { debug: wsUrl, inspector: `${broker.url}inspect`, ...(debug.tokenGenerated ? { debugToken: debug.token } : {}) },
@@ -129,7 +185,18 @@ async function serve(argv: string[]): Promise<void> {
     );
   }
   // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
-  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
+  if (worker !== null) {
+    broker.log.info({ port: broker.port, backplane: broker.backplane.kind }, 'worker listening');
+    process.send!({ hubbub: 'listening', url: broker.url } satisfies ListeningNote);
+  } else {
+    broker.log.info({ url: broker.url, pid: process.pid, backplane: broker.backplane.kind },
+      `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
+  }
+  if (stopping !== null) {
+    const why: string = stopping;
+    stopping = null;
+    stop(why);
+  }
 }
 
 function intOption(name: string, value: string, min = 0): number {

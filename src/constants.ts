@@ -44,12 +44,31 @@ export const MAX_LISTED_USERS = 1000;
 export const HISTORY_SIZE = 100;
 /** A room's history outlives its last member by this long (memory backplane), ms. */
 export const HISTORY_RETENTION_MS = 10 * 60_000;
+/**
+ * With several nodes: a node that has not refreshed its presence for this
+ * long is dead, and its users leave every room; nodes refresh every third of it. ms.
+ */
+export const PRESENCE_TTL_MS = 15_000;
 /** Largest `limit` of the `history` op. */
 export const MAX_HISTORY_LIMIT = 1000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */
 export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */
 export const BIG_ROOM_PRESENCE_INTERVAL_MS = 1000;
+/**
+ * Names listed in each of a presence batch's `joined` and `left` (`count` has
+ * the membership). Every name goes to every member, so in a join storm the
+ * bytes grow with the square of the room: keep the lists short.
+ */
+export const MAX_BATCH_NAMES = 100;
+/**
+ * A big room's presence interval also grows with its size, ms per member. A batch costs one
+ * write per member, so at a fixed 1 s a 19k room pays 19k writes every second for as long as
+ * a join storm lasts, and a broker slowed by a busy machine makes the storm longer and so
+ * pays more (test/big-room: second half of 19k joins cost 2.6x the first in broker CPU).
+ * 0.25 ms/member caps presence at ~4,000 writes/s per room (19k members: one batch per 4.75 s).
+ */
+export const BIG_ROOM_PRESENCE_MS_PER_MEMBER = 0.25;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

@@ -44,7 +44,9 @@ test('connect resolves after the welcome with the name given', () => {
 
 test('join resolves with the member list; presence reaches the others', async () => {
   const joinedA = await alice.join('lobby');
-  assert.equal(joinedA, { type: 'joined', room: 'lobby', users: ['alice'], count: 1 });
+  const { id, ...rest } = joinedA;
+  assert.equal(rest, { type: 'joined', room: 'lobby', users: ['alice'], count: 1 });
+  assert.ok(id !== undefined, 'the broker echoes the join op id');
   const presence = nextEvent(alice, 'presence', (p) => p.room === 'lobby');
   const joinedB = await bob.join('lobby');
   assert.is(joinedB.count, 2);
@@ -96,7 +98,8 @@ test('who and leave resolve with their answers', async () => {
   const who = await alice.who('lobby');
   assert.equal([...who.users].sort(), ['alice', 'bob']);
   const gone = nextEvent(alice, 'presence', (p) => p.room === 'lobby' && 'user' in p && p.user === 'bob' && p.event === 'leave');
-  assert.equal(await bob.leave('lobby'), { type: 'left', room: 'lobby' });
+  const left = await bob.leave('lobby');
+  assert.equal([left.type, left.room, typeof left.id], ['left', 'lobby', 'number']);
   await gone;
   assert.equal(bob.rooms, []);
   assert.is((await alice.who('lobby')).count, 1);

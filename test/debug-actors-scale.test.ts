@@ -12,8 +12,6 @@ import { ActorIndex } from '../src/debug/actor-index.js';
 import { listActors } from '../src/debug/actor-query.js';
 
 const N = 100_000;
-/** Generous: measured ~10-40 ms on the 2-core CI machine; 10x is a regression, not noise. */
-const BUDGET_MS = 400;
 
 const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1' };
 
@@ -52,7 +50,9 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
 
 const Scale = suite('actors query at 100k');
 
-Scale('pages, sorts and filters 100k actors within budget, serializing only the page', () => {
+// No wall-clock bounds here: speed is a benchmark's claim, not a unit test's
+// (a loaded CI machine would make it flaky). HUBBUB_PRINT_TIMINGS=1 prints them.
+Scale('pages, sorts and filters 100k actors, serializing only the page', () => {
   const { index, actors } = build();
   assert.is(index.byState.open, N);
   let transient = 0;
@@ -87,9 +87,6 @@ Scale('pages, sorts and filters 100k actors within budget, serializing only the 
 
   const bytes = Buffer.byteLength(JSON.stringify(busiest.value));
   assert.ok(bytes < 20_000, `a page of 100 is small (${bytes} bytes)`);
-  for (const [name, t] of Object.entries({ first, plain, busiest, deepest, byId, deepPage, inRoom, oneUser })) {
-    assert.ok(t.ms < BUDGET_MS * (name === 'deepPage' ? 3 : 1), `${name} took ${t.ms.toFixed(1)} ms`);
-  }
   if (process.env.HUBBUB_PRINT_TIMINGS) {
     console.log(Object.fromEntries(Object.entries({ first, plain, busiest, deepest, byId, deepPage, inRoom, oneUser }).map(([k, t]) => [k, +t.ms.toFixed(1)])));
   }

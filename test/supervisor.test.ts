@@ -111,4 +111,34 @@ test('acks carry the seq the backplane assigned; dm and who answer in order', as
   await w.close();
 });
 
+test('joined, left and who echo the id of the op they answer', async () => {
+  const w = await world();
+  const alice = w.connect('alice');
+  w.run();
+  alice.op({ op: 'join', room: 'r', id: 'j1' });
+  alice.op({ op: 'who', room: 'r', id: 7 });
+  alice.op({ op: 'leave', room: 'r', id: 'l1' });
+  alice.op({ op: 'join', room: 'q' });
+  w.run();
+  const by = (type: string) => alice.peer.events.filter((e) => e.type === type).map((e) => e.id);
+  assert.equal(by('joined'), ['j1', undefined]);
+  assert.equal(by('who'), [7]);
+  assert.equal(by('left'), ['l1']);
+  await w.close();
+});
+
+test('a client that floods frames before it is welcomed is closed with 1008', async () => {
+  const w = await world();
+  const peer = new RecordingPeer();
+  const env: ConnectionEnv = { scheduler: w.scheduler, supervisor: w.supervisor, onTransition: null };
+  const actor = new ConnectionActor('early', peer, env, 'eager', 4); // never registered
+  for (let i = 0; i < 4; i++) w.scheduler.send(actor, '{"op":"ping"}');
+  w.run();
+  assert.is(peer.closed, null, 'up to a mailbox of frames is held');
+  for (let i = 0; i < 4; i++) w.scheduler.send(actor, '{"op":"ping"}');
+  w.run();
+  assert.equal(peer.closed, { code: 1008, reason: 'too many frames before the welcome' });
+  await w.close();
+});
+
 test.run();

@@ -137,7 +137,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       const verdict = limit == null ? ADMIT : limit.admit(this);
       if (verdict === ADMIT) {
         if (state === 'open') this.#dispatch(text);
-        else (this.#pending ??= []).push(text);
+        else this.#park(text);
       } else if (verdict === DROP) {
         this.peer.deliver(limit!.errorFrame);
       } else {
@@ -149,6 +149,16 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       this.#readingPaused = false;
       this.peer.resumeReading();
     }
+  }
+
+  /** Holds a frame until registration; a client that floods before it is even welcomed is closed. */
+  #park(text: string): void {
+    const pending = (this.#pending ??= []);
+    if (pending.length >= this.mailbox.capacity) {
+      this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'too many frames before the welcome' });
+      return;
+    }
+    pending.push(text);
   }
 
   #dispatch(text: string): void {

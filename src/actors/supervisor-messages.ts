@@ -1,6 +1,6 @@
 // The messages the supervisor receives. In a file of its own so that actors can
 // name them without importing the supervisor.
-import type { HistoryResult, Requester } from '../transport/backplane/backplane.js';
+import type { DmOutcome, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import type { ClientOp } from '../transport/protocol.js';
 import type { Actor } from './actor.js';
 import type { ConnectionActor } from './connection-actor.js';
@@ -25,4 +25,14 @@ export type SupervisorMsg =
   | { type: 'publish-failed'; who: Requester; room: string; reason: string }
   | { type: 'history'; who: Requester; room: string; kind: 'join' | 'history'; result: HistoryResult }
   | { type: 'history-failed'; who: Requester; room: string; kind: 'join' | 'history'; reason: string }
-  | { type: 'link'; up: boolean };
+  | { type: 'link'; up: boolean }
+  | PeerMsg;
+
+/** From the backplane: what the other nodes of a deployment say (presence, names, DMs). */
+export type PeerMsg =
+  | { type: 'room-ready'; room: string }
+  | { type: 'remote-presence'; room: string; user: string; event: 'join' | 'leave' }
+  | { type: 'claimed'; who: Requester; user: string; ok: boolean }
+  | { type: 'direct-message'; to: string; payload: Buffer }
+  | { type: 'dm-result'; who: Requester; to: string; outcome: DmOutcome }
+  | { type: 'members'; who: Requester; room: string; users: string[]; count: number };

@@ -17,6 +17,14 @@
 // the held-back ones, skipping every seq it already got: no gap, no duplicate,
 // whatever the order in which history and live messages come back.
 //
+// Several nodes (Redis, or --workers): user names are claimed through the
+// backplane before `registered`; joins and leaves are told to it so the other
+// nodes' rosters follow; `joined` and `who` list this node's members and the
+// backplane's roster of the others; a DM to a user who is not here goes to the
+// backplane. The first join of a room on this node waits for the room to be
+// ready (roster loaded, subscription live) before `joined`. With the memory
+// backplane every one of these answers at once and nothing waits.
+//
 // Failures: when an actor's handler throws, the scheduler marks it dead and
 // tells the supervisor, which logs it, removes it from every room (presence
 // `leave` to the others) and stops it: its socket closes with 1011. The
@@ -25,11 +33,12 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_BATCH_NAMES, MAX_LISTED_USERS,
+  MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import { OutFrame } from '../transport/out-frame.js';
-import { encode, encodeError, type OpId } from '../transport/protocol.js';
+import { encode, encodeError, withId, type OpId } from '../transport/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor } from './connection-actor.js';
 import { trieForEach, trieGet, trieValues } from './hash-trie.js';
@@ -38,7 +47,7 @@ import {
   type RegistryState, type Room,
 } from './registry.js';
 import type { Scheduler } from './scheduler.js';
-import type { RoomOp, SupervisorMsg } from './supervisor-messages.js';
+import type { PeerMsg, RoomOp, SupervisorMsg } from './supervisor-messages.js';
 
 export interface SupervisorOptions {
   /** Rooms above this many members get coalesced presence. */
@@ -68,11 +77,20 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Big rooms with presence waiting to be flushed. */
   readonly #presencePending = new Set<string>();
   #presenceTimer: NodeJS.Timeout | null = null;
+  /** When the armed presence timer fires (Date.now() ms). */
+  #presenceDue = 0;
   readonly #backplane: Backplane;
   /** Members recovering history, by `${actorId}\n${room}`. */
   readonly #recovering = new Map<string, Recovery>();
+  /** The broker is closing every connection: presence has no audience left. */
+  #quiescing = false;
   /** False while the backplane's link is down (Redis gone): local rooms go on. */
   backplaneUp = true;
+  /** Connections whose name claim is out to the backplane, by actor id; and the names. */
+  readonly #claims = new Map<string, { actor: ConnectionActor; user: string }>();
+  readonly #claimedNames = new Set<string>();
+  /** Plain joins waiting for their room to be ready, by room. */
+  readonly #readyWaits = new Map<string, Requester[]>();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
     super('supervisor', options.mailboxCapacity ?? 1 << 16);
@@ -125,7 +143,22 @@ export class Supervisor extends Actor<SupervisorMsg> {
       history: (who, room, kind, result) => send({ type: 'history', who, room, kind, result }),
       historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),
       linkChanged: (up) => send({ type: 'link', up }),
+      roomReady: (room) => send({ type: 'room-ready', room }),
+      remotePresence: (room, user, event) => send({ type: 'remote-presence', room, user, event }),
+      claimed: (who, user, ok) => send({ type: 'claimed', who, user, ok }),
+      directMessage: (to, payload) => send({ type: 'direct-message', to, payload }),
+      dmResult: (who, to, outcome) => send({ type: 'dm-result', who, to, outcome }),
+      members: (who, room, users, count) => send({ type: 'members', who, room, users, count }),
     };
+  }
+
+  /**
+   * Shutdown is starting: every member of every room is about to go, so the
+   * leaves skip presence (at 19k connections that fan-out was a third of the
+   * shutdown's CPU, and clients were cut at the timeout for it).
+   */
+  quiesce(): void {
+    this.#quiescing = true;
   }
 
   /** Stops the presence timer; the broker calls this when it shuts down. */
@@ -162,7 +195,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       case 'published': {
         const from = this.#actor(msg.who);
-        if (from !== undefined && msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id, seq: msg.seq }));
+        if (from !== undefined && msg.who.id !== undefined) {
+          // seq 0: the backplane is down; the message reached this node's members only.
+          from.peer.deliver(encode(msg.seq > 0 ? { type: 'ack', id: msg.who.id, seq: msg.seq } : { type: 'ack', id: msg.who.id, stored: false }));
+        }
         return;
       }
       case 'publish-failed':
@@ -181,6 +217,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
         if (msg.up) this.#log.info('backplane link is up');
         else this.#log.warn('backplane link is down: serving local rooms only until it returns');
         return;
+      default:
+        this.#fromPeers(msg);
     }
   }
 
@@ -202,9 +240,27 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #register(actor: ConnectionActor): void {
     if (actor.dead) return;
     let name = actor.requestedName;
-    if (name === null || trieGet(this.state.users, name) !== undefined) name = this.#freeName(name);
+    if (name === null || this.#nameTaken(name)) name = this.#freeName(name);
+    this.#claim(actor, name);
+  }
+
+  /** Registers at once when the backplane says the name is ours; else waits for `claimed`. */
+  #claim(actor: ConnectionActor, name: string): void {
+    if (this.#backplane.claimUser(name, { actorId: actor.id })) {
+      this.#registered(actor, name);
+      return;
+    }
+    this.#claims.set(actor.id, { actor, user: name });
+    this.#claimedNames.add(name);
+  }
+
+  #registered(actor: ConnectionActor, name: string): void {
     this.state = addSession(this.state, actor, name);
     this.#scheduler.send(actor, { type: 'registered', user: name }, true);
+  }
+
+  #nameTaken(name: string): boolean {
+    return trieGet(this.state.users, name) !== undefined || this.#claimedNames.has(name);
   }
 
   /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */
@@ -212,7 +268,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const stem = (base ?? 'guest').slice(0, MAX_NAME_LENGTH - 5);
     for (;;) {
       const name = `${stem}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
-      if (trieGet(this.state.users, name) === undefined) return name;
+      if (!this.#nameTaken(name)) return name;
     }
   }
 
@@ -222,10 +278,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     for (const name of left) {
       this.#endRecovery(actor, trieGet(before.rooms, name));
+      this.#backplane.membership(name, actor.user, false);
       const room = trieGet(state.rooms, name);
-      if (room !== undefined) this.#presence(room, actor.user, 'leave', null);
+      if (room !== undefined) room.live.listedJson = null;
+      if (room !== undefined && !this.#quiescing) this.#presence(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
+    if (state !== before) this.#backplane.releaseUser(actor.user, { actorId: actor.id });
+    this.#dropClaim(actor.id);
   }
 
   #op(from: ConnectionActor, op: RoomOp): void {
@@ -247,10 +307,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#dm(from, op.to, op.text, op.id);
       case 'who': {
         const room = trieGet(this.state.rooms, op.room);
-        from.peer.deliver(encode({
+        if (this.#backplane.multiNode && (room === undefined || !this.#backplane.isReady(op.room))) {
+          this.#backplane.who(op.room, requester(from, op.id)); // others may have members we do not see
+          return;
+        }
+        from.peer.deliver(encode(withId({
           type: 'who', room: op.room,
-          users: room === undefined ? [] : listUsers(room), count: room?.members.size ?? 0,
-        }));
+          users: room === undefined ? [] : this.#listUsers(room), count: room === undefined ? 0 : this.#count(room),
+        }, op.id)));
         return;
       }
     }
@@ -296,9 +360,13 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
-    if (added) this.#presence(room, from.user, 'join', from);
+    if (added) {
+      this.#backplane.membership(roomName, from.user, true);
+      this.#presence(room, from.user, 'join', from);
+    }
     if (since === undefined) {
-      from.peer.deliver(encode({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }));
+      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#joinedFrame(room, id));
+      else this.#awaitReady(roomName, requester(from, id));
       return;
     }
     // Recovery: `joined` waits for the history, and live messages wait behind it.
@@ -316,10 +384,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
     this.#recovering.delete(key);
     room.live.recovering--;
-    actor.peer.deliver(encode({
-      type: 'joined', room: roomName, users: listUsers(room), count: room.members.size,
-      recovered: result.recovered, seq: result.latest,
-    }));
+    actor.peer.deliver(this.#joinedFrame(room, who.id, result));
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
@@ -355,15 +420,22 @@ export class Supervisor extends Actor<SupervisorMsg> {
       return;
     }
     this.#endRecovery(from, trieGet(this.state.rooms, roomName));
+    this.#backplane.membership(roomName, from.user, false);
     this.state = state;
-    from.peer.deliver(encode({ type: 'left', room: roomName }));
+    from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
+    if (room !== undefined) room.live.listedJson = null;
     if (room !== undefined) this.#presence(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
     const target = trieGet(this.state.users, to);
+    if (target === undefined && this.#backplane.multiNode) {
+      const frame = encode({ type: 'dm', from: from.user, to, text, ts: Date.now() });
+      this.#backplane.dm(to, frame.payload, requester(from, id)); // on another node, maybe
+      return;
+    }
     if (target === undefined) {
       from.peer.deliver(encodeError('unknown_user', `no user "${to}" is online`, id));
       return;
@@ -375,18 +447,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /**
    * Presence to the others in a room. Small rooms get one event per change,
    * encoded once. Big rooms (above the threshold) collect changes and get one
-   * `batch` event at most every presenceIntervalMs: a storm of 20k joins must
-   * not cost 20k x 20k writes.
+   * `batch` event at most every presenceIntervalMs, and less often the bigger
+   * they are: a storm of 20k joins must not cost 20k x 20k writes, nor 20k
+   * writes every second it lasts.
    */
   #presence(room: Room, user: string, event: 'join' | 'leave', except: ConnectionActor | null): void {
     if (room.members.size > this.#bigRoom) {
-      (event === 'join' ? room.live.joined : room.live.left).push(user);
+      const names = event === 'join' ? room.live.joined : room.live.left;
+      if (names.length < MAX_BATCH_NAMES) names.push(user); // the batch lists no more; `count` has the rest
       this.#presencePending.add(room.name);
-      if (this.#presenceTimer === null) {
-        const wait = Math.max(0, room.live.lastPresenceAt + this.#presenceIntervalMs - Date.now());
-        this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), wait);
-        this.#presenceTimer.unref();
-      }
+      this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
       return;
     }
     const frame = encode({ type: 'presence', room: room.name, user, event });
@@ -395,23 +465,160 @@ export class Supervisor extends Actor<SupervisorMsg> {
     });
   }
 
+  #presenceInterval(room: Room): number {
+    return Math.max(this.#presenceIntervalMs, room.members.size * BIG_ROOM_PRESENCE_MS_PER_MEMBER);
+  }
+
+  /** One timer for every pending room, due at the earliest of them. */
+  #armPresence(due: number): void {
+    if (this.#presenceTimer !== null) {
+      if (due >= this.#presenceDue) return;
+      clearTimeout(this.#presenceTimer);
+    }
+    this.#presenceDue = due;
+    this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), Math.max(0, due - Date.now()));
+    this.#presenceTimer.unref();
+  }
+
+  /** Sends the batch of every pending room whose interval has passed; re-arms for the rest. */
   #flushPresence(): void {
     const now = Date.now();
+    let nextDue = Infinity;
     for (const name of this.#presencePending) {
       const room = trieGet(this.state.rooms, name);
-      if (room === undefined) continue;
+      if (room === undefined) {
+        this.#presencePending.delete(name);
+        continue;
+      }
       const live = room.live;
+      const due = live.lastPresenceAt + this.#presenceInterval(room);
+      if (due > now) {
+        nextDue = Math.min(nextDue, due);
+        continue;
+      }
+      this.#presencePending.delete(name);
       const frame = encode({
-        type: 'presence', room: name, event: 'batch',
-        joined: live.joined.slice(0, MAX_LISTED_USERS), left: live.left.slice(0, MAX_LISTED_USERS),
-        count: room.members.size,
+        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left,
+        count: this.#count(room), // every node's members
       });
       live.joined = [];
       live.left = [];
       live.lastPresenceAt = now;
       trieForEach(room.members, (member) => member.peer.deliver(frame));
     }
-    this.#presencePending.clear();
+    if (nextDue !== Infinity) this.#armPresence(nextDue);
+  }
+
+  // --- several nodes: what the backplane reports about the others ---
+
+  #fromPeers(msg: PeerMsg): void {
+    switch (msg.type) {
+      case 'room-ready':
+        return this.#roomReady(msg.room);
+      case 'remote-presence': {
+        const room = trieGet(this.state.rooms, msg.room);
+        if (room !== undefined) this.#presence(room, msg.user, msg.event, null);
+        return;
+      }
+      case 'claimed':
+        return this.#claimed(msg.who, msg.user, msg.ok);
+      case 'direct-message': {
+        const target = trieGet(this.state.users, msg.to);
+        if (target !== undefined && !target.dead) target.peer.deliver(new OutFrame(msg.payload));
+        return; // gone meanwhile: a DM is delivered at most once, never queued
+      }
+      case 'dm-result': {
+        const from = this.#actor(msg.who);
+        if (from === undefined) return;
+        if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', `no user "${msg.to}" is online`, msg.who.id));
+        else if (msg.outcome === 'unavailable') from.peer.deliver(encodeError('unavailable', 'the backplane is down: users on other nodes cannot be reached', msg.who.id));
+        else if (msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id }));
+        return;
+      }
+      case 'members':
+        this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));
+        return;
+    }
+  }
+
+  #claimed(who: Requester, user: string, ok: boolean): void {
+    const claim = this.#claims.get(who.actorId);
+    if (claim === undefined || claim.user !== user) {
+      if (ok) this.#backplane.releaseUser(user, who); // its connection went away meanwhile
+      return;
+    }
+    this.#dropClaim(who.actorId);
+    const actor = claim.actor;
+    if (actor.dead || actor.state !== 'connecting') {
+      if (ok) this.#backplane.releaseUser(user, who);
+    } else if (ok) {
+      this.#registered(actor, user);
+    } else {
+      this.#claim(actor, this.#freeName(actor.requestedName)); // taken on another node
+    }
+  }
+
+  #dropClaim(actorId: string): void {
+    const claim = this.#claims.get(actorId);
+    if (claim === undefined) return;
+    this.#claims.delete(actorId);
+    this.#claimedNames.delete(claim.user);
+  }
+
+  #awaitReady(roomName: string, who: Requester): void {
+    const waits = this.#readyWaits.get(roomName);
+    if (waits === undefined) this.#readyWaits.set(roomName, [who]);
+    else waits.push(who);
+  }
+
+  /** The room's roster is loaded: the joins that waited for it get `joined`. */
+  #roomReady(roomName: string): void {
+    const waits = this.#readyWaits.get(roomName);
+    if (waits === undefined) return;
+    this.#readyWaits.delete(roomName);
+    const room = trieGet(this.state.rooms, roomName);
+    if (room === undefined) return;
+    let shared: OutFrame | null = null; // for the joins without an id: one encoding
+    for (const who of waits) {
+      const actor = this.#actor(who);
+      if (actor === undefined || trieGet(room.members, actor.id) === undefined) continue; // left meanwhile
+      actor.peer.deliver(who.id === undefined ? (shared ??= this.#joinedFrame(room, undefined)) : this.#joinedFrame(room, who.id));
+    }
+  }
+
+  /**
+   * The `joined` reply, with every node's members. In a big room the users
+   * list is cached JSON (RoomLive.listedJson): a join storm into a room of 19k
+   * would otherwise list and encode 1,000 names per join.
+   */
+  #joinedFrame(room: Room, id: OpId | undefined, recovery: HistoryResult | null = null): OutFrame {
+    const live = room.live;
+    const count = this.#count(room);
+    let users = count > MAX_LISTED_USERS ? live.listedJson : null;
+    if (users === null) {
+      users = JSON.stringify(this.#listUsers(room));
+      if (count > MAX_LISTED_USERS) live.listedJson = users;
+    }
+    let json = `{"type":"joined","room":${JSON.stringify(room.name)},"users":${users},"count":${count}`;
+    if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
+    if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
+    return new OutFrame(Buffer.from(`${json}}`));
+  }
+
+  /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
+  #listUsers(room: Room): string[] {
+    const users = listUsers(room);
+    const remote = this.#backplane.remoteMembers(room.name);
+    if (remote.size === 0 || users.length >= MAX_LISTED_USERS) return users;
+    for (const user of remote.keys()) {
+      users.push(user);
+      if (users.length >= MAX_LISTED_USERS) break;
+    }
+    return users;
+  }
+
+  #count(room: Room): number {
+    return room.members.size + this.#backplane.remoteMembers(room.name).size;
   }
 }
 
@@ -426,3 +633,4 @@ function recoveryKey(actorId: string, room: string): string {
 function listUsers(room: Room): string[] {
   return trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user);
 }
+

@@ -344,10 +344,10 @@ export class HubbubClient extends Emitter<ClientEvents> {
         return this.emit('joined', ev);
       }
       case 'left':
-        this.#inFlight.takeByRoom('leave', ev.room)?.resolve(ev as never);
+        this.#inFlight.takeByRoom('leave', ev.room, ev.id)?.resolve(ev as never);
         return this.emit('left', ev);
       case 'who':
-        this.#inFlight.takeByRoom('who', ev.room)?.resolve(ev as never);
+        this.#inFlight.takeByRoom('who', ev.room, ev.id)?.resolve(ev as never);
         return this.emit('who', ev);
       case 'presence':
         return this.emit('presence', ev);

@@ -48,8 +48,14 @@ export class InFlight {
     return p;
   }
 
-  /** Removes and returns the oldest op of this kind for this room. */
-  takeByRoom(kind: OpKind, room: string): Pending | undefined {
+  /**
+   * The op a reply answers: by its echoed id when the broker sent one, else
+   * (brokers before ids were echoed on joined/left/who) the oldest op of this
+   * kind for this room.
+   */
+  takeByRoom(kind: OpKind, room: string, id?: OpId): Pending | undefined {
+    const byId = this.get(id);
+    if (byId !== undefined && byId.kind === kind) return this.take(id);
     for (const p of this.#ops.values()) if (p.kind === kind && p.room === room) return this.take(p.id);
     return undefined;
   }

@@ -17,6 +17,7 @@ export class HttpServer {
   readonly #routes = new Map<string, RequestHandler>();
   readonly #pages: StaticPages;
   readonly #log: Logger;
+  #port = 0;
 
   constructor(log: Logger, pages: StaticPages = new StaticPages()) {
     this.#log = log;
@@ -44,15 +45,16 @@ export class HttpServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        const addr = this.server.address();
+        this.#port = addr !== null && typeof addr === 'object' ? addr.port : port;
         resolve();
       });
     });
   }
 
-  /** The port actually bound (useful with port 0). */
+  /** The port actually bound (useful with port 0); still known after close. */
   get port(): number {
-    const addr = this.server.address();
-    return addr !== null && typeof addr === 'object' ? addr.port : 0;
+    return this.#port;
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {

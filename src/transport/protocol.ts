@@ -26,20 +26,26 @@ export interface ProtocolFault {
 
 export type ServerEvent =
   | { type: 'welcome'; session: string; user: string }
-  | { type: 'joined'; room: string; users: string[]; count: number; recovered?: boolean; seq?: number }
-  | { type: 'left'; room: string }
+  | { type: 'joined'; room: string; users: string[]; count: number; recovered?: boolean; seq?: number; id?: OpId }
+  | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
   | { type: 'message'; room: string; from: string; text: string; ts: number; seq: number }
-  | { type: 'ack'; id: OpId; seq?: number }
+  | { type: 'ack'; id: OpId; seq?: number; stored?: false }
   | { type: 'dm'; from: string; to: string; text: string; ts: number }
-  | { type: 'who'; room: string; users: string[]; count: number }
+  | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
   | { type: 'pong'; id?: OpId }
   | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
 
 export function encode(event: ServerEvent): OutFrame {
   return new OutFrame(Buffer.from(JSON.stringify(event)));
+}
+
+/** The reply with the op's `id` echoed when it had one (joined, left, who). */
+export function withId<E extends ServerEvent>(event: E, id: OpId | undefined): E {
+  if (id !== undefined) (event as { id?: OpId }).id = id;
+  return event;
 }
 
 export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFrame {

@@ -53,10 +53,11 @@ export interface BrokerProcess {
 
 /**
  * Runs `node dist/src/cli.js serve --host 127.0.0.1 --port 0 ...args` and
- * resolves once its startup log line (JSON with `url`) is out.
+ * resolves once its startup log line (JSON with `url`) is out. `nodeArgs` go
+ * to node itself (e.g. --cpu-prof).
  */
-export async function spawnBroker(args: string[] = [], timeoutMs = 10_000): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function spawnBroker(args: string[] = [], timeoutMs = 10_000, nodeArgs: string[] = []): Promise<BrokerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | string>((resolve) => {

@@ -67,10 +67,12 @@ export class TmuxSession {
   }
 
   /** Whether the program has exited, and with what status. */
-  async exitStatus(): Promise<number | null> {
-    const out = await this.#tmux('display-message', '-p', '-t', 'main', '#{pane_dead} #{pane_dead_status}');
-    const [dead, status] = out.trim().split(' ');
-    return dead === '1' ? Number(status) : null;
+  /** The program's exit status once it has ended (null while it runs), or `signal N` if a signal ended it. */
+  async exitStatus(): Promise<number | string | null> {
+    const out = await this.#tmux('display-message', '-p', '-t', 'main', '#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}');
+    const [dead, status, signal] = out.trim().split('|');
+    if (dead !== '1') return null;
+    return status !== '' ? Number(status) : `signal ${signal}`;
   }
 
   async kill(): Promise<void> {

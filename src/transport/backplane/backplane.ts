@@ -7,6 +7,15 @@
 //           rings live here; "every interested node" is this node.
 //   redis   many processes or machines: sequence numbers, history (a Stream
 //           per room) and presence live in Redis; pub/sub carries messages.
+//   cluster the workers of `hubbub serve --workers N` without Redis: the
+//           primary process keeps seqs, histories and presence, and relays
+//           over the cluster's IPC channels.
+//
+// A deployment of several nodes also shares who is where: user names are
+// claimed cluster-wide, each node mirrors the members other nodes have in the
+// rooms it has interest in (its roster), and DMs are routed to the recipient's
+// node. A single node answers all of that at once (claimUser returns true,
+// isReady is always true, the roster is empty).
 //
 // Everything a backplane reports goes to its BackplaneSink, which turns it into
 // supervisor mailbox messages: results may arrive from I/O callbacks, outside
@@ -36,16 +45,48 @@ export interface HistoryResult {
   recovered: boolean;
 }
 
+/** What a DM came to: handed to the recipient's node, no such user, or the backplane is down. */
+export type DmOutcome = 'sent' | 'unknown_user' | 'unavailable';
+
+/** A room's members on other nodes, as this node mirrors them. */
+export interface RemoteMembers {
+  readonly size: number;
+  keys(): IterableIterator<string>;
+}
+
 export interface BackplaneSink {
-  /** A message for a room this node has interest in, in seq order per room. */
+  /**
+   * A message for a room this node has interest in, in seq order per room.
+   * Seq 0: an unsequenced message delivered on this node only while the link
+   * is down (its payload carries `"local":true` and no seq).
+   */
   roomMessage(room: string, seq: number, payload: Buffer): void;
-  /** The publish of `who` was stored (durably, where the backplane is durable) with this seq. */
+  /**
+   * The publish of `who` was stored (durably, where the backplane is durable)
+   * with this seq. Seq 0: the link is down; the message went to this node's
+   * members only and was not stored.
+   */
   published(who: Requester, room: string, seq: number): void;
   publishFailed(who: Requester, room: string, reason: string): void;
   history(who: Requester, room: string, kind: 'join' | 'history', result: HistoryResult): void;
   historyFailed(who: Requester, room: string, kind: 'join' | 'history', reason: string): void;
   /** The backplane lost or regained its link (Redis went away or came back). */
   linkChanged(up: boolean): void;
+  /**
+   * interest(room, true) took effect: the roster is loaded and messages flow.
+   * Every interest(room, true) gets exactly one, also when the link is down
+   * (at once) or when interest ends first.
+   */
+  roomReady(room: string): void;
+  /** A member on another node joined or left `room` (or its node died). */
+  remotePresence(room: string, user: string, event: 'join' | 'leave'): void;
+  /** The answer to claimUser when it did not come at once. */
+  claimed(who: Requester, user: string, ok: boolean): void;
+  /** A DM for a user of this node, encoded by the sender's node. */
+  directMessage(to: string, payload: Buffer): void;
+  dmResult(who: Requester, to: string, outcome: DmOutcome): void;
+  /** The answer to who(): members across every node, at most MAX_LISTED_USERS names. */
+  members(who: Requester, room: string, users: string[], count: number): void;
 }
 
 export interface HistoryQuery {
@@ -56,7 +97,12 @@ export interface HistoryQuery {
 }
 
 export interface Backplane {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'cluster';
+  /**
+   * False when this node is the whole deployment (memory): the supervisor's
+   * registry then answers `who` and `dm` alone, synchronously.
+   */
+  readonly multiNode: boolean;
   /** Called once by the broker before any other method. */
   start(sink: BackplaneSink): Promise<void>;
   /**
@@ -71,9 +117,44 @@ export interface Backplane {
   interest(room: string, on: boolean): void;
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void;
   close(): Promise<void>;
+
+  // --- shared presence (trivial on one node) ---
+  /**
+   * False between interest(room, true) and its roomReady: the roster is not
+   * loaded yet and no message of the room is delivered. While the link is
+   * down every room is ready (with what the roster last knew).
+   */
+  isReady(room: string): boolean;
+  /** Members of `room` on other nodes; empty when this node has no interest in it. */
+  remoteMembers(room: string): RemoteMembers;
+  /**
+   * Claims a user name for a session of this node across the deployment.
+   * Returns true when the name is this session's at once (the caller checked
+   * it is free locally); false when the answer comes later (sink.claimed).
+   */
+  claimUser(user: string, who: Requester): boolean;
+  releaseUser(user: string, who: Requester): void;
+  /** A user of this node joined (on) or left `room`: other nodes' rosters follow. */
+  membership(room: string, user: string, on: boolean): void;
+  /** A DM to a user who is not on this node; the answer comes to sink.dmResult. */
+  dm(to: string, payload: Buffer, who: Requester): void;
+  /** Members of a room this node cannot answer for alone; the answer comes to sink.members. */
+  who(room: string, who: Requester): void;
 }
 
 /** The full event bytes from a head ending in `"seq":` and the assigned seq. */
 export function completeEvent(head: string, seq: number): Buffer {
   return Buffer.from(`${head}${seq}}`);
+}
+
+const SEQ_TAIL = ',"seq":';
+
+/**
+ * The event of a message that could not be sequenced (the link is down): no
+ * seq, and `"local":true` so clients know it reached this node's members only
+ * and will never be replayed.
+ */
+export function unsequencedEvent(head: string): Buffer {
+  const body = head.endsWith(SEQ_TAIL) ? head.slice(0, -SEQ_TAIL.length) : head.slice(0, head.lastIndexOf(','));
+  return Buffer.from(`${body},"local":true}`);
 }

@@ -2,8 +2,9 @@
 // so this node is the only one with interest in any room: a publish assigns
 // the seq, keeps the message in the room's history ring and hands it straight
 // back to the sink. Histories of rooms idle longer than the retention are
-// swept by one timer.
-import type { Backplane, BackplaneSink, HistoryQuery, Requester } from './backplane.js';
+// swept by one timer. Presence is the supervisor's registry alone: every name
+// the supervisor found free is free, every room is ready, no one is remote.
+import type { Backplane, BackplaneSink, HistoryQuery, RemoteMembers, Requester } from './backplane.js';
 import { completeEvent } from './backplane.js';
 import { RoomHistory } from './room-history.js';
 
@@ -14,8 +15,11 @@ export interface MemoryBackplaneOptions {
   historyRetentionMs: number;
 }
 
+const NO_ONE: RemoteMembers = new Map<string, string>();
+
 export class MemoryBackplane implements Backplane {
   readonly kind = 'memory';
+  readonly multiNode = false;
   readonly #rooms = new Map<string, RoomHistory>();
   /** Rooms with members on this node: their histories are never swept. */
   readonly #interest = new Set<string>();
@@ -58,6 +62,31 @@ export class MemoryBackplane implements Backplane {
 
   async close(): Promise<void> {
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
+  }
+
+  isReady(): boolean {
+    return true;
+  }
+
+  remoteMembers(): RemoteMembers {
+    return NO_ONE;
+  }
+
+  claimUser(): boolean {
+    return true;
+  }
+
+  releaseUser(): void {}
+
+  membership(): void {}
+
+  dm(to: string, _payload: Buffer, who: Requester): void {
+    // The supervisor asks only for users it does not have: on one node, no one.
+    this.#sink!.dmResult(who, to, 'unknown_user');
+  }
+
+  who(room: string, who: Requester): void {
+    this.#sink!.members(who, room, [], 0);
   }
 
   /** Rooms with a history (for stats and tests). */

@@ -1,0 +1,153 @@
+// ClusterHub: the primary process's side of the cluster backplane — what Redis
+// is to the Redis backplane, for the workers of one machine with nothing else
+// installed. It assigns each room's seqs, keeps its history ring, knows every
+// worker's members and names, and relays a room's messages to the workers with
+// interest in it.
+//
+// Ordering comes from the IPC channels: each is FIFO and the hub handles one
+// worker's ops in order, so a worker gets `ready` before the room's messages,
+// a message before the ack of its sender, and a history read after the
+// messages it covers. A worker that exits is dropped: its members leave every
+// room (the other workers are told), its names are free.
+import { MAX_LISTED_USERS } from '../../constants.js';
+import type { ToHub, ToWorker } from './cluster-protocol.js';
+import { toWireHistory } from './cluster-protocol.js';
+import { RoomHistory } from './room-history.js';
+
+export interface ClusterHubOptions {
+  historySize: number;
+  historyRetentionMs: number;
+  /** Sends one op to a worker (the caller batches). */
+  send: (worker: number, op: ToWorker) => void;
+}
+
+interface HubRoom {
+  history: RoomHistory;
+  /** user -> worker id */
+  members: Map<string, number>;
+  /** Workers with interest, and the generation of their latest interest. */
+  interest: Map<number, number>;
+}
+
+export class ClusterHub {
+  readonly #rooms = new Map<string, HubRoom>();
+  /** user -> owner */
+  readonly #users = new Map<string, { worker: number; actor: string }>();
+  readonly #options: ClusterHubOptions;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: ClusterHubOptions) {
+    this.#options = options;
+    const every = Math.max(1000, Math.min(60_000, options.historyRetentionMs));
+    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.#sweeper.unref();
+  }
+
+  handle(worker: number, op: ToHub): void {
+    const send = this.#options.send;
+    switch (op.t) {
+      case 'pub': {
+        const room = this.#room(op.room);
+        let text = '';
+        const msg = room.history.append((seq) => Buffer.from((text = `${op.head}${seq}}`)));
+        for (const w of room.interest.keys()) send(w, { t: 'msg', room: op.room, seq: msg.seq, payload: text });
+        send(worker, { t: 'pubd', room: op.room, seq: msg.seq, who: op.who });
+        return;
+      }
+      case 'interest': {
+        const room = this.#room(op.room);
+        if (!op.on) {
+          room.interest.delete(worker);
+          room.history.touchedAt = Date.now();
+          return;
+        }
+        room.interest.set(worker, op.gen);
+        const members: [string, number][] = [];
+        for (const [user, w] of room.members) if (w !== worker) members.push([user, w]);
+        send(worker, { t: 'ready', room: op.room, gen: op.gen, members });
+        return;
+      }
+      case 'history': {
+        const h = this.#room(op.room).history;
+        const result = op.since !== undefined ? h.since(op.since) : h.latest(op.limit ?? h.capacity);
+        send(worker, { t: 'history', room: op.room, who: op.who, kind: op.kind, result: toWireHistory(result) });
+        return;
+      }
+      case 'claim': {
+        const owner = this.#users.get(op.user);
+        const ok = owner === undefined || (owner.worker === worker && owner.actor === op.who.a);
+        if (ok) this.#users.set(op.user, { worker, actor: op.who.a });
+        send(worker, { t: 'claimed', user: op.user, ok, who: op.who });
+        return;
+      }
+      case 'release': {
+        const owner = this.#users.get(op.user);
+        if (owner !== undefined && owner.worker === worker && owner.actor === op.actor) this.#users.delete(op.user);
+        return;
+      }
+      case 'member':
+        return this.#member(worker, op.room, op.user, op.on);
+      case 'dm': {
+        const owner = this.#users.get(op.to);
+        if (owner !== undefined) send(owner.worker, { t: 'dm-in', to: op.to, payload: op.payload });
+        send(worker, { t: 'dm-result', to: op.to, outcome: owner === undefined ? 'unknown_user' : 'sent', who: op.who });
+        return;
+      }
+      case 'who': {
+        const members = this.#rooms.get(op.room)?.members;
+        const users = members === undefined ? [] : [...take(members.keys(), MAX_LISTED_USERS)];
+        send(worker, { t: 'members', room: op.room, users, count: members?.size ?? 0, who: op.who });
+        return;
+      }
+    }
+  }
+
+  /** A worker exited: its members leave their rooms (others are told), its names are free. */
+  dropWorker(worker: number): void {
+    for (const [name, room] of this.#rooms) {
+      room.interest.delete(worker);
+      const gone: string[] = [];
+      for (const [user, w] of room.members) if (w === worker) gone.push(user);
+      for (const user of gone) this.#member(worker, name, user, false);
+    }
+    for (const [user, owner] of this.#users) if (owner.worker === worker) this.#users.delete(user);
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  #member(worker: number, roomName: string, user: string, on: boolean): void {
+    const room = this.#room(roomName);
+    if (on) room.members.set(user, worker);
+    else if (room.members.get(user) === worker) room.members.delete(user);
+    else return;
+    for (const w of room.interest.keys()) {
+      if (w !== worker) this.#options.send(w, { t: 'presence', room: roomName, user, worker, event: on ? 'join' : 'leave' });
+    }
+  }
+
+  #room(name: string): HubRoom {
+    let room = this.#rooms.get(name);
+    if (room === undefined) {
+      room = { history: new RoomHistory(this.#options.historySize), members: new Map(), interest: new Map() };
+      this.#rooms.set(name, room);
+    }
+    return room;
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.#options.historyRetentionMs;
+    for (const [name, room] of this.#rooms) {
+      if (room.interest.size === 0 && room.members.size === 0 && room.history.touchedAt < cutoff) this.#rooms.delete(name);
+    }
+  }
+}
+
+function* take<T>(it: Iterable<T>, n: number): Generator<T> {
+  if (n <= 0) return;
+  for (const x of it) {
+    yield x;
+    if (--n === 0) return;
+  }
+}
