@@ -190,16 +190,22 @@ export class Broker {
     await broker.backplane.start(broker.supervisor.sink());
     await broker.http.listen(broker.config.port, broker.config.host);
     const c = broker.config;
-    if (c.jwtSecret === null) {
-      broker.log.warn('no JWT secret (--jwt-secret or HUBBUB_JWT_SECRET): names are anonymous, anyone may take any free name');
-    }
-    if (c.faultRate > 0) broker.log.warn({ faultRate: c.faultRate }, 'FAULT INJECTION is on: handlers fail on purpose (tests only)');
-    broker.log.info({
+    const policies = {
       auth: c.jwtSecret === null ? 'anonymous' : 'jwt',
       allowedOrigins: c.allowedOrigins ?? 'own host',
       rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
       maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
-    }, 'policies');
+      ...(c.faultRate > 0 ? { faultRate: c.faultRate } : {}),
+    };
+    // One line: the policies, and a warning when names are anonymous or faults are injected.
+    if (c.jwtSecret === null || c.faultRate > 0) {
+      broker.log.warn(policies, [
+        c.jwtSecret === null ? 'no JWT secret (--jwt-secret or HUBBUB_JWT_SECRET): names are anonymous, anyone may take any free name' : '',
+        c.faultRate > 0 ? 'FAULT INJECTION is on: handlers fail on purpose (tests only)' : '',
+      ].filter((m) => m !== '').join('; '));
+    } else {
+      broker.log.info(policies, 'policies');
+    }
     return broker;
   }
 
