@@ -1,13 +1,16 @@
 // Broker: one process's Hubbub, assembled. The scheduler (P), the supervisor,
-// the HTTP edge with the chat gateway, and graceful shutdown.
+// the HTTP edge with the chat gateway, metrics, and graceful shutdown.
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ConnectionEnv } from './actors/connection-actor.js';
+import { RateLimit } from './actors/rate-limit.js';
 import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, DEFAULT_HOST, DEFAULT_PORT,
-  HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
-  SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
+  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
+  DEFAULT_PORT, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  RATE_LIMIT_STRIKES, SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
@@ -16,6 +19,7 @@ import { MemoryBackplane } from './transport/backplane/memory-backplane.js';
 import { serveClientModules } from './client/assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { createMetrics } from './transport/metrics.js';
 import { TextGateway } from './transport/text-gateway.js';
 
 export interface BrokerConfig {
@@ -23,6 +27,10 @@ export interface BrokerConfig {
   host: string;
   maxFrameBytes: number;
   maxOutboxBytes: number;
+  /** Frames a stalled peer may hold in the broker before it is closed 1013. */
+  maxOutboxFrames: number;
+  /** A peer that does not answer our close frame within this many ms is dropped. */
+  closeTimeoutMs: number;
   mailboxCapacity: number;
   heartbeatIntervalMs: number;
   heartbeatBuckets: number;
@@ -30,6 +38,21 @@ export interface BrokerConfig {
   bigRoomThreshold: number;
   presenceIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
+  jwtSecret: string | null;
+  /** Origins browsers may connect from; null: the broker's own host only. "*": any. */
+  allowedOrigins: string[] | null;
+  /** Frames per second per connection (0: no limit), and the burst allowed. */
+  rateLimit: number;
+  rateBurst: number;
+  /** Dropped frames (less those forgiven) before a flooding client is closed 1008. */
+  rateStrikes: number;
+  /** Open connections per remote IP; 0: no cap. */
+  maxConnsPerIp: number;
+  /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
+  faultRate: number;
+  /** Default Node process metrics (memory, CPU, event loop lag) in /metrics too. */
+  processMetrics: boolean;
   /** Messages kept per room for history and recovery. */
   historySize: number;
   /** How long a room's history outlives its last member (memory backplane), ms. */
@@ -49,6 +72,8 @@ export function defaultConfig(): BrokerConfig {
     host: DEFAULT_HOST,
     maxFrameBytes: MAX_FRAME_BYTES,
     maxOutboxBytes: MAX_OUTBOX_BYTES,
+    maxOutboxFrames: MAX_OUTBOX_FRAMES,
+    closeTimeoutMs: CLOSE_HANDSHAKE_TIMEOUT_MS,
     mailboxCapacity: MAILBOX_CAPACITY,
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
     heartbeatBuckets: HEARTBEAT_BUCKETS,
@@ -56,6 +81,14 @@ export function defaultConfig(): BrokerConfig {
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    jwtSecret: null,
+    allowedOrigins: null,
+    rateLimit: RATE_LIMIT_PER_S,
+    rateBurst: RATE_LIMIT_BURST,
+    rateStrikes: RATE_LIMIT_STRIKES,
+    maxConnsPerIp: MAX_CONNS_PER_IP,
+    faultRate: 0,
+    processMetrics: true,
     historySize: HISTORY_SIZE,
     historyRetentionMs: HISTORY_RETENTION_MS,
     backplane: null,
@@ -77,6 +110,8 @@ export class Broker {
   readonly log: Logger;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
+  /** Prometheus registry behind GET /metrics. */
+  readonly metrics: Registry;
   /** The debug channel (docs/debug.md); null with `debug: false`. */
   readonly debug: DebugGateway | null;
   readonly startedAt = Date.now();
@@ -85,7 +120,7 @@ export class Broker {
   private constructor(config: BrokerConfig) {
     this.config = config;
     this.log = config.logger;
-    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs });
+    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, faultRate: config.faultRate });
     this.backplane = config.backplane ?? new MemoryBackplane({
       historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs,
@@ -95,7 +130,8 @@ export class Broker {
       presenceIntervalMs: config.presenceIntervalMs,
     });
     this.scheduler.spawn(this.supervisor);
-    const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null };
+    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst, config.rateStrikes) : null;
+    const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
     this.http = new HttpServer(this.log);
     this.env = env;
     this.chat = new ChatGateway(env, this.log, config);
@@ -133,6 +169,19 @@ export class Broker {
         backplane: { kind: this.backplane.kind, up: this.supervisor.backplaneUp },
       }), 'application/json');
     });
+    this.metrics = createMetrics({
+      scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
+      limits: env, ipLimit: this.chat.ipLimit,
+    }, { defaultMetrics: config.processMetrics });
+    this.http.onGet('/metrics', (_req, res) => {
+      this.metrics.metrics().then(
+        (text) => reply(res, 200, text, this.metrics.contentType),
+        (err: unknown) => {
+          this.log.error({ err }, 'metrics failed');
+          reply(res, 500, 'metrics failed\n');
+        },
+      );
+    });
   }
 
   /** Starts a broker; `port: 0` picks a free port (see `port`). */
@@ -140,6 +189,23 @@ export class Broker {
     const broker = new Broker({ ...defaultConfig(), ...overrides });
     await broker.backplane.start(broker.supervisor.sink());
     await broker.http.listen(broker.config.port, broker.config.host);
+    const c = broker.config;
+    const policies = {
+      auth: c.jwtSecret === null ? 'anonymous' : 'jwt',
+      allowedOrigins: c.allowedOrigins ?? 'own host',
+      rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
+      maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
+      ...(c.faultRate > 0 ? { faultRate: c.faultRate } : {}),
+    };
+    // One line: the policies, and a warning when names are anonymous or faults are injected.
+    if (c.jwtSecret === null || c.faultRate > 0) {
+      broker.log.warn(policies, [
+        c.jwtSecret === null ? 'no JWT secret (--jwt-secret or HUBBUB_JWT_SECRET): names are anonymous, anyone may take any free name' : '',
+        c.faultRate > 0 ? 'FAULT INJECTION is on: handlers fail on purpose (tests only)' : '',
+      ].filter((m) => m !== '').join('; '));
+    } else {
+      broker.log.info(policies, 'policies');
+    }
     return broker;
   }
 
@@ -154,9 +220,12 @@ export class Broker {
   }
 
   /**
-   * Graceful shutdown: stop accepting, close every client with 1001 after its
-   * output is flushed, wait for them (at most shutdownTimeoutMs), then
-   * terminate whoever is left. Idempotent.
+   * Graceful shutdown: stop accepting; stop reading from clients, and let what
+   * was already read run to the end (every op taken is handled, and its events
+   * queued to every member); then close every client with 1001 after its
+   * output is flushed, wait for them (at most shutdownTimeoutMs in all), then
+   * terminate whoever is left. So every message acked before the 1001 reached
+   * every member still connected. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -164,13 +233,20 @@ export class Broker {
   }
 
   async #close(): Promise<void> {
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    this.chat.stopAccepting();
     const serverClosed = new Promise<void>((resolve) => this.http.server.close(() => resolve()));
     this.http.server.closeIdleConnections();
+    for (const ws of this.chat.heartbeat.sockets()) ws.holdInput();
+    // Without this drain a member could be closed before the supervisor ran an op
+    // it had already taken: the sender got its ack, that member not the message.
+    // (Input is held, so this ends at once in practice; half the time at most, the rest is for the close handshakes.)
+    const drained = Date.now() + this.config.shutdownTimeoutMs / 2;
+    while (!this.scheduler.quiescent && Date.now() < drained) await new Promise((r) => setImmediate(r));
     this.supervisor.quiesce();
     for (const ws of this.chat.heartbeat.sockets()) {
       if (ws.actor !== null) this.scheduler.send(ws.actor, { type: 'close', code: CLOSE_GOING_AWAY, reason: 'server shutting down' }, true);
     }
-    const deadline = Date.now() + this.config.shutdownTimeoutMs;
     while (this.chat.heartbeat.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -35,6 +35,22 @@ serve options:
   --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
   --no-debug             turn off the /debug channel and the /inspect page
 
+security and limits (README: Limits):
+  --jwt-secret <s>       require an HS256 JWT (?token= or Authorization: Bearer); names come
+                         from its name/sub claims. At least 32 bytes. Prefer the env
+                         HUBBUB_JWT_SECRET: arguments are visible to every local user.
+                         Without a secret, names are anonymous.
+  --allowed-origins <l>  comma-separated origins browsers may connect from, or *
+                         (default: the broker's own host; env HUBBUB_ALLOWED_ORIGINS)
+  --rate <n>             frames per second per connection, 0 = no limit (default 1000)
+  --burst <n>            frames at once per connection (default 2000)
+  --rate-strikes <n>     dropped frames before a flooding client is closed 1008 (default 1000)
+  --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
+  --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
+  --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
+  --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
+  --fault-rate <p>       TESTS ONLY: probability that a connection's handler call throws (default 0)
+
 inspect options:
   --token <t>            the broker's debug token (env HUBBUB_DEBUG_TOKEN)
   --interval <ms>        refresh period (default 1000)
@@ -50,6 +66,16 @@ async function serve(argv: string[]): Promise<void> {
       'heartbeat-ms': { type: 'string' },
       'max-frame': { type: 'string' },
       'log-level': { type: 'string' },
+      'jwt-secret': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      rate: { type: 'string' },
+      burst: { type: 'string' },
+      'rate-strikes': { type: 'string' },
+      'max-conns-per-ip': { type: 'string' },
+      'max-outbox-bytes': { type: 'string' },
+      'max-outbox-frames': { type: 'string' },
+      'shutdown-ms': { type: 'string' },
+      'fault-rate': { type: 'string' },
       redis: { type: 'string' },
       workers: { type: 'string' },
       'history-size': { type: 'string' },
@@ -71,6 +97,22 @@ async function serve(argv: string[]): Promise<void> {
   if (values.host !== undefined) config.host = values.host;
   if (values['heartbeat-ms'] !== undefined) config.heartbeatIntervalMs = intOption('--heartbeat-ms', values['heartbeat-ms']);
   if (values['max-frame'] !== undefined) config.maxFrameBytes = intOption('--max-frame', values['max-frame']);
+  const secret = values['jwt-secret'] ?? process.env.HUBBUB_JWT_SECRET;
+  if (secret !== undefined && secret !== '') config.jwtSecret = secret;
+  const origins = values['allowed-origins'] ?? process.env.HUBBUB_ALLOWED_ORIGINS;
+  if (origins !== undefined && origins.trim() !== '') config.allowedOrigins = origins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
+  if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
+  if (values['rate-strikes'] !== undefined) config.rateStrikes = intOption('--rate-strikes', values['rate-strikes']);
+  if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
+  if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);
+  if (values['max-outbox-frames'] !== undefined) config.maxOutboxFrames = intOption('--max-outbox-frames', values['max-outbox-frames'], 1);
+  if (values['shutdown-ms'] !== undefined) config.shutdownTimeoutMs = intOption('--shutdown-ms', values['shutdown-ms']);
+  if (values['fault-rate'] !== undefined) {
+    const p = Number(values['fault-rate']);
+    if (!(p >= 0 && p <= 1)) fail(`--fault-rate must be a probability in [0, 1], got "${values['fault-rate']}"`);
+    config.faultRate = p;
+  }
   if (values['history-size'] !== undefined) config.historySize = intOption('--history-size', values['history-size']);
   const presenceTtlMs = values['presence-ttl-ms'] === undefined ? PRESENCE_TTL_MS : intOption('--presence-ttl-ms', values['presence-ttl-ms']);
   const redisUrl = values.redis ?? process.env.HUBBUB_REDIS;
@@ -114,6 +156,11 @@ async function serve(argv: string[]): Promise<void> {
     stopping = why;
     if (broker === null) return; // start() finishes, then sees `stopping`
     broker.log.info({ signal: why }, 'shutting down: closing clients with 1001');
+    // Broker.close ends by itself after shutdownTimeoutMs; this only guards against a bug that hangs it.
+    setTimeout(() => {
+      broker!.log.error('shutdown did not finish in time; exiting anyway');
+      process.exit(1);
+    }, broker.config.shutdownTimeoutMs + 5_000).unref();
     broker.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -152,9 +199,9 @@ async function serve(argv: string[]): Promise<void> {
   }
 }
 
-function intOption(name: string, value: string): number {
+function intOption(name: string, value: string, min = 0): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < min) fail(`${name} must be an integer >= ${min}, got "${value}"`);
   return n;
 }
 

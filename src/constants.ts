@@ -71,6 +71,40 @@ export const MAX_BATCH_NAMES = 100;
 export const BIG_ROOM_PRESENCE_MS_PER_MEMBER = 0.25;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
+/**
+ * ... or this many frames held in its socket's user-space write buffer.
+ * Frames are shared by every recipient, so a slow consumer's own cost is
+ * mostly per frame (a stream-buffer entry: ~60 B of heap, ~85 B of RSS
+ * measured), not per byte: 4,096 frames cost ~350 KB.
+ */
+export const MAX_OUTBOX_FRAMES = 4096;
+/** A peer that does not answer our close frame within this many ms is dropped (ws closeTimeout). */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
+
+// --- abuse limits (src/actors/rate-limit.ts, src/transport/ip-limit.ts) ---
+/**
+ * Frames a connection may send per second, sustained (token bucket refill). 0
+ * turns the limit off. The default is a flood guard, far above any person
+ * typing (and above the bursts of the test suite); a public chat would set
+ * something like --rate 20 --burst 40. Load generators pass --rate 0.
+ */
+export const RATE_LIMIT_PER_S = 1000;
+/** Frames a connection may send at once (token bucket size). */
+export const RATE_LIMIT_BURST = 2000;
+/**
+ * Frames dropped for the rate limit before the connection is closed with 1008.
+ * The count is forgiven at a tenth of the rate per second, so a client a little
+ * over the limit gets errors, and one that keeps on flooding is closed.
+ */
+export const RATE_LIMIT_STRIKES = 1000;
+/** Open connections per remote IP address. 0 = no cap (the default, so loopback tests can open 10k). */
+export const MAX_CONNS_PER_IP = 0;
+
+// --- authentication (src/transport/auth.ts) ---
+/** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): bytes. */
+export const MIN_JWT_SECRET_BYTES = 32;
+/** Clock skew tolerated on a token's exp and nbf, seconds. */
+export const JWT_CLOCK_TOLERANCE_S = 5;
 
 // --- heartbeat (src/transport/heartbeat.ts) ---
 /** Each connection is pinged once per interval; no pong by the next visit closes it. ms. */
@@ -87,7 +121,10 @@ export const SHUTDOWN_TIMEOUT_MS = 10_000;
 // --- WebSocket close codes (RFC 6455 §7.4.1 and the private range 4000-4999) ---
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
+export const CLOSE_PROTOCOL_ERROR = 1002;
 export const CLOSE_UNSUPPORTED_DATA = 1003;
+export const CLOSE_ABNORMAL = 1006;
+export const CLOSE_INVALID_PAYLOAD = 1007;
 export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL_ERROR = 1011;

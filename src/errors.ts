@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unknown_user'
   | 'mailbox_full'
   | 'overloaded'
+  | 'rate_limited'
   | 'unavailable'
   | 'internal';
 

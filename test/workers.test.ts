@@ -32,7 +32,9 @@ function workerPids(proc: BrokerProcess): number[] {
 Workers('clients on two workers chat in one room: one seq order, no gap, presence and DMs across workers', async (ctx) => {
   const proc = await spawnBroker(['--workers', '2']);
   ctx.proc = proc;
-  assert.is(workerPids(proc).length, 2, 'two workers listening');
+  // Each process writes its own log lines to the shared stdout (pino writes asynchronously), so a
+  // worker's 'worker listening' may land after the primary's url line: wait for it.
+  await waitFor(() => workerPids(proc).length === 2, 5000, 'two workers listening');
   const names = ['w-ann', 'w-bob', 'w-cy', 'w-di'];
   const clients = await connectAll(proc.wsUrl, names);
   ctx.clients = clients;
@@ -94,6 +96,7 @@ Workers('a worker killed: its users leave the others\' rooms at once, and the pr
     c.send({ op: 'join', room: 'deck' });
     await c.nextOf('joined', { room: 'deck' });
   }
+  await waitFor(() => workerPids(proc).length === 2, 5000, 'two workers listening');
   const [victim] = workerPids(proc);
   process.kill(victim, 'SIGKILL');
   const dropped: TestClient[] = [];

@@ -14,6 +14,7 @@ import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,
   type ConnectionEvent, type ConnectionSnapshot, type ConnectionState,
 } from './connection-machine.js';
+import { ADMIT, DROP, type Metered, type RateLimit } from './rate-limit.js';
 import type { Scheduler } from './scheduler.js';
 import type { SupervisorMsg } from './supervisor-messages.js';
 
@@ -36,6 +37,8 @@ export interface ConnectionEnv {
   supervisor: Actor<SupervisorMsg>;
   /** Told of every lifecycle transition. One slot, owned by the debug channel (like Scheduler.observe). */
   onTransition: ((actor: ConnectionActor, from: ConnectionState, event: ConnectionEvent) => void) | null;
+  /** The per-connection frame rate limit; null: none. */
+  rateLimit?: RateLimit | null;
 }
 
 export type ConnectionControl =
@@ -46,11 +49,15 @@ export type ConnectionControl =
 /** A string is a client's text frame; anything else is control. */
 export type ConnectionMsg = string | ConnectionControl;
 
-export class ConnectionActor extends Actor<ConnectionMsg> {
+export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   get kind(): 'connection' {
     return 'connection';
   }
 
+  /** The rate limit's token bucket (rate-limit.ts): three small integers, no object. */
+  rlTokens = 0;
+  rlAt = 0;
+  rlStrikes = 0;
   /** The name the supervisor gave it; '' until registered. */
   user = '';
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
@@ -68,6 +75,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
+    env.rateLimit?.fill(this);
   }
 
   /** Remote address, for logs and the debug channel (asked of the socket, not stored). */
@@ -124,8 +132,18 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
 
   #onFrame(text: string): void {
     const state = this.state;
-    if (state === 'open') this.#dispatch(text);
-    else if (state === 'connecting') this.#park(text);
+    if (state === 'open' || state === 'connecting') {
+      const limit = this.env.rateLimit;
+      const verdict = limit == null ? ADMIT : limit.admit(this);
+      if (verdict === ADMIT) {
+        if (state === 'open') this.#dispatch(text);
+        else this.#park(text);
+      } else if (verdict === DROP) {
+        this.peer.deliver(limit!.errorFrame);
+      } else {
+        this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'rate limit exceeded' });
+      }
+    }
     // closing or closed: the client is going away; its last frames have no one to answer.
     if (this.#readingPaused && this.mailbox.size === 0) {
       this.#readingPaused = false;

@@ -73,6 +73,20 @@ export interface SchedulerOptions {
   now?: () => number;
   /** How the scheduler asks the event loop for the next slice; setImmediate by default. */
   defer?: (fn: () => void) => void;
+  /**
+   * Fault injection, for tests only: the probability that a handler call of a
+   * connection actor throws instead of running (0, the default, never). The
+   * supervisor is spared: it is the registry's one writer and has its own
+   * boundary inside its handler; a throw reaching ours would stop it.
+   */
+  faultRate?: number;
+  /** Random numbers in [0, 1) for fault injection; Math.random by default. */
+  random?: () => number;
+}
+
+/** The error fault injection throws. */
+export class InjectedFault extends Error {
+  override name = 'InjectedFault';
 }
 
 export interface SchedulerStats {
@@ -95,6 +109,8 @@ export interface SchedulerStats {
   messages: number;
   dropped: number;
   failures: number;
+  /** Handler calls failed on purpose (faultRate). */
+  faultsInjected: number;
 }
 
 /**
@@ -132,11 +148,14 @@ export class Scheduler {
   readonly #slowHandlerMs: number;
   readonly #now: () => number;
   readonly #defer: (fn: () => void) => void;
+  readonly #faultRate: number;
+  readonly #random: () => number;
+  #sliceObserver: ((ms: number) => void) | null = null;
   readonly #runSlice = (): void => this.runSlice();
   readonly #stats: SchedulerStats = {
     runQueue: 0, globalQueue: 0, runnext: false, ticks: 0, slices: 0, budgetYields: 0,
     sliceYields: 0, overruns: 0, maxSliceMs: 0, lastSliceMs: 0, slowHandlers: 0,
-    lastSlowActor: null, messages: 0, dropped: 0, failures: 0,
+    lastSlowActor: null, messages: 0, dropped: 0, failures: 0, faultsInjected: 0,
   };
 
   constructor(options: SchedulerOptions = {}) {
@@ -145,6 +164,8 @@ export class Scheduler {
     this.#slowHandlerMs = options.slowHandlerMs ?? SLOW_HANDLER_MS;
     this.#now = options.now ?? (() => performance.now());
     this.#defer = options.defer ?? setImmediate;
+    this.#faultRate = options.faultRate ?? 0;
+    this.#random = options.random ?? Math.random;
   }
 
   /** Who is told when a handler throws (the supervisor). One handler per scheduler. */
@@ -173,6 +194,11 @@ export class Scheduler {
   /** Actors spawned and not yet dead. */
   get liveActors(): number {
     return this.#live;
+  }
+
+  /** Told the duration (ms) of every slice, after its hooks ran (the metrics' histogram). */
+  observeSlices(observer: ((ms: number) => void) | null): void {
+    this.#sliceObserver = observer;
   }
 
   /** Runs after every slice, in registration order: where output is flushed. */
@@ -258,6 +284,7 @@ export class Scheduler {
     s.lastSliceMs = ms;
     if (ms > s.maxSliceMs) s.maxSliceMs = ms;
     if (ms > this.#overrunMs) s.overruns++;
+    if (this.#sliceObserver !== null) this.#sliceObserver(ms);
     if (!this.quiescent) this.#wake();
   }
 
@@ -351,6 +378,10 @@ export class Scheduler {
         n++;
         actor.handled++;
         if (this.#observer !== null) this.#observer.handled?.(actor, msg);
+        if (this.#faultRate > 0 && actor.kind !== 'supervisor' && this.#random() < this.#faultRate) {
+          s.faultsInjected++;
+          throw new InjectedFault(`injected fault in ${actor.id}`);
+        }
         actor.handle(msg);
         if (actor.dead) break;
       }

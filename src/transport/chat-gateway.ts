@@ -1,27 +1,38 @@
 // ChatGateway: the `/ws` endpoint. Turns upgraded sockets into connection
 // actors and socket events into mailbox messages; flushes output per slice.
 //
-// It decides no policy: a frame becomes a message for the socket's actor, a
+// Before the handshake it applies the edge's checks, cheapest first: Origin
+// (403), connections per IP (429), token (401; see auth.ts). After it, it
+// decides no policy: a frame becomes a message for the socket's actor, a
 // close becomes `socket-closed`, and everything else is the actors' business.
 // The listeners are module functions shared by every socket (`this` is the
 // socket), not closures made per connection.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
 import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
+import { UpgradeGuard } from './auth.js';
 import { HeartbeatWheel } from './heartbeat.js';
+import { refuseUpgrade } from './http-server.js';
 import { HubSocket, type SocketOwner } from './hub-socket.js';
+import { IpLimit, clientIp } from './ip-limit.js';
+import { HubCounters } from './metrics.js';
 import { cleanUserName, encodeError } from './protocol.js';
 
 export interface ChatGatewayOptions {
   maxFrameBytes: number;
   maxOutboxBytes: number;
+  maxOutboxFrames: number;
+  closeTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatBuckets: number;
   mailboxCapacity: number;
+  jwtSecret: string | null;
+  allowedOrigins: readonly string[] | null;
+  maxConnsPerIp: number;
 }
 
 export class ChatGateway implements SocketOwner {
@@ -31,6 +42,11 @@ export class ChatGateway implements SocketOwner {
   readonly #log: Logger;
   readonly #mailboxCapacity: number;
   readonly maxOutboxBytes: number;
+  readonly maxOutboxFrames: number;
+  readonly counters = new HubCounters();
+  readonly guard: UpgradeGuard;
+  readonly ipLimit: IpLimit;
+  #accepting = true;
   #dirty: HubSocket[] = [];
   #nextId = 0;
   /** Connections accepted over the gateway's life. */
@@ -41,13 +57,19 @@ export class ChatGateway implements SocketOwner {
     this.#log = log;
     this.#mailboxCapacity = options.mailboxCapacity;
     this.maxOutboxBytes = options.maxOutboxBytes;
-    this.#wss = new WebSocketServer({
+    this.maxOutboxFrames = options.maxOutboxFrames;
+    this.guard = new UpgradeGuard(options);
+    this.ipLimit = new IpLimit(options.maxConnsPerIp);
+    // closeTimeout is ws >= 8.19 and not yet in @types/ws: a non-literal object skips the excess-property check.
+    const serverOptions: ServerOptions<typeof HubSocket> & { closeTimeout: number } = {
       noServer: true,
       clientTracking: false, // the heartbeat wheel already holds every socket
       perMessageDeflate: false, // compression would defeat encode-once fan-out
       maxPayload: options.maxFrameBytes, // over it ws closes with 1009
+      closeTimeout: options.closeTimeoutMs, // a peer that never answers our close frame is dropped
       WebSocket: HubSocket,
-    });
+    };
+    this.#wss = new WebSocketServer(serverOptions);
     this.heartbeat = new HeartbeatWheel(options.heartbeatIntervalMs, options.heartbeatBuckets);
     env.scheduler.onSliceEnd(() => this.#flush());
   }
@@ -56,14 +78,63 @@ export class ChatGateway implements SocketOwner {
     return this.#env.scheduler;
   }
 
-  /** Completes a WebSocket upgrade on /ws. Called by the HTTP server's upgrade router. */
+  /** Checks, then completes, a WebSocket upgrade on /ws. Called by the HTTP server's upgrade router. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    const name = cleanUserName(url.searchParams.get('name'));
     const batch = url.searchParams.get('batch') === '1';
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      (ws as HubSocket).batch = batch;
-      this.adopt(ws as HubSocket, req, name, 'c');
+    this.admit(req, socket, url, (name) => {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        (ws as HubSocket).batch = batch;
+        this.adopt(ws as HubSocket, req, name, 'c');
+      });
     });
+  }
+
+  /**
+   * The edge's checks, before any handshake, for every chat endpoint (/ws and
+   * /ws/text alike): Origin (403), connections per IP (429), token (401). Calls
+   * `handshake` with the user name to register (the token's, or the URL's when
+   * there is no secret), or refuses the socket.
+   */
+  admit(req: IncomingMessage, socket: Duplex, url: URL, handshake: (name: string | null) => void): void {
+    if (!this.#accepting) {
+      socket.destroy();
+      return;
+    }
+    if (!this.guard.originAllowed(req)) {
+      this.counters.originRefused++;
+      refuseUpgrade(socket, 403, 'Forbidden');
+      return;
+    }
+    if (!this.ipLimit.acquire(clientIp(req.socket.remoteAddress), socket)) {
+      refuseUpgrade(socket, 429, 'Too Many Requests');
+      return;
+    }
+    if (!this.guard.authenticates) {
+      handshake(cleanUserName(url.searchParams.get('name')));
+      return;
+    }
+    this.guard.identify(req, url).then(
+      (id) => {
+        if ('refused' in id) {
+          this.counters.authRefused++;
+          this.#log.debug({ remote: req.socket.remoteAddress, why: id.refused }, 'upgrade refused: token');
+          refuseUpgrade(socket, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${id.refused}"` });
+        } else if (socket.destroyed || !this.#accepting) {
+          socket.destroy(); // the client went, or shutdown began, while its token was checked
+        } else {
+          handshake(id.user);
+        }
+      },
+      (err: unknown) => {
+        this.#log.error({ err }, 'token verification failed');
+        refuseUpgrade(socket, 500, 'Internal Server Error');
+      },
+    );
+  }
+
+  /** Stops taking new connections (shutdown); upgrades still checking a token are dropped. */
+  stopAccepting(): void {
+    this.#accepting = false;
   }
 
   markDirty(socket: HubSocket): void {
@@ -99,8 +170,9 @@ export class ChatGateway implements SocketOwner {
     for (let i = 0; i < dirty.length; i++) dirty[i].flushOutbox();
   }
 
-  onSocketClosed(ws: HubSocket): void {
+  onSocketClosed(ws: HubSocket, code: number): void {
     this.heartbeat.remove(ws);
+    this.counters.countClose(code);
   }
 
   logSocketError(ws: HubSocket, err: Error): void {
@@ -117,12 +189,16 @@ export class ChatGateway implements SocketOwner {
 function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
   const ws = this as HubSocket;
   ws.alive = true;
+  const owner = ws.owner as ChatGateway;
+  const counters = owner.counters;
+  counters.framesIn++;
+  counters.bytesIn += (data as Buffer).length;
   if (isBinary) {
     ws.close(CLOSE_UNSUPPORTED_DATA, 'binary frames are not supported; send JSON text');
     return;
   }
   const actor = ws.actor!;
-  const scheduler = (ws.owner as ChatGateway).scheduler;
+  const scheduler = owner.scheduler;
   if (!scheduler.send(actor, ws.inbound((data as Buffer).toString()))) {
     ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
   }
@@ -137,7 +213,7 @@ function onPong(this: WebSocket): void {
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const ws = this as HubSocket;
   const owner = ws.owner as ChatGateway;
-  owner.onSocketClosed(ws);
+  owner.onSocketClosed(ws, code);
   owner.scheduler.send(ws.actor!, { type: 'socket-closed', code, reason: reason.toString() }, true);
 }
 

@@ -6,6 +6,9 @@
 // instead of bursting. A socket that has not answered (pong or any message)
 // since the previous visit is terminated: a dead peer goes within two
 // intervals at most, and its 'close' event unregisters it like any other.
+// Timers run late on a busy process, and a late setInterval does not catch up
+// (each run is scheduled from the last), so a tick visits every bucket whose
+// turn has come: the wheel turns once per interval however late its ticks.
 import { WebSocket } from 'ws';
 import type { HubSocket } from './hub-socket.js';
 
@@ -15,12 +18,17 @@ export class HeartbeatWheel {
   #next = 0;
   #size = 0;
   readonly #timer: NodeJS.Timeout;
+  readonly #tickMs: number;
+  /** performance.now() at which the next bucket is due. */
+  #due: number;
   /** Peers terminated for not answering, over the wheel's life. */
   terminated = 0;
 
   constructor(intervalMs: number, buckets: number) {
     for (let i = 0; i < buckets; i++) this.#buckets.push(new Set());
-    this.#timer = setInterval(() => this.#tick(), Math.max(1, Math.floor(intervalMs / buckets)));
+    this.#tickMs = Math.max(1, Math.floor(intervalMs / buckets));
+    this.#due = performance.now() + this.#tickMs;
+    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
     this.#timer.unref();
   }
 
@@ -53,6 +61,16 @@ export class HeartbeatWheel {
   }
 
   #tick(): void {
+    const now = performance.now();
+    // At most one turn of the wheel per tick; further behind than that, start afresh from now.
+    for (let n = 0; now >= this.#due && n < this.#buckets.length; n++) {
+      this.#visit();
+      this.#due += this.#tickMs;
+    }
+    if (now >= this.#due) this.#due = now + this.#tickMs;
+  }
+
+  #visit(): void {
     const bucket = this.#buckets[this.#cursor];
     this.#cursor = (this.#cursor + 1) % this.#buckets.length;
     for (const socket of bucket) {

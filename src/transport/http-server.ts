@@ -104,6 +104,8 @@ export function reply(res: ServerResponse, status: number, body: string, type = 
 }
 
 /** Refuses an upgrade with an HTTP status before the handshake (401, 403, 404...). */
-export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+export function refuseUpgrade(socket: Duplex, status: number, text: string, headers: Record<string, string> = {}): void {
+  let extra = '';
+  for (const [name, value] of Object.entries(headers)) extra += `${name}: ${value.replace(/[\r\n]/g, ' ')}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
 }

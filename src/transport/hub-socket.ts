@@ -12,17 +12,44 @@
 // in one frame, one JSON object per line.
 // The same object carries the heartbeat bit, so a connection costs one object
 // here, not a socket plus a wrapper.
+//
+// Slow consumers: unread output is bounded in bytes (this slice's outbox plus
+// what the TCP socket has not taken yet: checked on every delivery) and in
+// frames (checked after every flush: the frames written since the socket's
+// user-space write buffer was last empty, scaled by the share of their bytes
+// it still holds, since the kernel takes bytes from the front; O(1), no
+// per-write callback). Frames are shared by all recipients, so
+// a stalled peer's own cost is mostly per frame (a stream-buffer entry, ~85 B),
+// which the frame bound caps. Past either bound the connection is closed with
+// 1013 and gets nothing more.
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ConnectionActor, Peer } from '../actors/connection-actor.js';
-import { CLOSE_TRY_AGAIN_LATER } from '../constants.js';
+import {
+  CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
+} from '../constants.js';
+import type { HubCounters } from './metrics.js';
 import { frameBatch, type OutFrame } from './out-frame.js';
+
+/**
+ * ws closes on its own for malformed input, with a code but no reason; every
+ * close the broker sends carries one (docs/protocol.md, Close codes).
+ */
+const DEFAULT_REASONS: Record<number, string> = {
+  [CLOSE_PROTOCOL_ERROR]: 'protocol error: malformed WebSocket frame',
+  [CLOSE_INVALID_PAYLOAD]: 'invalid UTF-8 in a text frame',
+  [CLOSE_TOO_BIG]: 'frame too big',
+  // ws's own 1008s: a message in more than maxFragments pieces, or too many chunks waiting to be parsed.
+  [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
+};
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
   /** Called on the first delivery of a slice: flush this socket when the slice ends. */
   markDirty(socket: HubSocket): void;
   readonly maxOutboxBytes: number;
+  readonly maxOutboxFrames: number;
+  readonly counters: HubCounters;
 }
 
 export class HubSocket extends WebSocket implements Peer {
@@ -38,6 +65,11 @@ export class HubSocket extends WebSocket implements Peer {
   batch = false;
   #outbox: OutFrame[] | null = null;
   #outboxBytes = 0;
+  /** Estimated frames held in the socket's user-space write buffer, and the bytes they were written with. */
+  #heldFrames = 0;
+  #heldBytes = 0;
+  /** Input stopped for good (shutdown): backpressure may no longer resume reading. */
+  #inputHeld = false;
 
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
@@ -49,12 +81,25 @@ export class HubSocket extends WebSocket implements Peer {
       this.#outbox.push(frame);
     }
     this.#outboxBytes += frame.payload.length;
+    owner.counters.eventsOut++;
     // A client that does not read must not grow the broker without bound.
-    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) {
-      this.#outbox = null;
-      this.#outboxBytes = 0;
-      this.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer: too much unread output');
+    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) this.#slowConsumer(`over ${owner.maxOutboxBytes} bytes`);
+  }
+
+  #slowConsumer(bound: string): void {
+    this.#outbox = null;
+    this.#outboxBytes = 0;
+    this.owner!.counters.slowConsumers++;
+    this.close(CLOSE_TRY_AGAIN_LATER, `slow consumer: ${bound} of unread output`);
+  }
+
+  /** Every close the broker sends has a reason, and is counted by code. */
+  override close(code?: number, data?: string | Buffer): void {
+    if (code !== undefined && this.readyState === WebSocket.OPEN) {
+      if (data === undefined || data.length === 0) data = DEFAULT_REASONS[code];
+      this.owner?.counters.countCloseSent(code);
     }
+    super.close(code, data);
   }
 
   /** Writes what this slice delivered: one write, corked when there are several frames. */
@@ -65,20 +110,51 @@ export class HubSocket extends WebSocket implements Peer {
     this.#outboxBytes = 0;
     const raw = this.raw;
     if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
+    let bytes = 0;
     if (out.length === 1) {
-      raw.write(out[0].wire);
+      const wire = out[0].wire;
+      bytes = wire.length;
+      raw.write(wire);
     } else if (this.batch) {
-      raw.write(frameBatch(out));
+      const wire = frameBatch(out);
+      bytes = wire.length;
+      raw.write(wire);
     } else {
       raw.cork();
-      for (let i = 0; i < out.length; i++) raw.write(out[i].wire);
+      for (let i = 0; i < out.length; i++) {
+        const wire = out[i].wire;
+        bytes += wire.length;
+        raw.write(wire);
+      }
       raw.uncork();
     }
+    const owner = this.owner!;
+    owner.counters.bytesOut += bytes;
+    this.#countHeld(raw.writableLength, this.batch ? 1 : out.length, bytes, owner.maxOutboxFrames);
+  }
+
+  /** Updates the estimate of frames held after a write; closes 1013 past the bound. */
+  #countHeld(pending: number, frames: number, bytes: number, max: number): void {
+    if (pending === 0) {
+      // The kernel took it all (the usual case for a peer that reads): nothing is held here.
+      this.#heldFrames = 0;
+      this.#heldBytes = 0;
+      return;
+    }
+    const heldFrames = this.#heldFrames + frames;
+    const heldBytes = this.#heldBytes + bytes;
+    // ws's own pings and close frames are in `pending` too, so the share may pass 1.
+    const share = pending >= heldBytes ? 1 : pending / heldBytes;
+    this.#heldFrames = heldFrames * share;
+    this.#heldBytes = heldBytes * share;
+    if (this.#heldFrames > max) this.#slowConsumer(`over ${max} frames`);
   }
 
   closeAfterFlush(code: number, reason: string): void {
     this.flushOutbox();
     if (this.readyState === WebSocket.OPEN || this.readyState === WebSocket.CONNECTING) this.close(code, reason);
+    // The closing handshake needs the peer's close frame read: reading may have been paused for backpressure.
+    if (this.isPaused) this.resume();
   }
 
   /** A client text frame as its actor reads it: the frame itself (text sockets translate). */
@@ -96,6 +172,13 @@ export class HubSocket extends WebSocket implements Peer {
   }
 
   resumeReading(): void {
-    this.resume();
+    // Once closing, reading on is how the peer's close frame gets here.
+    if (!this.#inputHeld || this.readyState !== WebSocket.OPEN) this.resume();
+  }
+
+  /** Shutdown: reads nothing more from this client until its close handshake. */
+  holdInput(): void {
+    this.#inputHeld = true;
+    this.pause();
   }
 }

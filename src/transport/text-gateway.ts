@@ -20,7 +20,7 @@ import type { ChatGateway, ChatGatewayOptions } from './chat-gateway.js';
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket } from './hub-socket.js';
 import { OutFrame } from './out-frame.js';
-import { cleanUserName, isFault, parseClientOp } from './protocol.js';
+import { isFault, parseClientOp } from './protocol.js';
 
 /** The room a text client is in when its URL names none (gorilla's example has one room). */
 export const DEFAULT_TEXT_ROOM = 'lobby';
@@ -75,8 +75,10 @@ export class TextGateway {
       refuseUpgrade(socket, 400, 'Bad Request');
       return;
     }
-    const name = cleanUserName(url.searchParams.get('name'));
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, req, name, room, join));
+    // Origin, per-IP cap and token: the chat gateway's checks, so this door is no way around them.
+    this.#chat.admit(req, socket, url, (name) => {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, req, name, room, join));
+    });
   }
 
   #accept(ws: TextSocket, req: IncomingMessage, name: string | null, room: string, join: string): void {

@@ -1,0 +1,133 @@
+// Metrics: the broker's numbers in Prometheus format at GET /metrics (prom-client).
+//
+// The hot path never calls prom-client. Per-frame and per-event counts are plain
+// number fields (HubCounters here, RateLimit's, the scheduler's stats),
+// incremented inline; prom-client reads them in `collect()` callbacks when
+// /metrics is scraped. The one observation made as it happens is the slice
+// duration histogram: once per scheduler slice, not per message.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConnectionState } from '../actors/connection-machine.js';
+import type { RateLimit } from '../actors/rate-limit.js';
+import type { Scheduler } from '../actors/scheduler.js';
+import type { HeartbeatWheel } from './heartbeat.js';
+import type { IpLimit } from './ip-limit.js';
+
+/** Plain counters of the transport, bumped inline by the gateway and its sockets. */
+export class HubCounters {
+  /** Text and binary frames received from clients, and their payload bytes. */
+  framesIn = 0;
+  bytesIn = 0;
+  /** Events queued to sockets (one per recipient), and the bytes written for them. */
+  eventsOut = 0;
+  bytesOut = 0;
+  /** Connections closed 1013 because their unread output passed the bound. */
+  slowConsumers = 0;
+  /** Upgrades refused, by reason. */
+  authRefused = 0;
+  originRefused = 0;
+  /** Connections closed, by the code ws reports (the peer's, or 1006 when none came). */
+  readonly closes = new Map<number, number>();
+  /** Close frames the broker sent, by code. */
+  readonly closeFramesSent = new Map<number, number>();
+
+  countClose(code: number): void {
+    this.closes.set(code, (this.closes.get(code) ?? 0) + 1);
+  }
+
+  countCloseSent(code: number): void {
+    this.closeFramesSent.set(code, (this.closeFramesSent.get(code) ?? 0) + 1);
+  }
+}
+
+/** What the metrics read; the broker's parts, named narrowly so tests can fake them. */
+export interface MetricsSources {
+  scheduler: Scheduler;
+  heartbeat: HeartbeatWheel;
+  counters: HubCounters;
+  /** Read at each scrape: the connection env's limit may be replaced (tests do). */
+  limits: { readonly rateLimit?: RateLimit | null };
+  ipLimit: IpLimit;
+}
+
+const LIFECYCLE: readonly ConnectionState[] = ['connecting', 'open', 'closing', 'closed'];
+const STATUSES = ['idle', 'runnable', 'running', 'dead'] as const;
+/** Slice durations, seconds: 0.1 ms to 100 ms around the 10 ms budget. */
+const SLICE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1];
+
+/** A registry of its own per broker (several brokers may share a process in tests). */
+export function createMetrics(src: MetricsSources, options: { defaultMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_' });
+  const { scheduler, heartbeat, counters, limits, ipLimit } = src;
+
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+  };
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  };
+  const byCode = (name: string, help: string, map: Map<number, number>): void => {
+    new Counter({
+      name, help, labelNames: ['code'], registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of map) this.inc({ code: String(code) }, n);
+      },
+    });
+  };
+
+  gauge('hubbub_connections', 'Open WebSocket connections on /ws.', () => heartbeat.size);
+  gauge('hubbub_actors_live', 'Actors spawned and not yet dead (connections plus the supervisor).', () => scheduler.liveActors);
+  new Gauge({
+    name: 'hubbub_actors', help: 'Connection actors by lifecycle state and by scheduler status.',
+    labelNames: ['state', 'status'], registers,
+    collect() {
+      // O(connections) per scrape, nothing per message.
+      const counts = new Map<string, number>();
+      for (const ws of heartbeat.sockets()) {
+        const a = ws.actor;
+        if (a === null) continue;
+        const key = `${a.state}|${a.status}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      this.reset();
+      for (const state of LIFECYCLE) for (const status of STATUSES) this.set({ state, status }, counts.get(`${state}|${status}`) ?? 0);
+    },
+  });
+  gauge('hubbub_run_queue_length', 'Actors waiting to run: local ring, global queue and runnext.', () => {
+    const s = scheduler.stats();
+    return s.runQueue + s.globalQueue + (s.runnext ? 1 : 0);
+  });
+  counter('hubbub_actor_messages_total', 'Messages handled by actors.', () => scheduler.stats().messages);
+  counter('hubbub_actor_failures_total', 'Actor handlers that threw (each stopped that actor alone).', () => scheduler.stats().failures);
+  counter('hubbub_faults_injected_total', 'Handler calls failed on purpose (--fault-rate, tests only).', () => scheduler.stats().faultsInjected);
+  counter('hubbub_mailbox_dropped_total', 'Messages refused by a full mailbox.', () => scheduler.stats().dropped);
+  counter('hubbub_slice_overruns_total', 'Scheduler slices longer than the overrun threshold.', () => scheduler.stats().overruns);
+  const slices = new Histogram({
+    name: 'hubbub_slice_duration_seconds', help: 'Duration of scheduler slices.', buckets: SLICE_BUCKETS, registers,
+  });
+  scheduler.observeSlices((ms) => slices.observe(ms / 1000));
+
+  counter('hubbub_messages_in_total', 'Frames received from clients.', () => counters.framesIn);
+  counter('hubbub_bytes_in_total', 'Payload bytes received from clients.', () => counters.bytesIn);
+  counter('hubbub_messages_out_total', 'Events queued to clients (one per recipient).', () => counters.eventsOut);
+  counter('hubbub_bytes_out_total', 'Bytes written to clients (frames included).', () => counters.bytesOut);
+  byCode('hubbub_closes_total', 'Connections closed, by close code (1006: no close frame came).', counters.closes);
+  byCode('hubbub_close_frames_sent_total', 'Close frames sent by the broker, by code.', counters.closeFramesSent);
+  counter('hubbub_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => limits.rateLimit?.dropped ?? 0);
+  counter('hubbub_rate_limit_closes_total', 'Connections closed 1008 for flooding past the rate limit.', () => limits.rateLimit?.closed ?? 0);
+  counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
+  counter('hubbub_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', () => heartbeat.terminated);
+  new Counter({
+    name: 'hubbub_upgrades_refused_total', help: 'WebSocket upgrades refused before the handshake, by reason.',
+    labelNames: ['reason'], registers,
+    collect() {
+      this.reset();
+      this.inc({ reason: 'token' }, counters.authRefused);
+      this.inc({ reason: 'origin' }, counters.originRefused);
+      this.inc({ reason: 'ip_cap' }, ipLimit.refused);
+    },
+  });
+  return registry;
+}

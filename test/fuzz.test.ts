@@ -1,0 +1,188 @@
+// Fuzzing with fast-check over real sockets: at least 100k generated and
+// mutated inputs, at two levels.
+//   - Text content, over ordinary WebSocket clients (80%): generated ops of
+//     every shape and type, character-level mutations of valid ones (truncated
+//     JSON among them), random JSON, random Unicode (lone surrogates become
+//     U+FFFD on the wire), JSON nested 10,000 deep, huge strings and numbers.
+//     Every input must get the error the contract names for it (bad_json,
+//     bad_request, unknown_op, with the op's id as ref), and a well-formed op
+//     none of those.
+//   - Frames, over raw TCP (20%): random bytes, frames with reserved bits and
+//     opcodes, unmasked frames, lengths that lie or pass 2^53, messages over
+//     64 KiB whole or fragmented, invalid UTF-8 in text and close frames, bad
+//     close codes, fragmented and oversized control frames, fragmented
+//     messages with pings and pongs interleaved (legal), frames cut short by a
+//     vanishing client. A model of RFC 6455 (ws-frames.ts) predicts each
+//     outcome: the connection goes on (then pings got their pongs and bad text
+//     its error), or the broker closes it with the predicted code and a reason.
+// Meanwhile four well-behaved clients chat in the room the fuzzers share; each
+// must get every message of it in seq order and never wait long for an ack.
+// The broker runs in a child process: it must never crash or stall, and at the
+// end it holds exactly the connections still open.
+//
+// Runs: HUBBUB_FUZZ_SCALE multiplies the input count (default 1: 100k inputs,
+// about a minute); HUBBUB_FUZZ_SEED replays a run (fast-check prints the seed
+// and the shrunk counterexample on failure).
+import fc from 'fast-check';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnBrokerChild, waitForStats, type BrokerChild } from './helpers/broker-child.js';
+import { frameInput, textInput } from './helpers/fuzz-inputs.js';
+import { Chatter, EventClient, FrameLane, LIMITS, TextLane } from './helpers/fuzz-lanes.js';
+import { SOURCE_ADDRESSES } from './helpers/many-clients.js';
+import {
+  OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, clientFrame, closePayload, predict, textFrame,
+} from './helpers/ws-frames.js';
+
+const SCALE = Number(process.env.HUBBUB_FUZZ_SCALE ?? 1);
+const SEED = process.env.HUBBUB_FUZZ_SEED === undefined ? undefined : Number(process.env.HUBBUB_FUZZ_SEED);
+const TEXT_BATCH = 100;
+const TEXT_RUNS = 800 * SCALE; // 80k text inputs
+const FRAME_BATCH = 20;
+const FRAME_RUNS = 1000 * SCALE; // 20k frame inputs
+const TEXT_LANES = 4;
+const FRAME_LANES = 8;
+const ROOM = 'lobby';
+
+const Fuzz = suite<{ b: BrokerChild | null; clients: EventClient[]; lanes: FrameLane[] }>('fuzz', { b: null, clients: [], lanes: [] });
+
+Fuzz.after(async (ctx) => {
+  for (const c of ctx.clients) c.ws.terminate();
+  for (const l of ctx.lanes) l.close();
+  await ctx.b?.stop();
+});
+
+Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')} inputs: every bad one gets an error or a close with a reason; the broker and the room go on`, async (ctx) => {
+  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0, heartbeatIntervalMs: 10_000 }, []));
+  const started = Date.now();
+  const chatters: Chatter[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await EventClient.open(b.wsUrl, `chatter${i}`, ROOM);
+    ctx.clients.push(c);
+    chatters.push(new Chatter(c, ROOM));
+  }
+  const textLanes: TextLane[] = [];
+  for (let i = 0; i < TEXT_LANES; i++) {
+    const c = await EventClient.open(b.wsUrl, `fuzz${i}`, ROOM);
+    ctx.clients.push(c);
+    textLanes.push(new TextLane(c));
+  }
+  for (const ch of chatters) ch.start();
+  const crashed = b.exited.then((code) => { throw new Error(`the broker exited (${code})`); });
+
+  // Text content: each run is a batch spread over the lanes, pipelined.
+  let textInputs = 0;
+  await Promise.race([crashed, fc.assert(
+    fc.asyncProperty(fc.array(textInput, { minLength: TEXT_BATCH, maxLength: TEXT_BATCH }), async (batch) => {
+      textInputs += batch.length;
+      const per = Math.ceil(batch.length / TEXT_LANES);
+      const failures = await Promise.all(textLanes.map((lane, i) => lane.run(batch.slice(i * per, (i + 1) * per))));
+      const failure = failures.find((f) => f !== null);
+      if (failure !== undefined) throw new Error(failure);
+    }),
+    { numRuns: TEXT_RUNS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
+  )]);
+  const textDone = Date.now();
+
+  // Frames: each run is a batch spread over raw lanes, one input at a time per lane.
+  ctx.lanes = Array.from({ length: FRAME_LANES }, (_, i) => new FrameLane(b.wsUrl, `raw${i}`, SOURCE_ADDRESSES[i % SOURCE_ADDRESSES.length]));
+  let frameInputs = 0;
+  await Promise.race([crashed, fc.assert(
+    fc.asyncProperty(fc.array(frameInput, { minLength: FRAME_BATCH, maxLength: FRAME_BATCH }), async (batch) => {
+      frameInputs += batch.length;
+      const failures = await Promise.all(ctx.lanes.map(async (lane, i) => {
+        for (let k = i; k < batch.length; k += FRAME_LANES) {
+          const f = await lane.run(batch[k]);
+          if (f !== null) return f;
+        }
+        return null;
+      }));
+      const failure = failures.find((f) => f !== null);
+      if (failure !== undefined) throw new Error(failure);
+    }),
+    { numRuns: FRAME_RUNS, seed: SEED, endOnFailure: true, includeErrorInReport: true },
+  )]);
+
+  // The room kept chatting throughout: every message, in order, and no ack waited long.
+  await Promise.all(chatters.map((ch) => ch.stop()));
+  for (const c of textLanes.map((l) => l.c)) assert.is(c.closed, null, `${c.name} (text fuzz) was never closed: bad text never ends a connection`);
+  const total = chatters[0].seqs().length;
+  for (const ch of chatters) {
+    assert.is(ch.c.closed, null, `${ch.c.name} was never closed`);
+    const seqs = ch.seqs();
+    await ch.c.until(() => ch.seqs().length >= total, 10_000, 'the last messages');
+    assert.equal(ch.seqs().slice(0, total), Array.from({ length: total }, (_, k) => k + 1), `${ch.c.name} got every lobby message in order`);
+    assert.ok(seqs.length > 0);
+    assert.ok(ch.acks >= 20, `${ch.c.name} chatted throughout (${ch.acks} messages acked)`);
+    // A stall would show here (a few hundred ms at most is usual, on a loaded 2-core machine).
+    assert.ok(ch.maxAckWaitMs < 5000, `${ch.c.name} never waited 5 s for an ack (longest ${ch.maxAckWaitMs} ms)`);
+  }
+  // The broker holds exactly the connections still open: nothing leaked from the closed and vanished ones.
+  const open = ctx.clients.length + ctx.lanes.filter((l) => l.stats.open > 0).length;
+  for (const l of ctx.lanes) l.close();
+  const s = await waitForStats(b, (st) => st.connections === ctx.clients.length && st.sessions === ctx.clients.length, 20_000, 'the raw connections to be gone');
+  assert.is(s.liveActors, ctx.clients.length + 1);
+  const sum = ctx.lanes.reduce((a, l) => ({
+    open: a.open + l.stats.open, closed: a.closed + l.stats.closed, peerClosed: a.peerClosed + l.stats.peerClosed,
+    vanished: a.vanished + l.stats.vanished, reconnects: a.reconnects + l.stats.reconnects,
+  }), { open: 0, closed: 0, peerClosed: 0, vanished: 0, reconnects: 0 });
+  console.log(`  fuzz: ${textInputs} text inputs in ${((textDone - started) / 1000).toFixed(1)} s; ${frameInputs} frame inputs in ${((Date.now() - textDone) / 1000).toFixed(1)} s ` +
+    `(${sum.open} kept the connection, ${sum.closed} closed by the broker, ${sum.peerClosed} closed by the client, ${sum.vanished} vanished; ${sum.reconnects} connections); ` +
+    `chatters: ${chatters.map((c) => c.acks).join('/')} messages, longest ack wait ${Math.max(...chatters.map((c) => c.maxAckWaitMs))} ms; ${open} open at the end`);
+  assert.ok(textInputs + frameInputs >= 100_000 * SCALE, 'at least 100k inputs');
+});
+
+Fuzz.run();
+
+// Each close code the frame model predicts, pinned by one named input (a map of
+// what the fuzzer explores at random).
+const Pinned = suite<{ b: BrokerChild | null }>('frame edge cases', { b: null });
+
+Pinned.after(async (ctx) => {
+  await ctx.b?.stop();
+});
+
+const mask = (opcode: number, payload: Buffer | string = '', fin = true, rsv = 0): Buffer =>
+  clientFrame({ opcode, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), fin, rsv });
+
+const PINNED: [string, Buffer, string][] = [
+  ['a text op in three fragments with a ping and a pong between them', Buffer.concat([
+    mask(OP_TEXT, '{"op":"pi', false), mask(OP_PING, 'are you there'), mask(OP_CONT, 'ng","id":', false),
+    mask(OP_PONG, 'unasked'), mask(OP_CONT, '"frag"}'),
+  ]), 'open'],
+  ['RSV1 set (no extension was negotiated)', mask(OP_TEXT, '{}', true, 4), 'close 1002'],
+  ['reserved opcode 3', mask(3, 'x'), 'close 1002'],
+  ['an unmasked frame', clientFrame({ opcode: OP_TEXT, payload: Buffer.from('{}'), masked: false }), 'close 1002'],
+  ['a continuation with nothing to continue', mask(OP_CONT, 'x'), 'close 1002'],
+  ['a new message inside a fragmented one', Buffer.concat([mask(OP_TEXT, '{', false), mask(OP_TEXT, '}')]), 'close 1002'],
+  ['a fragmented ping', mask(OP_PING, 'x', false), 'close 1002'],
+  ['a ping of 126 bytes', mask(OP_PING, Buffer.alloc(126)), 'close 1002'],
+  ['a close frame of one byte', mask(OP_CLOSE, Buffer.from([3])), 'close 1002'],
+  ['a close frame with code 1005 (reserved)', mask(OP_CLOSE, closePayload(1005)), 'close 1002'],
+  ['a binary frame', mask(OP_BINARY, Buffer.from([1, 2, 3])), 'close 1003'],
+  ['invalid UTF-8 in a text frame', mask(OP_TEXT, Buffer.from([0x7b, 0xc0, 0xaf, 0x7d])), 'close 1007'],
+  ['invalid UTF-8 split across fragments', Buffer.concat([mask(OP_TEXT, Buffer.from([0x22, 0xe2, 0x82]), false), mask(OP_CONT, Buffer.from([0x22]))]), 'close 1007'],
+  ['invalid UTF-8 in a close reason', mask(OP_CLOSE, closePayload(1000, Buffer.from([0xff]))), 'close 1007'],
+  ['16,385 fragments of one message', Buffer.concat([mask(OP_TEXT, '', false), ...Array.from({ length: 16_384 }, (_, i) => mask(OP_CONT, '', i === 16_383))]), 'close 1008'],
+  ['a frame declaring 64 KiB + 1', clientFrame({ opcode: OP_TEXT, payload: Buffer.alloc(4), declaredLength: 65_537 }), 'close 1009'],
+  ['a frame declaring 2^63 - 1 bytes', clientFrame({ opcode: OP_TEXT, payload: Buffer.alloc(4), declaredLength: 2 ** 63 - 1, lengthBytes: 8 }), 'close 1009'],
+  ['40 KiB + 40 KiB in two fragments', Buffer.concat([mask(OP_TEXT, Buffer.alloc(40_960, 0x61), false), mask(OP_CONT, Buffer.alloc(40_960, 0x61))]), 'close 1009'],
+  ['a close frame with code 4000', mask(OP_CLOSE, closePayload(4000, 'bye')), 'peer-close 4000'],
+];
+
+Pinned('every close code, one input each: the model and the broker agree', async (ctx) => {
+  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0 }, []));
+  const lane = new FrameLane(b.wsUrl, 'pinned', '127.0.0.1');
+  try {
+    for (const [what, bytes, expected] of PINNED) {
+      const p = predict(Buffer.concat([bytes, textFrame('{"op":"ping"}')]), LIMITS);
+      assert.is(p.kind === 'open' ? 'open' : `${p.kind} ${'code' in p ? p.code : ''}`, expected, `the model: ${what}`);
+      const failure = await lane.run({ bytes, vanish: false });
+      assert.is(failure, null, `the broker: ${what}`);
+    }
+  } finally {
+    lane.close();
+  }
+});
+
+Pinned.run();

@@ -1,0 +1,43 @@
+// One WebSocket upgrade request by hand, to see the HTTP status a refused
+// client gets (401, 403, 429) or 101 when it is let in (the socket is then
+// destroyed at once: the test only wanted the status).
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { withTimeout } from './wait.js';
+
+export interface UpgradeReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface UpgradeOptions {
+  headers?: Record<string, string>;
+  /** Source address, e.g. 127.0.0.2, to look like another client. */
+  localAddress?: string;
+  timeoutMs?: number;
+}
+
+export function upgradeStatus(wsUrl: string, options: UpgradeOptions = {}): Promise<UpgradeReply> {
+  const url = new URL(wsUrl);
+  const done = new Promise<UpgradeReply>((resolve, reject) => {
+    const req = request({
+      host: url.hostname, port: url.port, path: url.pathname + url.search, agent: false,
+      localAddress: options.localAddress,
+      headers: {
+        Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': randomBytes(16).toString('base64'), ...options.headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return withTimeout(done, options.timeoutMs ?? 3000, `the upgrade reply from ${wsUrl}`);
+}

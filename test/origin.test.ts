@@ -1,0 +1,138 @@
+// Origin check (cross-site WebSocket hijacking): browsers from origins not
+// allowed are refused 403 before the upgrade; by default only the broker's own
+// host is allowed; clients without an Origin header (not browsers) are let in.
+// Raw upgrades pin the rules; a real chromium shows them from both sides: a
+// page of another origin cannot open the broker's WebSocket, the broker's own
+// page can.
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startBroker, type TestBroker } from './helpers/broker.js';
+import { CHROMIUM_PATH, launchChromium, type Browser } from './helpers/chromium.js';
+import { upgradeStatus } from './helpers/upgrade.js';
+
+const Origin = suite('origin check');
+
+Origin('default: the own host is allowed, any other origin refused 403, no Origin allowed', async () => {
+  const tb = await startBroker();
+  try {
+    const own = new URL(tb.url).host; // 127.0.0.1:port
+    const port = new URL(tb.url).port;
+    const cases: [string | null, number][] = [
+      [null, 101],
+      [`http://${own}`, 101],
+      [`HTTP://${own.toUpperCase()}`, 101],
+      [`https://${own}`, 101], // a TLS terminator in front: same host and port
+      ['http://evil.example', 403],
+      [`http://evil.example:${port}`, 403],
+      [`http://127.0.0.1:${Number(port) + 1}`, 403],
+      ['http://127.0.0.1', 403],
+      ['null', 403], // sandboxed iframes and file:// pages
+      ['not a url', 403],
+    ];
+    for (const [origin, expected] of cases) {
+      const reply = await upgradeStatus(tb.wsUrl, { headers: origin === null ? {} : { Origin: origin } });
+      assert.is(reply.status, expected, `Origin ${origin ?? '(none)'}`);
+    }
+    // The plain-text endpoint is no way around the check.
+    assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: 'http://evil.example' } })).status, 403, '/ws/text');
+    assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: `http://${own}` } })).status, 101, '/ws/text, own host');
+    // The Host header is what "own host" means: a proxy that forwards it keeps browsers of its own name working.
+    const proxied = await upgradeStatus(tb.wsUrl, { headers: { Host: 'chat.example.com', Origin: 'https://chat.example.com' } });
+    assert.is(proxied.status, 101);
+    assert.is(tb.broker.chat.counters.originRefused, 7);
+  } finally {
+    await tb.broker.close();
+  }
+});
+
+Origin('--allowed-origins: exactly the listed origins; "*" allows any', async () => {
+  const tb = await startBroker({ allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'] });
+  const any = await startBroker({ allowedOrigins: ['*'] });
+  try {
+    const own = `http://${new URL(tb.url).host}`;
+    const cases: [string | null, number][] = [
+      ['https://chat.example.com', 101],
+      ['https://CHAT.example.com:443', 101],
+      ['http://localhost:3000', 101],
+      [null, 101],
+      ['http://chat.example.com', 403], // another scheme is another origin
+      ['https://chat.example.com:8443', 403],
+      ['https://evil.example', 403],
+      [own, 403], // the list replaces the default (so DNS-rebinding names are refused too)
+    ];
+    for (const [origin, expected] of cases) {
+      const reply = await upgradeStatus(tb.wsUrl, { headers: origin === null ? {} : { Origin: origin } });
+      assert.is(reply.status, expected, `Origin ${origin ?? '(none)'}`);
+    }
+    assert.is((await upgradeStatus(any.wsUrl, { headers: { Origin: 'https://evil.example' } })).status, 101);
+  } finally {
+    await Promise.all([tb.broker.close(), any.broker.close()]);
+  }
+});
+
+Origin.run();
+
+// --- the same rules seen from a real browser ---
+
+const Browsers = suite<{ browser: Browser | null; tb: TestBroker; other: Server; otherUrl: string }>('origin check in chromium', {
+  browser: null, tb: null as unknown as TestBroker, other: null as unknown as Server, otherUrl: '',
+});
+
+/** In the page: opens the WebSocket and reports whether it got to open (and the welcome) or failed. */
+async function tryWebSocket(browser: Browser, pageUrl: string, wsUrl: string): Promise<string> {
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(pageUrl);
+    return await page.evaluate((url) => new Promise<string>((resolve) => {
+      const ws = new WebSocket(url);
+      const timer = setTimeout(() => resolve('timeout'), 5000);
+      ws.onmessage = (e) => {
+        clearTimeout(timer);
+        ws.close();
+        resolve(String(JSON.parse(String(e.data)).type));
+      };
+      ws.onclose = (e) => {
+        clearTimeout(timer);
+        resolve(`closed ${e.code}`);
+      };
+    }), wsUrl);
+  } finally {
+    await page.close();
+  }
+}
+
+Browsers.before(async (ctx) => {
+  if (!existsSync(CHROMIUM_PATH)) return;
+  ctx.browser = await launchChromium();
+  ctx.tb = await startBroker();
+  // A site of another origin (another port): the attacker's page.
+  ctx.other = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end('<!doctype html><title>elsewhere</title>');
+  });
+  await new Promise<void>((resolve) => ctx.other.listen(0, '127.0.0.1', resolve));
+  ctx.otherUrl = `http://127.0.0.1:${(ctx.other.address() as AddressInfo).port}/`;
+});
+
+Browsers.after(async (ctx) => {
+  if (ctx.browser === null) return;
+  await ctx.browser.close();
+  await ctx.tb.broker.close();
+  await new Promise((resolve) => ctx.other.close(resolve));
+});
+
+Browsers('a page of another origin cannot open the broker\'s WebSocket; the broker\'s own page can', async (ctx) => {
+  if (ctx.browser === null) {
+    console.warn(`origin.test: ${CHROMIUM_PATH} missing; the browser case is skipped`);
+    return;
+  }
+  const refusedBefore = ctx.tb.broker.chat.counters.originRefused;
+  assert.is(await tryWebSocket(ctx.browser, ctx.otherUrl, ctx.tb.wsUrl), 'closed 1006', 'cross-site: the handshake fails');
+  assert.is(ctx.tb.broker.chat.counters.originRefused, refusedBefore + 1, 'refused by the origin check');
+  assert.is(await tryWebSocket(ctx.browser, `${ctx.tb.url}healthz`, ctx.tb.wsUrl), 'welcome', 'same origin: welcomed');
+});
+
+Browsers.run();
