@@ -38,14 +38,14 @@ export function benchConfig(quick: boolean): BenchConfig {
     return {
       quick,
       runs: 1,
-      idle: { ns: [1000, 5000], roomSize: 10, settleMs: 500, windowMs: 5000 },
+      idle: { ns: [1000, 5000], roomSize: 10, settleMs: 500, windowMs: 4000 },
       fanout: {
-        rooms: [{ members: 1000, startRate: 50 }],
-        factor: 2, maxSteps: 5, warmMs: 300, windowMs: 1000, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
+        rooms: [{ members: 500, startRate: 100 }],
+        factor: 2, maxSteps: 4, warmMs: 300, windowMs: 1000, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
       },
-      manyRooms: { conns: 2000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 3000 },
-      storm: { conns: 5000, concurrencyPerWorker: 100, workers: 2 },
-      noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 2000 },
+      manyRooms: { conns: 1000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 2000 },
+      storm: { conns: 2000, concurrencyPerWorker: 100, workers: 2 },
+      noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
       micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
       connsPerWorker: 12_000,
     };
@@ -55,12 +55,12 @@ export function benchConfig(quick: boolean): BenchConfig {
     runs: 3,
     idle: { ns: [1000, 10_000, 19_000], roomSize: 10, settleMs: 1500, windowMs: 30_000 },
     fanout: {
-      rooms: [{ members: 1000, startRate: 50 }, { members: 10_000, startRate: 5 }],
+      rooms: [{ members: 1000, startRate: 25 }, { members: 10_000, startRate: 2 }],
       factor: 2, maxSteps: 8, warmMs: 500, windowMs: 1500, graceMs: 500, sendersPerWorker: 5, textBytes: 48,
     },
-    manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 10_000 },
-    storm: { conns: 50_000, concurrencyPerWorker: 128, workers: 4 },
-    noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 5000 },
+    manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 8000 },
+    storm: { conns: 50_000, concurrencyPerWorker: 256, workers: 4 },
+    noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
     connsPerWorker: 12_000,
   };

@@ -13,9 +13,13 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 /** Connections per source address: well under the ~28k ephemeral ports of one. */
 const CONNS_PER_ADDRESS = 8000;
 
-let addressCursor = 2; // 127.0.0.1 is the servers'; fresh addresses per use dodge TIME_WAIT
+// Fresh addresses for every use: a client that closes first leaves TIME_WAIT
+// sockets on its address for 60 s, and bind() to an address crowded with them
+// gets slow (measured: 12 ms a connection instead of 1). Each bench process
+// starts at a random 127.A.0.0 block, so back-to-back runs do not meet either.
+let addressCursor = ((1 + Math.floor(Math.random() * 250)) << 16) + 2;
 
-/** Fresh loopback source addresses (127.0.0.2, ..., 127.0.1.1, ...) for `conns` connections. */
+/** Fresh loopback source addresses (127.A.0.2, 127.A.0.3, ...; never 127.0.0.1) for `conns` connections. */
 export function allocateAddresses(conns: number): string[] {
   const n = Math.max(1, Math.ceil(conns / CONNS_PER_ADDRESS));
   const out: string[] = [];

@@ -1,6 +1,8 @@
 // Scenario 2, fan-out: one room of M members (1,000; 10,000), a few senders
 // among them at rising rates (x2 per step) until the system saturates
-// (delivered < 80% of offered, p99 over 1 s, or members dropped). Each step:
+// (delivered < 80% of offered or p99 over 1 s in two steps in a row: one
+// noisy step on a shared machine must not end the sweep; or members dropped,
+// which ends it at once). Each step:
 // delivered messages/s and frames/s across all members, latency p50/p99/max
 // of the messages sent in the window. Then one more step at half of the
 // maximum delivered rate, where the issue sets its p99 target.
@@ -67,11 +69,14 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
     const result: FanoutResult = { members, connectMs: c.ms, steps: [], maxDelivered: 0, maxFrames: 0, half: null };
     if (profile) await server.probe({ cmd: 'profile-start' });
     let rate = startRate;
+    let saturated = 0;
     for (let i = 0; i < cfg.maxSteps; i++) {
       const s = await step(fleet, server, ctx, members, rate);
       result.steps.push(s);
       ctx.log(`    ${system} M=${members} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} max ${s.max} ms, cpu srv ${s.serverCpu}% gen ${s.genCpu}%${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
-      if (s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) || s.lost > 0) break;
+      if (s.lost > 0) break;
+      saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
+      if (saturated === 2) break;
       rate *= cfg.factor;
     }
     if (profile) {
