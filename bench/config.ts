@@ -38,13 +38,13 @@ export function benchConfig(quick: boolean): BenchConfig {
     return {
       quick,
       runs: 1,
-      idle: { ns: [1000, 5000], roomSize: 10, settleMs: 500, windowMs: 4000 },
+      idle: { ns: [500, 2000], roomSize: 10, settleMs: 300, windowMs: 3000 },
       fanout: {
-        rooms: [{ members: 500, startRate: 100 }],
-        factor: 2, maxSteps: 4, warmMs: 300, windowMs: 1000, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
+        rooms: [{ members: 300, startRate: 200 }],
+        factor: 2, maxSteps: 3, warmMs: 300, windowMs: 800, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
       },
       manyRooms: { conns: 1000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 2000 },
-      storm: { conns: 2000, concurrencyPerWorker: 100, workers: 2 },
+      storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2 },
       noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
       micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
       connsPerWorker: 12_000,

@@ -48,6 +48,9 @@ export async function idle(ctx: Context): Promise<Partial<Record<SystemId, IdleR
       await sleep(300);
       const base = await server.memory();
       result.base = base;
+      if (ctx.heapSnapshot && system === 'hubbub') {
+        await server.probe({ cmd: 'heap-snapshot', path: `${ctx.artifacts}/hubbub-idle-0.heapsnapshot` }, 300_000);
+      }
       let have = 0;
       for (const n of cfg.ns) {
         const r = await fleet.connect(`idle ${system} ${n}`, {
