@@ -107,11 +107,11 @@ export function renderChart(cfg: BenchConfig, runs: RunResult[], systems: System
       if (candidates.length === 0) continue;
       const mid = median(candidates.map((f) => f!.maxDelivered));
       const pick = candidates.reduce((a, b) => (Math.abs(b!.maxDelivered - mid) < Math.abs(a!.maxDelivered - mid) ? b : a))!;
-      series.push({ name: `${s} p50`, color: COLORS[s], dash: true, points: pick.steps.map((st) => [st.delivered, st.p50]) });
-      series.push({ name: `${s} p99`, color: COLORS[s], points: pick.steps.map((st) => [st.delivered, st.p99]) });
+      series.push({ name: `${s} p50`, color: COLORS[s], dash: true, points: pick.steps.map((st) => [st.offered, st.p50]) });
+      series.push({ name: `${s} p99`, color: COLORS[s], points: pick.steps.map((st) => [st.offered, st.p99]) });
     }
     charts.push(lineChart({
-      title: `Fan-out, room of ${members}: latency vs delivered rate`, xLabel: 'delivered messages/s (all members)',
+      title: `Fan-out, room of ${members}: latency vs offered rate`, xLabel: 'offered deliveries/s (send rate x members)',
       yLabel: 'end-to-end latency, ms', xLog: true, yLog: true, series,
     }));
   }
