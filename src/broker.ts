@@ -6,10 +6,12 @@ import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, DEFAULT_HOST, DEFAULT_PORT,
-  HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
+  HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { createLogger } from './log.js';
+import type { Backplane } from './transport/backplane/backplane.js';
+import { MemoryBackplane } from './transport/backplane/memory-backplane.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
 
@@ -25,6 +27,12 @@ export interface BrokerConfig {
   bigRoomThreshold: number;
   presenceIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** Messages kept per room for history and recovery. */
+  historySize: number;
+  /** How long a room's history outlives its last member (memory backplane), ms. */
+  historyRetentionMs: number;
+  /** The backplane; null: the in-memory one built from the history options. */
+  backplane: Backplane | null;
   logger: Logger;
 }
 
@@ -41,6 +49,9 @@ export function defaultConfig(): BrokerConfig {
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+    historySize: HISTORY_SIZE,
+    historyRetentionMs: HISTORY_RETENTION_MS,
+    backplane: null,
     logger: createLogger(),
   };
 }
@@ -49,6 +60,7 @@ export class Broker {
   readonly config: BrokerConfig;
   readonly scheduler: Scheduler;
   readonly supervisor: Supervisor;
+  readonly backplane: Backplane;
   readonly http: HttpServer;
   readonly chat: ChatGateway;
   readonly log: Logger;
@@ -61,7 +73,11 @@ export class Broker {
     this.config = config;
     this.log = config.logger;
     this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs });
-    this.supervisor = new Supervisor(this.scheduler, this.log, {
+    this.backplane = config.backplane ?? new MemoryBackplane({
+      historySize: config.historySize,
+      historyRetentionMs: config.historyRetentionMs,
+    });
+    this.supervisor = new Supervisor(this.scheduler, this.log, this.backplane, {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
     });
@@ -86,6 +102,7 @@ export class Broker {
   /** Starts a broker; `port: 0` picks a free port (see `port`). */
   static async start(overrides: Partial<BrokerConfig> = {}): Promise<Broker> {
     const broker = new Broker({ ...defaultConfig(), ...overrides });
+    await broker.backplane.start(broker.supervisor.sink());
     await broker.http.listen(broker.config.port, broker.config.host);
     return broker;
   }
@@ -123,6 +140,7 @@ export class Broker {
     for (const ws of this.chat.heartbeat.sockets()) ws.terminate();
     this.chat.stop();
     this.supervisor.dispose();
+    await this.backplane.close();
     this.http.server.closeAllConnections();
     await serverClosed;
   }

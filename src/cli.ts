@@ -42,7 +42,6 @@ async function serve(argv: string[]): Promise<void> {
   if (values['max-frame'] !== undefined) config.maxFrameBytes = intOption('--max-frame', values['max-frame']);
 
   const broker = await Broker.start(config);
-  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -58,6 +57,8 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Announced only once a signal can stop it cleanly: whoever waits for this line may signal at once.
+  broker.log.info({ url: broker.url, pid: process.pid }, `hubbub listening on ${broker.url} (chat: ${broker.url}, WebSocket: ${broker.url.replace('http', 'ws')}ws)`);
 }
 
 function intOption(name: string, value: string): number {

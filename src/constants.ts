@@ -6,6 +6,12 @@
 export const RUN_QUEUE_SIZE = 256;
 /** Every this many ticks the global queue is looked at first. proc.go: schedtick%61. */
 export const GLOBAL_QUEUE_CHECK_TICKS = 61;
+/**
+ * Consecutive turns taken from `runnext` before the ring gets a turn. Go's runnext
+ * inherits the time slice, so a ping-pong pair is preempted as one; without this
+ * cap such a pair would starve everything in the local ring.
+ */
+export const RUNNEXT_STREAK_MAX = 61;
 /** Messages an actor handles per turn before it goes back to the tail (BEAM: reductions). */
 export const DEFAULT_ACTOR_BUDGET = 64;
 /** The supervisor is the hub every chat message passes through; it gets a larger turn. */
@@ -34,6 +40,12 @@ export const MAX_ROOM_LENGTH = 64;
 export const MAX_ID_LENGTH = 64;
 /** `joined.users` and `who.users` list at most this many names, plus `count`. */
 export const MAX_LISTED_USERS = 1000;
+/** Messages kept per room for `history` and recovery (`join` with `since`). */
+export const HISTORY_SIZE = 100;
+/** A room's history outlives its last member by this long (memory backplane), ms. */
+export const HISTORY_RETENTION_MS = 10 * 60_000;
+/** Largest `limit` of the `history` op. */
+export const MAX_HISTORY_LIMIT = 1000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */
 export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'unknown_user'
   | 'mailbox_full'
   | 'overloaded'
+  | 'unavailable'
   | 'internal';
 
 export class HubbubError extends Error {

@@ -7,6 +7,7 @@
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
 import { CLOSE_INTERNAL_ERROR } from '../constants.js';
+import type { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, isFault, parseClientOp } from '../transport/protocol.js';
 import { Actor, type StopReason } from './actor.js';
 import {
@@ -18,13 +19,15 @@ import type { SupervisorMsg } from './supervisor-messages.js';
 
 /** What an actor may do with its socket, implemented by the transport. */
 export interface Peer {
-  /** Queues an encoded text frame; written when the slice ends. */
-  deliver(frame: Buffer): void;
+  /** Queues an encoded event (shared by every recipient); written when the slice ends. */
+  deliver(frame: OutFrame): void;
   /** Flushes what is queued, then closes with this code and reason. */
   closeAfterFlush(code: number, reason: string): void;
   /** Backpressure on input: stop and restart reading the socket. */
   pauseReading(): void;
   resumeReading(): void;
+  /** The remote address, as "ip:port"; computed when asked (logs, debug), never stored. */
+  readonly remote: string;
 }
 
 /** Shared by every connection of a broker: one object, not a closure per connection. */
@@ -44,7 +47,10 @@ export type ConnectionControl =
 export type ConnectionMsg = string | ConnectionControl;
 
 export class ConnectionActor extends Actor<ConnectionMsg> {
-  readonly kind = 'connection';
+  get kind(): 'connection' {
+    return 'connection';
+  }
+
   /** The name the supervisor gave it; '' until registered. */
   user = '';
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
@@ -59,11 +65,14 @@ export class ConnectionActor extends Actor<ConnectionMsg> {
     readonly env: ConnectionEnv,
     /** The name asked for in the URL (null: none or unusable). */
     readonly requestedName: string | null,
-    /** Remote address, for logs and the debug channel. */
-    readonly remote: string,
     mailboxCapacity?: number,
   ) {
     super(id, mailboxCapacity);
+  }
+
+  /** Remote address, for logs and the debug channel (asked of the socket, not stored). */
+  get remote(): string {
+    return this.peer.remote;
   }
 
   get state(): ConnectionState {

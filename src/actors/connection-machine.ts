@@ -65,9 +65,22 @@ export type ConnectionState = 'connecting' | 'open' | 'closing' | 'closed';
 /** Every connection starts from this one frozen snapshot. */
 export const INITIAL_CONNECTION_SNAPSHOT: ConnectionSnapshot = initialTransition(connectionMachine)[0];
 
+/**
+ * Next snapshots of events that carry no data, by snapshot: such a step's
+ * result depends only on the snapshot, so it is computed once and shared.
+ * Every open connection thus holds the same `open` snapshot as every other,
+ * not a private copy (a snapshot with its arrays is several hundred bytes).
+ */
+const sharedSteps = new WeakMap<ConnectionSnapshot, Map<string, ConnectionSnapshot>>();
+
 /** The pure step: the next snapshot (the same object when the event does not apply). */
 export function stepConnection(snapshot: ConnectionSnapshot, event: ConnectionEvent): ConnectionSnapshot {
-  return transition(connectionMachine, snapshot, event)[0];
+  if (Object.keys(event).length !== 1) return transition(connectionMachine, snapshot, event)[0];
+  let steps = sharedSteps.get(snapshot);
+  if (steps === undefined) sharedSteps.set(snapshot, (steps = new Map()));
+  let next = steps.get(event.type);
+  if (next === undefined) steps.set(event.type, (next = transition(connectionMachine, snapshot, event)[0]));
+  return next;
 }
 
 /** Every state of the machine, for inspectors that draw it. */

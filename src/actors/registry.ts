@@ -4,8 +4,8 @@
 //   sessions: actor id -> { actor, user, rooms[] }
 //   users:    user name -> actor
 //   rooms:    room name -> { name, members: actor id -> actor, live }
-// `live` is a mutable RoomLive: the message sequence and pending presence
-// change on every chat message, and a chat message must not pay a produce().
+// `live` is a mutable RoomLive: pending presence and recovery bookkeeping
+// change often, and a chat message must not pay a produce().
 // immer neither drafts nor freezes class instances, so it rides along by
 // reference; actors do too.
 import { produce } from 'immer';
@@ -20,8 +20,8 @@ export interface Session {
 
 /** The parts of a room that change per message, outside immer on purpose. */
 export class RoomLive {
-  /** Sequence number of the last message sent to the room. */
-  seq = 0;
+  /** Members of this node still waiting for their history replay (see Supervisor). */
+  recovering = 0;
   /** Presence waiting to be sent in one batch (big rooms only). */
   joined: string[] = [];
   left: string[] = [];
@@ -69,7 +69,7 @@ export function removeSession(state: RegistryState, actor: ConnectionActor): { s
   const next = change(state, (d) => {
     for (const name of left) leaveRoom(d, name, actor.id);
     trieDelete(d.sessions, actor.id);
-    if (trieGet(d.users, session.user) === actor) trieDelete(d.users, session.user);
+    if (trieGet(d.users, session.user)?.id === actor.id) trieDelete(d.users, session.user);
   });
   return { state: next, left };
 }
@@ -85,7 +85,8 @@ export function addMember(state: RegistryState, roomName: string, actor: Connect
       trieSet(d.rooms, roomName, r);
     }
     trieSet(r.members, actor.id, actor);
-    trieGet(d.sessions, actor.id)?.rooms.push(roomName);
+    // The room's own name string, not the client's copy of it: one string per room, not per member.
+    trieGet(d.sessions, actor.id)?.rooms.push(r.name);
   });
   return { state: next, added: true };
 }

@@ -1,5 +1,6 @@
 // The messages the supervisor receives. In a file of its own so that actors can
 // name them without importing the supervisor.
+import type { HistoryResult, Requester } from '../transport/backplane/backplane.js';
 import type { ClientOp } from '../transport/protocol.js';
 import type { Actor } from './actor.js';
 import type { ConnectionActor } from './connection-actor.js';
@@ -16,4 +17,12 @@ export type SupervisorMsg =
   /** An actor's handler threw; it is already dead (scheduler's error boundary). */
   | { type: 'failed'; actor: Actor<unknown>; error: unknown }
   /** Time to send the coalesced presence of big rooms. */
-  | { type: 'flush-presence' };
+  | { type: 'flush-presence' }
+  // From the backplane (see src/transport/backplane/backplane.ts), via BackplaneSink:
+  /** A room message to fan out to this node's members, in seq order. */
+  | { type: 'room-message'; room: string; seq: number; payload: Buffer }
+  | { type: 'published'; who: Requester; room: string; seq: number }
+  | { type: 'publish-failed'; who: Requester; room: string; reason: string }
+  | { type: 'history'; who: Requester; room: string; kind: 'join' | 'history'; result: HistoryResult }
+  | { type: 'history-failed'; who: Requester; room: string; kind: 'join' | 'history'; reason: string }
+  | { type: 'link'; up: boolean };

@@ -2,11 +2,20 @@
 // decides what happens when another actor fails.
 //
 // Every op that touches shared state comes here as a message, so the registry
-// has one writer and needs no locks. The data path is short: a `send` looks up
-// the room, bumps its sequence, encodes the event ONCE and hands the same
-// bytes to every member's Peer; nothing is copied per recipient and no immer
-// produce() runs. Joins, leaves and registrations do produce(), each copying
-// O(log32 n) of the state (see registry.ts).
+// has one writer and needs no locks. The data path is short: a `send` checks
+// membership and hands the backplane the event encoded up to its seq; the
+// backplane assigns the seq, keeps it in the room's history and delivers it
+// back (`room-message`) to every node with members, where the supervisor wraps
+// the bytes in ONE OutFrame and hands it to every local member's Peer. Nothing
+// is encoded or copied per recipient and no immer produce() runs. Joins,
+// leaves and registrations do produce(), each copying O(log32 n) of the state
+// (see registry.ts).
+//
+// Recovery: a `join` with `since` marks the member as recovering in that room.
+// Live messages for it are held back while the backplane reads the history;
+// when the history arrives the member gets `joined`, the missed messages, then
+// the held-back ones, skipping every seq it already got: no gap, no duplicate,
+// whatever the order in which history and live messages come back.
 //
 // Failures: when an actor's handler throws, the scheduler marks it dead and
 // tells the supervisor, which logs it, removes it from every room (presence
@@ -18,6 +27,8 @@ import type { Logger } from 'pino';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, MAX_LISTED_USERS, MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
+import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
+import { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, type OpId } from '../transport/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor } from './connection-actor.js';
@@ -37,8 +48,17 @@ export interface SupervisorOptions {
   mailboxCapacity?: number;
 }
 
+/** A member waiting for its history replay; live messages for it wait here. */
+interface Recovery {
+  since: number;
+  held: { seq: number; frame: OutFrame }[];
+}
+
 export class Supervisor extends Actor<SupervisorMsg> {
-  readonly kind = 'supervisor';
+  get kind(): 'supervisor' {
+    return 'supervisor';
+  }
+
   override budget = SUPERVISOR_BUDGET;
   state: RegistryState = emptyRegistry();
   readonly #scheduler: Scheduler;
@@ -48,11 +68,17 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Big rooms with presence waiting to be flushed. */
   readonly #presencePending = new Set<string>();
   #presenceTimer: NodeJS.Timeout | null = null;
+  readonly #backplane: Backplane;
+  /** Members recovering history, by `${actorId}\n${room}`. */
+  readonly #recovering = new Map<string, Recovery>();
+  /** False while the backplane's link is down (Redis gone): local rooms go on. */
+  backplaneUp = true;
 
-  constructor(scheduler: Scheduler, log: Logger, options: SupervisorOptions = {}) {
+  constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
     super('supervisor', options.mailboxCapacity ?? 1 << 16);
     this.#scheduler = scheduler;
     this.#log = log;
+    this.#backplane = backplane;
     this.#bigRoom = options.bigRoomThreshold ?? BIG_ROOM_THRESHOLD;
     this.#presenceIntervalMs = options.presenceIntervalMs ?? BIG_ROOM_PRESENCE_INTERVAL_MS;
     scheduler.onFailure((actor, error) => {
@@ -64,7 +90,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
     try {
       this.#handle(msg);
     } catch (error) {
-      const culprit = msg.type === 'op' ? msg.from : msg.type === 'failed' ? null : msg.type === 'flush-presence' ? null : msg.actor;
+      const culprit = msg.type === 'op' ? msg.from
+        : msg.type === 'register' || msg.type === 'unregister' ? msg.actor
+        : 'who' in msg ? this.#actor(msg.who) ?? null
+        : null;
       this.#log.error({ err: error, msg: msg.type, actor: culprit?.id }, 'supervisor: handler threw; registry unchanged');
       if (culprit !== null && !culprit.dead) {
         try {
@@ -84,6 +113,19 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   room(name: string): Room | undefined {
     return trieGet(this.state.rooms, name);
+  }
+
+  /** The sink the backplane reports to: everything becomes a message in this mailbox. */
+  sink(): BackplaneSink {
+    const send = (msg: SupervisorMsg) => this.#scheduler.send(this, msg, true);
+    return {
+      roomMessage: (room, seq, payload) => send({ type: 'room-message', room, seq, payload }),
+      published: (who, room, seq) => send({ type: 'published', who, room, seq }),
+      publishFailed: (who, room, reason) => send({ type: 'publish-failed', who, room, reason }),
+      history: (who, room, kind, result) => send({ type: 'history', who, room, kind, result }),
+      historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),
+      linkChanged: (up) => send({ type: 'link', up }),
+    };
   }
 
   /** Stops the presence timer; the broker calls this when it shuts down. */
@@ -115,7 +157,37 @@ export class Supervisor extends Actor<SupervisorMsg> {
         this.#presenceTimer = null;
         this.#flushPresence();
         return;
+      case 'room-message':
+        this.#fanOut(msg.room, msg.seq, msg.payload);
+        return;
+      case 'published': {
+        const from = this.#actor(msg.who);
+        if (from !== undefined && msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id, seq: msg.seq }));
+        return;
+      }
+      case 'publish-failed':
+        this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `message not stored: ${msg.reason}`, msg.who.id));
+        return;
+      case 'history':
+        if (msg.kind === 'join') this.#recovered(msg.who, msg.room, msg.result);
+        else this.#historyReply(msg.who, msg.room, msg.result);
+        return;
+      case 'history-failed':
+        if (msg.kind === 'join') this.#recovered(msg.who, msg.room, { messages: [], latest: 0, recovered: false });
+        else this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `history unavailable: ${msg.reason}`, msg.who.id));
+        return;
+      case 'link':
+        this.backplaneUp = msg.up;
+        if (msg.up) this.#log.info('backplane link is up');
+        else this.#log.warn('backplane link is down: serving local rooms only until it returns');
+        return;
     }
+  }
+
+  /** The live connection a backplane answer is for, if it is still here. */
+  #actor(who: Requester): ConnectionActor | undefined {
+    const actor = trieGet(this.state.sessions, who.actorId)?.actor;
+    return actor === undefined || actor.dead ? undefined : actor;
   }
 
   #stopFailed(actor: ConnectionActor, error: unknown): void {
@@ -145,11 +217,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #unregister(actor: ConnectionActor): void {
-    const { state, left } = removeSession(this.state, actor);
+    const before = this.state;
+    const { state, left } = removeSession(before, actor);
     this.state = state;
     for (const name of left) {
+      this.#endRecovery(actor, trieGet(before.rooms, name));
       const room = trieGet(state.rooms, name);
       if (room !== undefined) this.#presence(room, actor.user, 'leave', null);
+      else this.#backplane.interest(name, false);
     }
   }
 
@@ -158,7 +233,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'send':
         return this.#publish(from, op.room, op.text, op.id);
       case 'join':
-        return this.#join(from, op.room);
+        return this.#join(from, op.room, op.since, op.id);
+      case 'history':
+        if (!this.#isMember(from, op.room)) {
+          from.peer.deliver(encodeError('not_in_room', `join "${op.room}" to read its history`, op.id));
+          return;
+        }
+        this.#backplane.history(op.room, { limit: op.limit }, requester(from, op.id), 'history');
+        return;
       case 'leave':
         return this.#leave(from, op.room, op.id);
       case 'dm':
@@ -174,25 +256,96 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
   }
 
-  /** The data path: encode once, the same bytes to every member. */
-  #publish(from: ConnectionActor, roomName: string, text: string, id: OpId | undefined): void {
+  #isMember(actor: ConnectionActor, roomName: string): boolean {
     const room = trieGet(this.state.rooms, roomName);
-    if (room === undefined || trieGet(room.members, from.id) === undefined) {
+    return room !== undefined && trieGet(room.members, actor.id) !== undefined;
+  }
+
+  /**
+   * The data path, first half: check membership, encode the event up to its
+   * seq, publish. The second half is #fanOut, when the backplane hands it back.
+   */
+  #publish(from: ConnectionActor, roomName: string, text: string, id: OpId | undefined): void {
+    if (!this.#isMember(from, roomName)) {
       from.peer.deliver(encodeError('not_in_room', `join "${roomName}" before sending to it`, id));
       return;
     }
-    const seq = ++room.live.seq;
-    const frame = encode({ type: 'message', room: roomName, from: from.user, text, ts: Date.now(), seq });
-    trieForEach(room.members, (member) => member.peer.deliver(frame));
-    if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id, seq }));
+    const head = `{"type":"message","room":${JSON.stringify(roomName)},"from":${JSON.stringify(from.user)},` +
+      `"text":${JSON.stringify(text)},"ts":${Date.now()},"seq":`;
+    this.#backplane.publish(roomName, head, requester(from, id));
   }
 
-  #join(from: ConnectionActor, roomName: string): void {
+  /** The data path, second half: one OutFrame, the same bytes to every local member. */
+  #fanOut(roomName: string, seq: number, payload: Buffer): void {
+    const room = trieGet(this.state.rooms, roomName);
+    if (room === undefined) return;
+    const frame = new OutFrame(payload);
+    if (room.live.recovering === 0) {
+      trieForEach(room.members, (member) => member.peer.deliver(frame));
+      return;
+    }
+    trieForEach(room.members, (member) => {
+      const recovery = this.#recovering.get(recoveryKey(member.id, roomName));
+      if (recovery === undefined) member.peer.deliver(frame);
+      else recovery.held.push({ seq, frame });
+    });
+  }
+
+  #join(from: ConnectionActor, roomName: string, since: number | undefined, id: OpId | undefined): void {
     const { state, added } = addMember(this.state, roomName, from);
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;
-    from.peer.deliver(encode({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }));
+    if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
     if (added) this.#presence(room, from.user, 'join', from);
+    if (since === undefined) {
+      from.peer.deliver(encode({ type: 'joined', room: roomName, users: listUsers(room), count: room.members.size }));
+      return;
+    }
+    // Recovery: `joined` waits for the history, and live messages wait behind it.
+    const key = recoveryKey(from.id, roomName);
+    if (!this.#recovering.has(key)) room.live.recovering++;
+    this.#recovering.set(key, { since, held: [] });
+    this.#backplane.history(roomName, { since }, requester(from, id), 'join');
+  }
+
+  #recovered(who: Requester, roomName: string, result: HistoryResult): void {
+    const key = recoveryKey(who.actorId, roomName);
+    const recovery = this.#recovering.get(key);
+    const room = trieGet(this.state.rooms, roomName);
+    const actor = this.#actor(who);
+    if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
+    this.#recovering.delete(key);
+    room.live.recovering--;
+    actor.peer.deliver(encode({
+      type: 'joined', room: roomName, users: listUsers(room), count: room.members.size,
+      recovered: result.recovered, seq: result.latest,
+    }));
+    let last = recovery.since;
+    for (const m of result.messages) {
+      if (m.seq <= last) continue;
+      actor.peer.deliver(new OutFrame(m.payload));
+      last = m.seq;
+    }
+    for (const h of recovery.held) {
+      if (h.seq <= last) continue;
+      actor.peer.deliver(h.frame);
+      last = h.seq;
+    }
+  }
+
+  #endRecovery(actor: ConnectionActor, room: Room | undefined): void {
+    if (room === undefined || room.live.recovering === 0) return;
+    if (this.#recovering.delete(recoveryKey(actor.id, room.name))) room.live.recovering--;
+  }
+
+  #historyReply(who: Requester, roomName: string, result: HistoryResult): void {
+    const actor = this.#actor(who);
+    if (actor === undefined) return;
+    // The stored events are JSON already: splice them in rather than parse and re-encode.
+    const parts = [`{"type":"history","room":${JSON.stringify(roomName)},"messages":[`];
+    result.messages.forEach((m, i) => parts.push(i === 0 ? '' : ',', m.payload.toString()));
+    parts.push(`],"seq":${result.latest}${who.id === undefined ? '' : `,"id":${JSON.stringify(who.id)}`}}`);
+    actor.peer.deliver(new OutFrame(Buffer.from(parts.join(''))));
   }
 
   #leave(from: ConnectionActor, roomName: string, id: OpId | undefined): void {
@@ -201,10 +354,12 @@ export class Supervisor extends Actor<SupervisorMsg> {
       from.peer.deliver(encodeError('not_in_room', `not a member of "${roomName}"`, id));
       return;
     }
+    this.#endRecovery(from, trieGet(this.state.rooms, roomName));
     this.state = state;
     from.peer.deliver(encode({ type: 'left', room: roomName }));
     const room = trieGet(state.rooms, roomName);
     if (room !== undefined) this.#presence(room, from.user, 'leave', null);
+    else this.#backplane.interest(roomName, false);
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
@@ -258,6 +413,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
     this.#presencePending.clear();
   }
+}
+
+function requester(from: ConnectionActor, id: OpId | undefined): Requester {
+  return id === undefined ? { actorId: from.id } : { actorId: from.id, id };
+}
+
+function recoveryKey(actorId: string, room: string): string {
+  return `${actorId}\n${room}`;
 }
 
 function listUsers(room: Room): string[] {

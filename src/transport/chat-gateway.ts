@@ -59,19 +59,20 @@ export class ChatGateway implements SocketOwner {
   /** Completes a WebSocket upgrade on /ws. Called by the HTTP server's upgrade router. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const name = cleanUserName(url.searchParams.get('name'));
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as HubSocket, req, name));
+    const batch = url.searchParams.get('batch') === '1';
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as HubSocket, req, name, batch));
   }
 
   markDirty(socket: HubSocket): void {
     this.#dirty.push(socket);
   }
 
-  #accept(ws: HubSocket, req: IncomingMessage, name: string | null): void {
-    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    const actor = new ConnectionActor(`c${++this.#nextId}`, ws, this.#env, name, remote, this.#mailboxCapacity);
+  #accept(ws: HubSocket, req: IncomingMessage, name: string | null, batch: boolean): void {
+    const actor = new ConnectionActor(`c${++this.#nextId}`, ws, this.#env, name, this.#mailboxCapacity);
     ws.actor = actor;
     ws.owner = this;
     ws.raw = req.socket;
+    ws.batch = batch;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
     ws.on('close', onClose);

@@ -71,7 +71,8 @@ export class HttpServer {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'));
+    // Until a handler owns the socket, a reset must not become an uncaught 'error'.
+    socket.on('error', ignoreUpgradeError);
     const url = parseUrl(req);
     const handler = url === null ? undefined : this.#upgrades.get(url.pathname);
     if (handler === undefined) {
@@ -79,8 +80,13 @@ export class HttpServer {
       return;
     }
     handler(req, socket, head, url!);
+    // Upgraded: ws listens for errors itself now; ours would cost a listener array per connection.
+    if (socket.listenerCount('error') > 1) socket.off('error', ignoreUpgradeError);
   }
 }
+
+/** Shared by every upgrading socket: errors before a handler takes over end the socket anyway. */
+function ignoreUpgradeError(): void {}
 
 function parseUrl(req: IncomingMessage): URL | null {
   try {

@@ -1,16 +1,22 @@
 // HubSocket: ws's WebSocket, extended to be an actor's Peer.
 //
-// It holds the connection's outbox: the frames delivered to it during the
+// It holds the connection's outbox: the events delivered to it during the
 // current scheduler slice. The first delivery marks the socket dirty in its
 // gateway; when the slice ends the gateway flushes every dirty socket once:
-// all of its frames go out corked, in one write. Frames arrive already encoded
-// (Buffers shared by every recipient of a broadcast), so nothing is encoded per
-// socket. The same object carries the heartbeat bit, so a connection costs one
-// object here, not a socket plus a wrapper.
+// all of its frames go out corked, in one write. Events arrive encoded and
+// framed once (OutFrames shared by every recipient of a broadcast), so a flush
+// writes shared bytes straight to the TCP socket. ws's own sender is bypassed
+// for these writes only; that is safe because compression is off, so ws
+// writes synchronously and never holds a queue that ours could overtake.
+// A client that asked for batch mode (`?batch=1`) gets every event of a slice
+// in one frame, one JSON object per line.
+// The same object carries the heartbeat bit, so a connection costs one object
+// here, not a socket plus a wrapper.
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ConnectionActor, Peer } from '../actors/connection-actor.js';
 import { CLOSE_TRY_AGAIN_LATER } from '../constants.js';
+import { frameBatch, type OutFrame } from './out-frame.js';
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
@@ -18,8 +24,6 @@ export interface SocketOwner {
   markDirty(socket: HubSocket): void;
   readonly maxOutboxBytes: number;
 }
-
-const TEXT_FRAME = { binary: false } as const;
 
 export class HubSocket extends WebSocket implements Peer {
   actor: ConnectionActor | null = null;
@@ -30,10 +34,12 @@ export class HubSocket extends WebSocket implements Peer {
   alive = true;
   /** Heartbeat wheel bucket this socket is in; -1 when in none. */
   bucket = -1;
-  #outbox: Buffer[] | null = null;
+  /** Batch mode: several events per frame, newline-separated (asked with ?batch=1). */
+  batch = false;
+  #outbox: OutFrame[] | null = null;
   #outboxBytes = 0;
 
-  deliver(frame: Buffer): void {
+  deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
     const owner = this.owner!;
     if (this.#outbox === null) {
@@ -42,7 +48,7 @@ export class HubSocket extends WebSocket implements Peer {
     } else {
       this.#outbox.push(frame);
     }
-    this.#outboxBytes += frame.length;
+    this.#outboxBytes += frame.payload.length;
     // A client that does not read must not grow the broker without bound.
     if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) {
       this.#outbox = null;
@@ -51,26 +57,33 @@ export class HubSocket extends WebSocket implements Peer {
     }
   }
 
-  /** Writes what this slice delivered: one frame plainly, several corked into one write. */
+  /** Writes what this slice delivered: one write, corked when there are several frames. */
   flushOutbox(): void {
     const out = this.#outbox;
     if (out === null) return;
     this.#outbox = null;
     this.#outboxBytes = 0;
-    if (this.readyState !== WebSocket.OPEN) return;
-    if (out.length === 1) {
-      this.send(out[0], TEXT_FRAME);
-      return;
-    }
     const raw = this.raw;
-    raw?.cork();
-    for (let i = 0; i < out.length; i++) this.send(out[i], TEXT_FRAME);
-    raw?.uncork();
+    if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
+    if (out.length === 1) {
+      raw.write(out[0].wire);
+    } else if (this.batch) {
+      raw.write(frameBatch(out));
+    } else {
+      raw.cork();
+      for (let i = 0; i < out.length; i++) raw.write(out[i].wire);
+      raw.uncork();
+    }
   }
 
   closeAfterFlush(code: number, reason: string): void {
     this.flushOutbox();
     if (this.readyState === WebSocket.OPEN || this.readyState === WebSocket.CONNECTING) this.close(code, reason);
+  }
+
+  get remote(): string {
+    // Read only when asked: net.Socket caches a _peername object on first use.
+    return this.raw === null ? '' : `${this.raw.remoteAddress}:${this.raw.remotePort}`;
   }
 
   pauseReading(): void {

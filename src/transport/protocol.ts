@@ -1,14 +1,16 @@
 // The wire protocol: parsing and validating client ops, encoding server events.
 // docs/protocol.md is the contract; this file is its only implementation.
-// Encoders return Buffers so one encoded event can be written to many sockets.
-import { MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from '../constants.js';
+// Encoders return OutFrames so one encoded event can be written to many sockets.
+import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from '../constants.js';
 import type { ErrorCode } from '../errors.js';
+import { OutFrame } from './out-frame.js';
 
 /** A client's op id, echoed in its ack or error as given. */
 export type OpId = string | number;
 
 export type ClientOp =
-  | { op: 'join'; room: string; id?: OpId }
+  | { op: 'join'; room: string; since?: number; id?: OpId }
+  | { op: 'history'; room: string; limit: number; id?: OpId }
   | { op: 'leave'; room: string; id?: OpId }
   | { op: 'send'; room: string; text: string; id?: OpId }
   | { op: 'dm'; to: string; text: string; id?: OpId }
@@ -24,7 +26,7 @@ export interface ProtocolFault {
 
 export type ServerEvent =
   | { type: 'welcome'; session: string; user: string }
-  | { type: 'joined'; room: string; users: string[]; count: number }
+  | { type: 'joined'; room: string; users: string[]; count: number; recovered?: boolean; seq?: number }
   | { type: 'left'; room: string }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
@@ -35,15 +37,15 @@ export type ServerEvent =
   | { type: 'pong'; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
 
-export function encode(event: ServerEvent): Buffer {
-  return Buffer.from(JSON.stringify(event));
+export function encode(event: ServerEvent): OutFrame {
+  return new OutFrame(Buffer.from(JSON.stringify(event)));
 }
 
-export function encodeError(code: ErrorCode, message: string, ref?: OpId): Buffer {
+export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFrame {
   return encode(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
 }
 
-const OPS = new Set(['join', 'leave', 'send', 'dm', 'who', 'ping']);
+const OPS = new Set(['join', 'leave', 'send', 'dm', 'who', 'ping', 'history']);
 
 /** Parses one client text frame. Never throws: bad input is a ProtocolFault. */
 export function parseClientOp(text: string): ClientOp | ProtocolFault {
@@ -71,7 +73,22 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
   switch (op) {
     case 'ping':
       return withRef({ op }, ref);
-    case 'join':
+    case 'join': {
+      const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
+      if (typeof room !== 'string') return withRef(room, ref);
+      if (o.since === undefined) return withRef({ op, room }, ref);
+      if (!isCount(o.since)) return withRef({ fault: 'bad_request', message: '"since" must be a non-negative integer seq' }, ref);
+      return withRef({ op, room, since: o.since }, ref);
+    }
+    case 'history': {
+      const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
+      if (typeof room !== 'string') return withRef(room, ref);
+      const limit = o.limit ?? 50;
+      if (!isCount(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+        return withRef({ fault: 'bad_request', message: `"limit" must be an integer from 1 to ${MAX_HISTORY_LIMIT}` }, ref);
+      }
+      return withRef({ op, room, limit }, ref);
+    }
     case 'leave':
     case 'who': {
       const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
@@ -96,6 +113,10 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
 
 export function isFault(x: ClientOp | ProtocolFault): x is ProtocolFault {
   return (x as ProtocolFault).fault !== undefined;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
 function withRef<T extends object>(x: T, ref: OpId | undefined): T {

@@ -1,0 +1,83 @@
+// MemoryBackplane: the embedded default. One process is the whole deployment,
+// so this node is the only one with interest in any room: a publish assigns
+// the seq, keeps the message in the room's history ring and hands it straight
+// back to the sink. Histories of rooms idle longer than the retention are
+// swept by one timer.
+import type { Backplane, BackplaneSink, HistoryQuery, Requester } from './backplane.js';
+import { completeEvent } from './backplane.js';
+import { RoomHistory } from './room-history.js';
+
+export interface MemoryBackplaneOptions {
+  /** Messages kept per room. */
+  historySize: number;
+  /** A room's history is dropped after it has been idle (no message, no member) this long, ms. */
+  historyRetentionMs: number;
+}
+
+export class MemoryBackplane implements Backplane {
+  readonly kind = 'memory';
+  readonly #rooms = new Map<string, RoomHistory>();
+  /** Rooms with members on this node: their histories are never swept. */
+  readonly #interest = new Set<string>();
+  readonly #options: MemoryBackplaneOptions;
+  #sink: BackplaneSink | null = null;
+  #sweeper: NodeJS.Timeout | null = null;
+
+  constructor(options: MemoryBackplaneOptions) {
+    this.#options = options;
+  }
+
+  async start(sink: BackplaneSink): Promise<void> {
+    this.#sink = sink;
+    const every = Math.max(1000, Math.min(60_000, this.#options.historyRetentionMs));
+    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.#sweeper.unref();
+  }
+
+  publish(room: string, head: string, who: Requester): void {
+    const msg = this.#room(room).append((seq) => completeEvent(head, seq));
+    const sink = this.#sink!;
+    if (this.#interest.has(room)) sink.roomMessage(room, msg.seq, msg.payload);
+    sink.published(who, room, msg.seq);
+  }
+
+  interest(room: string, on: boolean): void {
+    if (on) this.#interest.add(room);
+    else {
+      this.#interest.delete(room);
+      const h = this.#rooms.get(room);
+      if (h !== undefined) h.touchedAt = Date.now();
+    }
+  }
+
+  history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void {
+    const h = this.#room(room);
+    const result = query.since !== undefined ? h.since(query.since) : h.latest(query.limit ?? h.capacity);
+    this.#sink!.history(who, room, kind, result);
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+  }
+
+  /** Rooms with a history (for stats and tests). */
+  get rooms(): number {
+    return this.#rooms.size;
+  }
+
+  #room(name: string): RoomHistory {
+    let h = this.#rooms.get(name);
+    if (h === undefined) {
+      h = new RoomHistory(this.#options.historySize);
+      this.#rooms.set(name, h);
+    }
+    return h;
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.#options.historyRetentionMs;
+    for (const [name, h] of this.#rooms) {
+      if (!this.#interest.has(name) && h.touchedAt < cutoff) this.#rooms.delete(name);
+    }
+  }
+}

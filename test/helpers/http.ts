@@ -1,0 +1,23 @@
+// One plain HTTP request for tests: no keep-alive, so no idle socket outlives it.
+import { request } from 'node:http';
+import { withTimeout } from './wait.js';
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export function httpRequest(url: string, method = 'GET', timeoutMs = 3000): Promise<HttpReply> {
+  const done = new Promise<HttpReply>((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return withTimeout(done, timeoutMs, `${method} ${url}`);
+}

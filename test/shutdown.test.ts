@@ -1,0 +1,51 @@
+// Graceful shutdown of the real CLI process: on SIGTERM or SIGINT every client
+// is closed with 1001 and a reason, and the process exits 0 within the
+// shutdown timeout.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
+import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
+import { connectAll } from './helpers/client.js';
+import { withTimeout } from './helpers/wait.js';
+
+const Shutdown = suite<{ proc: BrokerProcess | null }>('shutdown', { proc: null });
+
+Shutdown.after.each((ctx) => {
+  // A failed case must not leave its broker behind.
+  if (ctx.proc !== null && ctx.proc.child.exitCode === null && ctx.proc.child.signalCode === null) ctx.proc.child.kill('SIGKILL');
+  ctx.proc = null;
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  Shutdown(`${signal}: clients are closed with 1001 and a reason; the process exits 0 in time`, async (ctx) => {
+    const proc = await spawnBroker();
+    ctx.proc = proc;
+    const clients = await connectAll(proc.wsUrl, ['ann', 'ben']);
+    for (const c of clients) {
+      c.send({ op: 'join', room: 'last-call' });
+      await c.nextOf('joined', { room: 'last-call' });
+    }
+    const signalledAt = Date.now();
+    proc.child.kill(signal);
+    const closes = await Promise.all(clients.map((c) => c.closed(SHUTDOWN_TIMEOUT_MS + 2000)));
+    for (const closed of closes) {
+      assert.is(closed.code, 1001);
+      assert.ok(closed.reason.length > 0, 'the close says why');
+    }
+    const code = await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 2000, `the broker to exit after ${signal}`);
+    assert.is(code, 0);
+    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS, 'exited within the shutdown timeout');
+    assert.ok(proc.lines.some((l) => l.includes(signal)), `the shutdown is logged with the signal (${signal})`);
+  });
+}
+
+Shutdown('with no clients the process exits 0 at once on SIGTERM', async (ctx) => {
+  const proc = await spawnBroker();
+  ctx.proc = proc;
+  const signalledAt = Date.now();
+  proc.child.kill('SIGTERM');
+  assert.is(await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 2000, 'the broker to exit'), 0);
+  assert.ok(Date.now() - signalledAt < 2000, 'an idle broker does not wait out the shutdown timeout');
+});
+
+Shutdown.run();
