@@ -55,11 +55,11 @@ export function benchConfig(quick: boolean): BenchConfig {
     runs: 3,
     idle: { ns: [1000, 10_000, 19_000], roomSize: 10, settleMs: 1500, windowMs: 30_000 },
     fanout: {
-      rooms: [{ members: 1000, startRate: 25 }, { members: 10_000, startRate: 2 }],
+      rooms: [{ members: 1000, startRate: 50 }, { members: 10_000, startRate: 4 }],
       factor: 2, maxSteps: 8, warmMs: 500, windowMs: 1500, graceMs: 500, sendersPerWorker: 5, textBytes: 48,
     },
     manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 8000 },
-    storm: { conns: 50_000, concurrencyPerWorker: 256, workers: 4 },
+    storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
     noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
     connsPerWorker: 12_000,

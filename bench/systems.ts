@@ -37,6 +37,15 @@ export interface Memory {
   external: number | null;
 }
 
+/** Every server started and not yet reaped: killed if the bench itself exits or is interrupted. */
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 export class RunningServer {
   #probeId = 0;
   readonly #probes = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -162,6 +171,8 @@ function command(system: SystemId, options: ServerOptions): { cmd: string; args:
 export function startServer(system: SystemId, options: ServerOptions = {}): Promise<RunningServer> {
   const { cmd, args, node } = command(system, options);
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', ...(node ? ['ipc' as const] : [])] });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

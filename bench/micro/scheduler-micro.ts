@@ -110,7 +110,7 @@ function heapPer<T>(count: number, make: (i: number) => T): number {
   return Math.round((after - before) / count);
 }
 
-const stubPeer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {} };
+const stubPeer: Peer = { remote: '127.0.0.2:1', deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {} };
 
 function stubEnv(): ConnectionEnv {
   const scheduler = newScheduler();
@@ -119,7 +119,7 @@ function stubEnv(): ConnectionEnv {
 
 function joins(): { registrations: number[]; joins: number[]; flatness: number } {
   const env = stubEnv();
-  const actors = Array.from({ length: JOINS }, (_, i) => new ConnectionActor(`c${i}`, stubPeer, env, null, `127.0.0.2:${i}`));
+  const actors = Array.from({ length: JOINS }, (_, i) => new ConnectionActor(`c${i}`, stubPeer, env, null));
   let state: RegistryState = emptyRegistry();
   const registrations: number[] = [];
   const joinRates: number[] = [];
@@ -142,7 +142,7 @@ const result = {
   messages: N,
   throughput: throughput(),
   bytesPerIdleActor: heapPer(IDLE, (i) => new Counter(`a${i}`)),
-  bytesPerConnectionActor: heapPer(IDLE, (i) => new ConnectionActor(`c${i}`, stubPeer, env, null, `127.0.0.2:${i}`)),
+  bytesPerConnectionActor: heapPer(IDLE, (i) => new ConnectionActor(`c${i}`, stubPeer, env, null)),
   idleActors: IDLE,
   joinsChunk: CHUNK,
   ...joins(),
