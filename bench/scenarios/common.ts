@@ -58,14 +58,18 @@ export function latencyOf(w: Window, group: string): LatencySummary {
   return h === undefined ? { samples: 0, p50: NaN, p99: NaN, max: NaN } : summarize(h);
 }
 
-/** Waits until no chat message has arrived for `quietMs` (bounded by `maxMs`). */
+/**
+ * Waits until nothing has arrived for `quietMs` (bounded by `maxMs`): no chat
+ * message and no other frame either (a big room's presence backlog after a
+ * join storm must not spill into the next measurement).
+ */
 export async function drain(fleet: Fleet, quietMs = 500, maxMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + maxMs;
-  let last = (await fleet.counters()).msgs;
+  let last = (await fleet.counters()).bytes;
   let stableSince = Date.now();
   while (Date.now() < deadline) {
     await sleep(100);
-    const now = (await fleet.counters()).msgs;
+    const now = (await fleet.counters()).bytes;
     if (now !== last) {
       last = now;
       stableSince = Date.now();

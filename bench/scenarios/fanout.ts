@@ -65,7 +65,8 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
     });
     if (c.failed > 0) throw fail(`fan-out ${system} ${members}`, c);
     await sleep(1200); // big-room presence is flushed once per second; let it pass
-    await drain(fleet, 300, 5000);
+    const drained = await drain(fleet, 500, 60_000);
+    if (!drained) ctx.log(`    ${system} M=${members}: still receiving a minute after the joins (presence backlog)`);
     const result: FanoutResult = { members, connectMs: c.ms, steps: [], maxDelivered: 0, maxFrames: 0, half: null };
     if (profile) await server.probe({ cmd: 'profile-start' });
     let rate = startRate;
@@ -87,7 +88,7 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
     result.maxFrames = Math.max(...result.steps.map((s) => s.frames));
     await fleet.each({ cmd: 'rate', group: GROUP, senders: 0, rate: 0, textBytes: 0 });
     const open = (await fleet.counters()).open;
-    if (open === members && (await drain(fleet))) {
+    if (open === members && (await drain(fleet, 500, 30_000))) {
       result.half = await step(fleet, server, ctx, members, result.maxDelivered / 2 / members);
       const h = result.half;
       ctx.log(`    ${system} M=${members} half of max (${h.offered}/s): p50 ${h.p50} p99 ${h.p99} max ${h.max} ms`);
