@@ -62,12 +62,12 @@ function reply(msg: Reply): void {
 
 /** The steady-state receive path: count frames, split lines, time stamped ones. */
 function receive(conn: Conn, data: Buffer): void {
-  totals.frames++;
-  totals.bytes += data.length;
   if (conn.group.kind === 'socketio' && data.length === 1 && data[0] === 0x32) {
-    conn.ws.send('3'); // Engine.IO ping -> pong
+    conn.ws.send('3'); // Engine.IO ping -> pong; a heartbeat, like ws pings, is not counted
     return;
   }
+  totals.frames++;
+  totals.bytes += data.length;
   let now = 0;
   let start = 0;
   const len = data.length;
