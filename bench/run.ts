@@ -8,7 +8,7 @@
 //   npm run bench -- --quick           1 run of small scenarios, under 3 minutes
 //   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
-//            --profile (CPU profile of Hubbub's fan-out, run 1)
+//            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -148,7 +148,7 @@ for (let r = 1; r <= cfg.runs; r++) {
   }
   for (const s of systems) {
     if (only.has('rooms') && s !== 'hubbub-batch') {
-      const res = await cell(run, `many rooms ${s}`, () => manyRooms(ctx, s));
+      const res = await cell(run, `many rooms ${s}`, () => manyRooms(ctx, s, ctx.profile && s === 'hubbub'));
       if (res !== undefined) (run.manyRooms ??= {})[s] = res;
     }
   }

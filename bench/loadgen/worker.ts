@@ -110,7 +110,9 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
     });
     const conn: Conn = { ws, group: group ?? ({ kind: ep.kind, name: '', msgs: 0, sent: 0 } as Group), room, ready: false };
     let settled = false;
-    let stage: 'hello' | 'joining' = 'hello';
+    // 'connecting' until the upgrade completes (a SYN dropped by a full accept
+    // queue is retried after 1, 2, 4, 8, 16 s), then 'hello' until welcome.
+    let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
     const timer = setTimeout(() => finish(`timeout in ${stage}`), timeoutMs);
     const finish = (error: string | null): void => {
       if (settled) return;
@@ -134,6 +136,7 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
       }
     };
     ws.on('open', () => {
+      stage = 'hello';
       if (readyOnOpen(ep.kind)) hello();
     });
     ws.on('message', (data: Buffer) => {
@@ -141,7 +144,7 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
       totals.frames++;
       totals.bytes += data.length;
       const text = data.toString();
-      if (stage === 'hello') {
+      if (stage !== 'joining') {
         const step = handshakeStep(ep.kind, text);
         if (step === 'ready') hello();
         else if (step !== null) ws.send(step);

@@ -27,7 +27,7 @@ export interface ManyRoomsResult {
   lost: number;
 }
 
-export async function manyRooms(ctx: Context, system: SystemId): Promise<ManyRoomsResult> {
+export async function manyRooms(ctx: Context, system: SystemId, profile: boolean): Promise<ManyRoomsResult> {
   const cfg = ctx.cfg.manyRooms;
   return withServer(system, workersFor(ctx.cfg, cfg.conns), async (server, fleet) => {
     const c = await fleet.connect(`many rooms ${system}`, {
@@ -38,7 +38,9 @@ export async function manyRooms(ctx: Context, system: SystemId): Promise<ManyRoo
     const perWorker = cfg.conns / fleet.size;
     await fleet.each({ cmd: 'rate', group: 'rooms', senders: perWorker, rate: perWorker / (cfg.periodMs / 1000), textBytes: ctx.cfg.fanout.textBytes });
     await sleep(cfg.warmMs);
+    if (profile) await server.probe({ cmd: 'profile-start' });
     const w = await measure(fleet, server, cfg.windowMs, 500);
+    if (profile) await server.probe({ cmd: 'profile-stop', path: `${ctx.artifacts}/hubbub-many-rooms.cpuprofile` });
     const lat = latencyOf(w, 'rooms');
     return {
       conns: cfg.conns, rooms: cfg.conns / cfg.roomSize, delivered: round(w.counters.msgs / w.seconds),
@@ -56,6 +58,8 @@ export interface NoisyResult {
   floodDelivered: number;
   floodSent: number;
   serverCpu: number;
+  /** Connections the server dropped during the flood (gorilla drops a client whose send channel overflows). */
+  lostInFlood: number;
 }
 
 export async function noisy(ctx: Context, system: SystemId): Promise<NoisyResult> {
@@ -69,9 +73,11 @@ export async function noisy(ctx: Context, system: SystemId): Promise<NoisyResult
     await fleet.each({ cmd: 'rate', group: 'B', senders: 1, rate: cfg.quietRate, textBytes }, [1]);
     await sleep(cfg.warmMs);
     const quiet = await measure(fleet, server, cfg.windowMs, 300);
+    const before = (await fleet.counters()).lost;
     await fleet.each({ cmd: 'flood', group: 'A', on: true, textBytes }, [0]);
     await sleep(cfg.warmMs);
     const flood = await measure(fleet, server, cfg.windowMs, 300);
+    const lostInFlood = (await fleet.counters()).lost - before;
     await fleet.each({ cmd: 'flood', group: 'A', on: false, textBytes }, [0]);
     await fleet.each({ cmd: 'rate', group: 'B', senders: 0, rate: 0, textBytes }, [1]);
     const q = latencyOf(quiet, 'B');
@@ -80,7 +86,7 @@ export async function noisy(ctx: Context, system: SystemId): Promise<NoisyResult
     return {
       quiet: q, flood: f, ratio: round(f.p99 / q.p99, 2),
       floodDelivered: round(groupA.msgs / flood.seconds), floodSent: round(groupA.sent / flood.seconds),
-      serverCpu: flood.serverCpu,
+      serverCpu: flood.serverCpu, lostInFlood,
     };
   });
 }
