@@ -49,7 +49,9 @@ for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown 
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const name = `bench-${cfg.quick ? 'quick' : 'full'}-${stamp}`;
-const outDir = join(ROOT, 'bench', 'results', cfg.quick ? 'tmp' : '');
+// Only a complete full run lands beside the committed results; quick and partial runs go to tmp/.
+const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined;
+const outDir = join(ROOT, 'bench', 'results', complete ? '' : 'tmp');
 const artifacts = join(ROOT, 'bench', 'results', 'tmp');
 mkdirSync(outDir, { recursive: true });
 mkdirSync(artifacts, { recursive: true });
