@@ -1,0 +1,67 @@
+// Every number of the bench, for the full run and for --quick. The full run
+// must finish in under 30 minutes on the 2-core machine, --quick in under 3.
+
+export interface BenchConfig {
+  quick: boolean;
+  runs: number;
+  idle: {
+    /** Connection counts measured in one process, ascending (ramped one after the other). */
+    ns: number[];
+    roomSize: number;
+    settleMs: number;
+    /** The idle CPU window at the largest N, ms. */
+    windowMs: number;
+  };
+  fanout: {
+    rooms: { members: number; startRate: number }[];
+    /** Each step multiplies the send rate by this. */
+    factor: number;
+    maxSteps: number;
+    warmMs: number;
+    windowMs: number;
+    /** Latencies of the window's messages are collected this long after it ends. */
+    graceMs: number;
+    /** Sending connections per load worker. */
+    sendersPerWorker: number;
+    textBytes: number;
+  };
+  manyRooms: { conns: number; roomSize: number; periodMs: number; warmMs: number; windowMs: number };
+  storm: { conns: number; concurrencyPerWorker: number; workers: number };
+  noisy: { roomSize: number; quietRate: number; warmMs: number; windowMs: number };
+  micro: { actorMessages: number; idleActors: number; roomJoins: number; chunk: number };
+  /** Largest number of connections one load worker holds (files are capped at 20,000). */
+  connsPerWorker: number;
+}
+
+export function benchConfig(quick: boolean): BenchConfig {
+  if (quick) {
+    return {
+      quick,
+      runs: 1,
+      idle: { ns: [500, 2000], roomSize: 10, settleMs: 300, windowMs: 3000 },
+      fanout: {
+        rooms: [{ members: 300, startRate: 200 }],
+        factor: 2, maxSteps: 3, warmMs: 300, windowMs: 800, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
+      },
+      manyRooms: { conns: 1000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 2000 },
+      storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2 },
+      noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
+      micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
+      connsPerWorker: 12_000,
+    };
+  }
+  return {
+    quick,
+    runs: 3,
+    idle: { ns: [1000, 10_000, 19_000], roomSize: 10, settleMs: 1500, windowMs: 30_000 },
+    fanout: {
+      rooms: [{ members: 1000, startRate: 50 }, { members: 10_000, startRate: 4 }],
+      factor: 2, maxSteps: 8, warmMs: 500, windowMs: 1500, graceMs: 500, sendersPerWorker: 5, textBytes: 48,
+    },
+    manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 8000 },
+    storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
+    noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
+    micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
+    connsPerWorker: 12_000,
+  };
+}

@@ -1,0 +1,345 @@
+// A load-generator process: holds connections with the `ws` client, sends at
+// the rates it is told, and counts what arrives. The orchestrator forks
+// several of them so that the generator is not the bottleneck and so that no
+// process passes the 20,000 open-file cap. Commands arrive over IPC (see
+// messages.ts). Frames are split on '\n' (gorilla and Hubbub's batch mode put
+// several messages in one frame); a line is a chat message when it carries a
+// send stamp, whose age is its end-to-end latency.
+import WebSocket from 'ws';
+import { Histogram } from './histogram.js';
+import type {
+  CollectResult, ConnectCmd, ConnectResult, Counters, Envelope, FloodCmd, RateCmd, Reply, StormCmd, StormResult,
+} from './messages.js';
+import {
+  TEXT_MARK, connectUrl, handshakeStep, isJoined, joinFrame, needsJoin, nowUs, readyOnOpen, sendFrame,
+  type Endpoint, type WireKind,
+} from './wire.js';
+
+const NEWLINE = 0x0a;
+const BAR = 0x7c; // '|' ends the stamp
+const FLOOD_HIGH_WATER = 256 * 1024;
+const SEND_TICK_MS = 5;
+
+interface Group {
+  name: string;
+  kind: WireKind;
+  conns: Conn[];
+  msgs: number;
+  sent: number;
+  rate: { senders: number; rate: number; pad: string; next: number; startedAt: number; done: number } | null;
+  flood: { pad: string } | null;
+}
+
+interface Conn {
+  ws: WebSocket;
+  group: Group;
+  room: string;
+  ready: boolean;
+}
+
+interface LatencyWindow {
+  id: number;
+  t0: number;
+  t1: number;
+  hists: Map<string, Histogram>;
+}
+
+const groups = new Map<string, Group>();
+const windows: LatencyWindow[] = [];
+const totals = { msgs: 0, frames: 0, bytes: 0, sent: 0, lost: 0, open: 0 };
+let base = { ...totals, cpuUs: 0 };
+let baseGroups = new Map<string, { msgs: number; sent: number }>();
+let sendTimer: NodeJS.Timeout | null = null;
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function reply(msg: Reply): void {
+  process.send!(msg);
+}
+
+/** The steady-state receive path: count frames, split lines, time stamped ones. */
+function receive(conn: Conn, data: Buffer): void {
+  if (conn.group.kind === 'socketio' && data.length === 1 && data[0] === 0x32) {
+    conn.ws.send('3'); // Engine.IO ping -> pong; a heartbeat, like ws pings, is not counted
+    return;
+  }
+  totals.frames++;
+  totals.bytes += data.length;
+  let now = 0;
+  let start = 0;
+  const len = data.length;
+  while (start < len) {
+    let end = data.indexOf(NEWLINE, start);
+    if (end < 0) end = len;
+    const at = data.indexOf(TEXT_MARK, start);
+    if (at >= 0 && at < end) {
+      let ts = 0;
+      for (let i = at + TEXT_MARK.length; i < end; i++) {
+        const b = data[i];
+        if (b === BAR) break;
+        ts = ts * 10 + (b - 48);
+      }
+      if (now === 0) now = nowUs();
+      totals.msgs++;
+      conn.group.msgs++;
+      for (let w = 0; w < windows.length; w++) {
+        const win = windows[w];
+        if (ts >= win.t0 && ts <= win.t1) {
+          let h = win.hists.get(conn.group.name);
+          if (h === undefined) win.hists.set(conn.group.name, (h = new Histogram()));
+          h.record(now - ts);
+        }
+      }
+    }
+    start = end + 1;
+  }
+}
+
+/** Opens one connection and takes it to ready (joined). Resolves true when ready. */
+function open(ep: Endpoint, group: Group | null, index: number, room: string, address: string, timeoutMs: number): Promise<{ conn: Conn | null; error: string | null }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(connectUrl(ep, `u${index}`, room), {
+      localAddress: address,
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      maxPayload: 16 * 1024 * 1024,
+      handshakeTimeout: timeoutMs,
+    });
+    const conn: Conn = { ws, group: group ?? ({ kind: ep.kind, name: '', msgs: 0, sent: 0 } as Group), room, ready: false };
+    let settled = false;
+    // 'connecting' until the upgrade completes (a SYN dropped by a full accept
+    // queue is retried after 1, 2, 4, 8, 16 s), then 'hello' until welcome.
+    let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
+    const timer = setTimeout(() => finish(`timeout in ${stage}`), timeoutMs);
+    const finish = (error: string | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error !== null) {
+        ws.removeAllListeners('message');
+        ws.terminate();
+        resolve({ conn: null, error });
+        return;
+      }
+      conn.ready = true;
+      totals.open++;
+      resolve({ conn, error: null });
+    };
+    const hello = (): void => {
+      if (group === null || !needsJoin(ep.kind)) finish(null);
+      else {
+        stage = 'joining';
+        ws.send(joinFrame(ep.kind, room));
+      }
+    };
+    ws.on('open', () => {
+      stage = 'hello';
+      if (readyOnOpen(ep.kind)) hello();
+    });
+    ws.on('message', (data: Buffer) => {
+      if (conn.ready) return receive(conn, data);
+      totals.frames++;
+      totals.bytes += data.length;
+      const text = data.toString();
+      if (stage !== 'joining') {
+        const step = handshakeStep(ep.kind, text);
+        if (step === 'ready') hello();
+        else if (step !== null) ws.send(step);
+      } else if (isJoined(ep.kind, text)) {
+        finish(null);
+      } else if (ep.kind === 'socketio' && text === '2') {
+        ws.send('3');
+      }
+    });
+    ws.on('error', (err) => finish(`error: ${err.message}`));
+    ws.on('close', (code) => {
+      if (!settled) finish(`closed ${code} before ready`);
+      else if (conn.ready) {
+        conn.ready = false;
+        totals.open--;
+        totals.lost++;
+      }
+    });
+  });
+}
+
+/** Runs `count` jobs with at most `concurrency` in flight, with progress. */
+async function pool(count: number, concurrency: number, job: (i: number) => Promise<string | null>): Promise<ConnectResult> {
+  const started = Date.now();
+  let next = 0;
+  let ready = 0;
+  let failed = 0;
+  const errors: string[] = [];
+  const progress = setInterval(() => reply({ type: 'progress', ready, failed }), 250);
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      const error = await job(next++);
+      if (error === null) ready++;
+      else {
+        failed++;
+        if (errors.length < 5) errors.push(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  clearInterval(progress);
+  reply({ type: 'progress', ready, failed });
+  return { ready, failed, ms: Date.now() - started, errors };
+}
+
+async function connect(cmd: ConnectCmd): Promise<ConnectResult> {
+  let group = groups.get(cmd.group);
+  if (group === undefined) {
+    group = { name: cmd.group, kind: cmd.endpoint.kind, conns: [], msgs: 0, sent: 0, rate: null, flood: null };
+    groups.set(cmd.group, group);
+  }
+  const g = group;
+  return pool(cmd.count, cmd.concurrency, async (k) => {
+    const i = cmd.from + k;
+    const room = `${cmd.roomPrefix}${Math.floor(i / cmd.roomSize)}`;
+    const { conn, error } = await open(cmd.endpoint, g, i, room, cmd.addresses[k % cmd.addresses.length], cmd.timeoutMs);
+    if (conn !== null) g.conns.push(conn);
+    return error;
+  });
+}
+
+async function storm(cmd: StormCmd): Promise<StormResult> {
+  const latency = new Histogram();
+  const result = await pool(cmd.count, cmd.concurrency, async (k) => {
+    const t = nowUs();
+    const { conn, error } = await open(cmd.endpoint, null, cmd.from + k, 'storm', cmd.addresses[k % cmd.addresses.length], cmd.timeoutMs);
+    if (conn === null) return error;
+    latency.record(nowUs() - t);
+    conn.ready = false;
+    totals.open--;
+    conn.ws.terminate();
+    return null;
+  });
+  return { ...result, connectLatency: latency.toSparse() };
+}
+
+function setRate(cmd: RateCmd): void {
+  const g = mustGroup(cmd.group);
+  g.rate = cmd.rate > 0
+    ? { senders: Math.min(cmd.senders, g.conns.length), rate: cmd.rate, pad: 'x'.repeat(cmd.textBytes), next: 0, startedAt: Date.now(), done: 0 }
+    : null;
+  if (sendTimer === null && g.rate !== null) sendTimer = setInterval(sendTick, SEND_TICK_MS);
+}
+
+/** Paced sending: each tick sends what the rate owes since it started, round-robin over the senders. */
+function sendTick(): void {
+  let any = false;
+  const now = Date.now();
+  for (const g of groups.values()) {
+    const r = g.rate;
+    if (r === null || r.senders === 0) continue;
+    any = true;
+    const owed = Math.floor(((now - r.startedAt) / 1000) * r.rate) - r.done;
+    for (let k = 0; k < owed; k++) {
+      const conn = g.conns[r.next];
+      r.next = (r.next + 1) % r.senders;
+      r.done++;
+      if (!conn.ready || conn.ws.bufferedAmount > FLOOD_HIGH_WATER) continue; // a stalled sender skips its turn
+      conn.ws.send(sendFrame(g.kind, conn.room, r.pad));
+      g.sent++;
+      totals.sent++;
+    }
+  }
+  if (!any && sendTimer !== null) {
+    clearInterval(sendTimer);
+    sendTimer = null;
+  }
+}
+
+function setFlood(cmd: FloodCmd): void {
+  const g = mustGroup(cmd.group);
+  const wasOn = g.flood !== null;
+  g.flood = cmd.on ? { pad: 'x'.repeat(cmd.textBytes) } : null;
+  if (cmd.on && !wasOn) floodLoop(g);
+}
+
+/** As fast as the socket drains: fill to a high-water mark, yield, repeat. */
+function floodLoop(g: Group): void {
+  const f = g.flood;
+  const conn = g.conns[0];
+  if (f === null || conn === undefined || !conn.ready) return;
+  for (let k = 0; k < 256 && conn.ws.bufferedAmount < FLOOD_HIGH_WATER; k++) {
+    conn.ws.send(sendFrame(g.kind, conn.room, f.pad));
+    g.sent++;
+    totals.sent++;
+  }
+  if (conn.ws.bufferedAmount >= FLOOD_HIGH_WATER) setTimeout(() => floodLoop(g), 1);
+  else setImmediate(() => floodLoop(g));
+}
+
+function mustGroup(name: string): Group {
+  const g = groups.get(name);
+  if (g === undefined) throw new Error(`no group "${name}"`);
+  return g;
+}
+
+function counters(): Counters {
+  const out: Counters = {
+    msgs: totals.msgs - base.msgs, frames: totals.frames - base.frames, bytes: totals.bytes - base.bytes,
+    sent: totals.sent - base.sent, lost: totals.lost - base.lost, open: totals.open, cpuUs: cpuUs() - base.cpuUs, groups: {},
+  };
+  for (const g of groups.values()) {
+    const b = baseGroups.get(g.name) ?? { msgs: 0, sent: 0 };
+    out.groups[g.name] = { msgs: g.msgs - b.msgs, sent: g.sent - b.sent };
+  }
+  return out;
+}
+
+async function handle(msg: Envelope): Promise<unknown> {
+  switch (msg.cmd) {
+    case 'connect':
+      return connect(msg);
+    case 'storm':
+      return storm(msg);
+    case 'rate':
+      return setRate(msg);
+    case 'flood':
+      return setFlood(msg);
+    case 'window-start':
+      base = { ...totals, cpuUs: cpuUs() };
+      baseGroups = new Map([...groups.values()].map((g) => [g.name, { msgs: g.msgs, sent: g.sent }]));
+      windows.push({ id: msg.window, t0: msg.t0, t1: Infinity, hists: new Map() });
+      return null;
+    case 'window-end': {
+      const w = windows.find((x) => x.id === msg.window);
+      if (w !== undefined) w.t1 = nowUs();
+      return counters();
+    }
+    case 'collect': {
+      const i = windows.findIndex((x) => x.id === msg.window);
+      const result: CollectResult = { groups: {} };
+      if (i >= 0) {
+        for (const [name, h] of windows[i].hists) result.groups[name] = h.toSparse();
+        windows.splice(i, 1);
+      }
+      return result;
+    }
+    case 'counters':
+      return counters();
+    case 'close-all':
+      for (const g of groups.values()) {
+        g.rate = null;
+        g.flood = null;
+        for (const c of g.conns) c.ws.terminate();
+      }
+      groups.clear();
+      return null;
+  }
+}
+
+process.on('message', (msg: Envelope) => {
+  handle(msg).then(
+    (result) => reply({ type: 'reply', id: msg.id, ok: true, result: result ?? null }),
+    (err: unknown) => reply({ type: 'reply', id: msg.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+  );
+});
+// The orchestrator going away ends the worker: no orphaned load.
+process.on('disconnect', () => process.exit(0));

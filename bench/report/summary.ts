@@ -1,0 +1,128 @@
+// Summary: the results of all runs reduced to medians per system, and to
+// ratios against the baselines of the same run (the median of the per-run
+// ratios, so that a noisy run moves every system alike and cancels out).
+import type { FanoutResult } from '../scenarios/fanout.js';
+import type { IdleResult } from '../scenarios/idle.js';
+import type { ManyRoomsResult, NoisyResult, StormResult } from '../scenarios/rooms.js';
+import { median, round } from '../scenarios/common.js';
+import type { BenchConfig } from '../config.js';
+import type { SystemId } from '../systems.js';
+
+export interface MicroResult {
+  messages: number;
+  throughput: { batched: number; pingPong: number; direct: number };
+  bytesPerIdleActor: number;
+  bytesPerConnectionActor: number;
+  idleActors: number;
+  joinsChunk: number;
+  registrations: number[];
+  joins: number[];
+  flatness: number;
+}
+
+type PerSystem<T> = Partial<Record<SystemId, T>>;
+
+export interface RunResult {
+  run: number;
+  idle?: PerSystem<IdleResult>;
+  /** Keyed by room size. */
+  fanout?: Record<string, PerSystem<FanoutResult>>;
+  manyRooms?: PerSystem<ManyRoomsResult>;
+  storm?: PerSystem<StormResult>;
+  noisy?: PerSystem<NoisyResult>;
+  micro?: MicroResult;
+  errors: string[];
+}
+
+export interface Metric {
+  scenario: string;
+  label: string;
+  unit: string;
+  /** Which way is good, for reading ratios. */
+  better: 'lower' | 'higher';
+  get(run: RunResult, system: SystemId): number | undefined;
+}
+
+export const SUBJECTS: SystemId[] = ['hubbub', 'hubbub-batch'];
+export const BASELINES: SystemId[] = ['ws-hub', 'socketio', 'gorilla'];
+
+export function metrics(cfg: BenchConfig): Metric[] {
+  const out: Metric[] = [];
+  const idlePoint = (r: RunResult, s: SystemId, n: number) => r.idle?.[s === 'hubbub-batch' ? 'hubbub' : s]?.points.find((p) => p.n === n);
+  for (const n of cfg.idle.ns) {
+    out.push({ scenario: 'idle', label: `RSS/conn N=${n}`, unit: 'B', better: 'lower', get: (r, s) => s === 'hubbub-batch' ? undefined : idlePoint(r, s, n)?.rssPerConn });
+    out.push({ scenario: 'idle', label: `heap/conn N=${n}`, unit: 'B', better: 'lower', get: (r, s) => s === 'hubbub-batch' ? undefined : idlePoint(r, s, n)?.heapPerConn ?? undefined });
+  }
+  const maxN = cfg.idle.ns[cfg.idle.ns.length - 1];
+  out.push({ scenario: 'idle', label: `idle CPU N=${maxN}`, unit: '%', better: 'lower', get: (r, s) => s === 'hubbub-batch' ? undefined : r.idle?.[s]?.cpu });
+  for (const { members } of cfg.fanout.rooms) {
+    const f = (r: RunResult, s: SystemId) => r.fanout?.[String(members)]?.[s];
+    out.push({ scenario: 'fanout', label: `max delivered/s M=${members}`, unit: 'msg/s', better: 'higher', get: (r, s) => f(r, s)?.maxDelivered });
+    out.push({ scenario: 'fanout', label: `max frames/s M=${members}`, unit: 'frame/s', better: 'higher', get: (r, s) => f(r, s)?.maxFrames });
+    out.push({ scenario: 'fanout', label: `p99 @ half max M=${members}`, unit: 'ms', better: 'lower', get: (r, s) => f(r, s)?.half?.p99 });
+  }
+  out.push({ scenario: 'manyRooms', label: 'many rooms p99', unit: 'ms', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.p99 });
+  out.push({ scenario: 'manyRooms', label: 'many rooms server CPU', unit: '%', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.serverCpu });
+  out.push({ scenario: 'storm', label: `storm accepted/s (${cfg.storm.conns})`, unit: 'conn/s', better: 'higher', get: (r, s) => r.storm?.[s]?.acceptedPerSec });
+  out.push({ scenario: 'storm', label: 'storm failures', unit: '', better: 'lower', get: (r, s) => r.storm?.[s]?.failed });
+  out.push({ scenario: 'noisy', label: 'noisy: B p99 quiet', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.quiet.p99 });
+  out.push({ scenario: 'noisy', label: 'noisy: B p99 flooded', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.flood.p99 });
+  out.push({ scenario: 'noisy', label: 'noisy: flooded/quiet p99', unit: 'x', better: 'lower', get: (r, s) => r.noisy?.[s]?.ratio });
+  return out;
+}
+
+export interface SummaryRow {
+  scenario: string;
+  label: string;
+  unit: string;
+  better: 'lower' | 'higher';
+  /** Median over runs, per system. */
+  medians: PerSystem<number>;
+  /** `${subject}/${baseline}` -> median over runs of subject ÷ baseline. */
+  ratios: Record<string, number>;
+}
+
+export interface MicroSummary {
+  batchedMsgsPerSec: number;
+  pingPongMsgsPerSec: number;
+  directCallsPerSec: number;
+  directOverScheduler: number;
+  bytesPerIdleActor: number;
+  bytesPerConnectionActor: number;
+  joinsPerSecFirstChunk: number;
+  joinsPerSecLastChunk: number;
+  flatness: number;
+}
+
+export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null } {
+  const rows: SummaryRow[] = [];
+  for (const m of metrics(cfg)) {
+    const medians: PerSystem<number> = {};
+    for (const s of systems) {
+      const v = median(runs.map((r) => m.get(r, s) ?? NaN));
+      if (Number.isFinite(v)) medians[s] = round(v, v < 10 ? 2 : 0);
+    }
+    if (Object.keys(medians).length === 0) continue;
+    const ratios: Record<string, number> = {};
+    for (const subject of SUBJECTS.filter((s) => systems.includes(s))) {
+      for (const base of BASELINES.filter((s) => systems.includes(s))) {
+        const v = median(runs.map((r) => (m.get(r, subject) ?? NaN) / (m.get(r, base) ?? NaN)));
+        if (Number.isFinite(v)) ratios[`${subject}/${base}`] = round(v, 2);
+      }
+    }
+    rows.push({ scenario: m.scenario, label: m.label, unit: m.unit, better: m.better, medians, ratios });
+  }
+  const micros = runs.map((r) => r.micro).filter((m): m is MicroResult => m !== undefined);
+  const micro = micros.length === 0 ? null : {
+    batchedMsgsPerSec: median(micros.map((m) => m.throughput.batched)),
+    pingPongMsgsPerSec: median(micros.map((m) => m.throughput.pingPong)),
+    directCallsPerSec: median(micros.map((m) => m.throughput.direct)),
+    directOverScheduler: round(median(micros.map((m) => m.throughput.direct / m.throughput.batched)), 1),
+    bytesPerIdleActor: median(micros.map((m) => m.bytesPerIdleActor)),
+    bytesPerConnectionActor: median(micros.map((m) => m.bytesPerConnectionActor)),
+    joinsPerSecFirstChunk: median(micros.map((m) => m.joins[0])),
+    joinsPerSecLastChunk: median(micros.map((m) => m.joins[m.joins.length - 1])),
+    flatness: median(micros.map((m) => m.flatness)),
+  };
+  return { rows, micro };
+}

@@ -1,0 +1,100 @@
+// Scenario 2, fan-out: one room of M members (1,000; 10,000), a few senders
+// among them at rising rates (x2 per step) until the system saturates
+// (delivered < 80% of offered or p99 over 1 s in two steps in a row: one
+// noisy step on a shared machine must not end the sweep; or members dropped,
+// which ends it at once). Each step:
+// delivered messages/s and frames/s across all members, latency p50/p99/max
+// of the messages sent in the window. Then one more step at half of the
+// maximum delivered rate, where the issue sets its p99 target.
+import { round, sleep, withServer, latencyOf, measure, drain, workersFor, fail, type Context, type Window } from './common.js';
+import type { SystemId } from '../systems.js';
+import type { Fleet } from '../loadgen/fleet.js';
+
+export interface FanoutStep {
+  /** Chat messages sent per second (all senders). */
+  sendRate: number;
+  /** Deliveries per second asked for: sendRate x members. */
+  offered: number;
+  delivered: number;
+  frames: number;
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+  serverCpu: number;
+  genCpu: number;
+  /** Members dropped by the server during the step. */
+  lost: number;
+}
+
+export interface FanoutResult {
+  members: number;
+  connectMs: number;
+  steps: FanoutStep[];
+  maxDelivered: number;
+  maxFrames: number;
+  /** The step at half of maxDelivered, after a drain. */
+  half: FanoutStep | null;
+  profile?: string;
+}
+
+const GROUP = 'fan';
+
+async function step(fleet: Fleet, server: Parameters<typeof measure>[1], ctx: Context, members: number, sendRate: number): Promise<FanoutStep> {
+  const cfg = ctx.cfg.fanout;
+  await fleet.each({ cmd: 'rate', group: GROUP, senders: cfg.sendersPerWorker, rate: sendRate / fleet.size, textBytes: cfg.textBytes });
+  await sleep(cfg.warmMs);
+  const w: Window = await measure(fleet, server, cfg.windowMs, cfg.graceMs);
+  const lat = latencyOf(w, GROUP);
+  return {
+    sendRate: round(sendRate, 1),
+    offered: round(sendRate * members),
+    delivered: round(w.counters.msgs / w.seconds),
+    frames: round(w.counters.frames / w.seconds),
+    p50: lat.p50, p99: lat.p99, max: lat.max, samples: lat.samples,
+    serverCpu: w.serverCpu, genCpu: w.genCpu, lost: w.counters.lost,
+  };
+}
+
+export async function fanout(ctx: Context, system: SystemId, members: number, startRate: number, profile: boolean): Promise<FanoutResult> {
+  const cfg = ctx.cfg.fanout;
+  return withServer(system, workersFor(ctx.cfg, members), async (server, fleet) => {
+    const c = await fleet.connect(`fan-out ${system} ${members}`, {
+      group: GROUP, endpoint: server.endpoint(), count: members,
+      roomPrefix: 'fan', roomSize: Number.MAX_SAFE_INTEGER, concurrency: 64, timeoutMs: 60_000,
+    });
+    if (c.failed > 0) throw fail(`fan-out ${system} ${members}`, c);
+    await sleep(1200); // big-room presence is flushed once per second; let it pass
+    const drained = await drain(fleet, 500, 60_000);
+    if (!drained) ctx.log(`    ${system} M=${members}: still receiving a minute after the joins (presence backlog)`);
+    const result: FanoutResult = { members, connectMs: c.ms, steps: [], maxDelivered: 0, maxFrames: 0, half: null };
+    if (profile) await server.probe({ cmd: 'profile-start' });
+    let rate = startRate;
+    let saturated = 0;
+    for (let i = 0; i < cfg.maxSteps; i++) {
+      const s = await step(fleet, server, ctx, members, rate);
+      result.steps.push(s);
+      ctx.log(`    ${system} M=${members} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} max ${s.max} ms, cpu srv ${s.serverCpu}% gen ${s.genCpu}%${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
+      if (s.lost > 0) break;
+      saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
+      if (saturated === 2) break;
+      rate *= cfg.factor;
+    }
+    if (profile) {
+      result.profile = `${ctx.artifacts}/hubbub-fanout-${members}.cpuprofile`;
+      await server.probe({ cmd: 'profile-stop', path: result.profile });
+    }
+    result.maxDelivered = Math.max(...result.steps.map((s) => s.delivered));
+    result.maxFrames = Math.max(...result.steps.map((s) => s.frames));
+    await fleet.each({ cmd: 'rate', group: GROUP, senders: 0, rate: 0, textBytes: 0 });
+    const open = (await fleet.counters()).open;
+    if (open === members && (await drain(fleet, 500, 30_000))) {
+      result.half = await step(fleet, server, ctx, members, result.maxDelivered / 2 / members);
+      const h = result.half;
+      ctx.log(`    ${system} M=${members} half of max (${h.offered}/s): p50 ${h.p50} p99 ${h.p99} max ${h.max} ms`);
+    } else {
+      ctx.log(`    ${system} M=${members}: no half-rate step (${members - open} members dropped, or no drain)`);
+    }
+    return result;
+  });
+}
