@@ -156,7 +156,8 @@ function command(system: SystemId, options: ServerOptions): { cmd: string; args:
     case 'hubbub-batch':
       return {
         cmd: process.execPath, node: true,
-        args: [...nodeFlags, join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
+        // --max-semi-space-size=1: how Hubbub launches itself (shebang, npm start); see src/cli.ts.
+        args: [...nodeFlags, '--max-semi-space-size=1', join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
       };
     case 'ws-hub':
       return { cmd: process.execPath, node: true, args: [...nodeFlags, join(DIST_BENCH, 'baselines', 'ws-hub.js')] };

@@ -8,6 +8,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { StaticPages } from './static-pages.js';
 
+/** Pending connections the kernel may queue (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -43,7 +46,9 @@ export class HttpServer {
   listen(port: number, host: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      // A storm of thousands of handshakes overflows Node's default backlog (511):
+      // dropped SYNs are retried after growing delays, up to tens of seconds.
+      this.server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         const addr = this.server.address();
         this.#port = addr !== null && typeof addr === 'object' ? addr.port : port;

@@ -77,13 +77,16 @@ export class HubSocket extends WebSocket implements Peer {
     if (this.#outbox === null) {
       this.#outbox = [frame];
       owner.markDirty(this);
+      // What the socket still holds, read once per slice (not per delivery: a
+      // fan-out to 10k members would read it 10k times per message).
+      this.#outboxBytes = this.bufferedAmount;
     } else {
       this.#outbox.push(frame);
     }
     this.#outboxBytes += frame.payload.length;
     owner.counters.eventsOut++;
     // A client that does not read must not grow the broker without bound.
-    if (this.#outboxBytes + this.bufferedAmount > owner.maxOutboxBytes) this.#slowConsumer(`over ${owner.maxOutboxBytes} bytes`);
+    if (this.#outboxBytes > owner.maxOutboxBytes) this.#slowConsumer(`over ${owner.maxOutboxBytes} bytes`);
   }
 
   #slowConsumer(bound: string): void {
