@@ -63,7 +63,8 @@ Inspector('asks for the token, then shows a chat client that connects, live; a c
     // a chat client connects while the page is open, and appears in the table
     const zoe = await chatClient(broker, 'zoe-in-browser', 'lobby');
     const row = page.locator('#actors tbody tr', { hasText: 'zoe-in-browser' });
-    await row.waitFor({ timeout: WAIT_MS });
+    // The table may first show her between the welcome and the join: wait for the row with her room.
+    await row.filter({ hasText: 'lobby' }).waitFor({ timeout: WAIT_MS });
     const cells = await row.locator('td').allTextContents();
     assert.is(cells[0], zoe.session);
     assert.is(cells[2], 'open');
