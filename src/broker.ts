@@ -171,7 +171,7 @@ export class Broker {
     });
     this.metrics = createMetrics({
       scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
-      limits: env, ipLimit: this.chat.ipLimit,
+      limits: env, ipLimit: this.chat.ipLimit, supervisor: this.supervisor,
     }, { defaultMetrics: config.processMetrics });
     this.http.onGet('/metrics', (_req, res) => {
       this.metrics.metrics().then(

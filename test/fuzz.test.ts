@@ -53,7 +53,8 @@ Fuzz.after(async (ctx) => {
 });
 
 Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')} inputs: every bad one gets an error or a close with a reason; the broker and the room go on`, async (ctx) => {
-  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0, heartbeatIntervalMs: 10_000 }, []));
+  // Errors on stderr: none is expected, and one would explain a failure below.
+  const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0, heartbeatIntervalMs: 10_000 }, [], process.env.HUBBUB_LOG_LEVEL ?? 'error'));
   const started = Date.now();
   const chatters: Chatter[] = [];
   for (let i = 0; i < 4; i++) {
@@ -106,11 +107,21 @@ Fuzz(`${(TEXT_RUNS * TEXT_BATCH + FRAME_RUNS * FRAME_BATCH).toLocaleString('en')
   // The room kept chatting throughout: every message, in order, and no ack waited long.
   await Promise.all(chatters.map((ch) => ch.stop()));
   for (const c of textLanes.map((l) => l.c)) assert.is(c.closed, null, `${c.name} (text fuzz) was never closed: bad text never ends a connection`);
+  const inside = await b.stats();
+  assert.is(inside.supervisorErrors, 0, 'the supervisor never threw (its log on stderr says where)');
+  assert.is(inside.actorFailures, 0, 'no actor failed');
+  assert.is(inside.slowConsumers, 0, 'no one was closed as a slow consumer');
   const total = chatters[0].seqs().length;
   for (const ch of chatters) {
     assert.is(ch.c.closed, null, `${ch.c.name} was never closed`);
     const seqs = ch.seqs();
-    await ch.c.until(() => ch.seqs().length >= total, 10_000, 'the last messages');
+    await ch.c.until(() => ch.seqs().length >= total, 10_000, 'the last messages').catch(async (err: Error) => {
+      const got = new Set(ch.seqs());
+      const missing = chatters[0].seqs().filter((s) => !got.has(s));
+      const st = await b.stats().catch(() => null);
+      throw new Error(`${err.message}: ${got.size} of ${total}, missing seqs ${missing.slice(0, 20).join(',')}${missing.length > 20 ? '...' : ''}; ` +
+        `readyState ${ch.c.ws.readyState}, last events ${JSON.stringify(ch.c.events.slice(-3))}; broker ${JSON.stringify(st)}`);
+    });
     assert.equal(ch.seqs().slice(0, total), Array.from({ length: total }, (_, k) => k + 1), `${ch.c.name} got every lobby message in order`);
     assert.ok(seqs.length > 0);
     assert.ok(ch.acks >= 20, `${ch.c.name} chatted throughout (${ch.acks} messages acked)`);

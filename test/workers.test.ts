@@ -96,6 +96,11 @@ Workers('a worker killed: its users leave the others\' rooms at once, and the pr
     c.send({ op: 'join', room: 'deck' });
     await c.nextOf('joined', { room: 'deck' });
   }
+  // Everyone has seen everyone join: a join still on its way through the dead
+  // worker's IPC would otherwise never have been seen, and so never left.
+  for (const [i, c] of clients.entries()) {
+    for (const later of clients.slice(i + 1)) await c.nextOf('presence', { room: 'deck', user: later.user, event: 'join' });
+  }
   await waitFor(() => workerPids(proc).length === 2, 5000, 'two workers listening');
   const [victim] = workerPids(proc);
   process.kill(victim, 'SIGKILL');

@@ -80,6 +80,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** When the armed presence timer fires (Date.now() ms). */
   #presenceDue = 0;
   readonly #backplane: Backplane;
+  /** Times its own handler threw (each logged, the culprit stopped): 0 in a healthy broker. */
+  handlerErrors = 0;
   /** Members recovering history, by `${actorId}\n${room}`. */
   readonly #recovering = new Map<string, Recovery>();
   /** The broker is closing every connection: presence has no audience left. */
@@ -108,6 +110,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     try {
       this.#handle(msg);
     } catch (error) {
+      this.handlerErrors++;
       const culprit = msg.type === 'op' ? msg.from
         : msg.type === 'register' || msg.type === 'unregister' ? msg.actor
         : 'who' in msg ? this.#actor(msg.who) ?? null

@@ -47,6 +47,8 @@ export interface MetricsSources {
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
   ipLimit: IpLimit;
+  /** The supervisor's health: its backplane link and its own handler failures. */
+  supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number };
 }
 
 const LIFECYCLE: readonly ConnectionState[] = ['connecting', 'open', 'closing', 'closed'];
@@ -59,7 +61,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_' });
-  const { scheduler, heartbeat, counters, limits, ipLimit } = src;
+  const { scheduler, heartbeat, counters, limits, ipLimit, supervisor } = src;
 
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
@@ -99,6 +101,8 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
     const s = scheduler.stats();
     return s.runQueue + s.globalQueue + (s.runnext ? 1 : 0);
   });
+  gauge('hubbub_backplane_up', '1 while the backplane link is up; 0 while Redis is away and only local rooms are served.', () => (supervisor.backplaneUp ? 1 : 0));
+  counter('hubbub_supervisor_errors_total', 'Supervisor handler exceptions (each logged, its culprit stopped); 0 in a healthy broker.', () => supervisor.handlerErrors);
   counter('hubbub_actor_messages_total', 'Messages handled by actors.', () => scheduler.stats().messages);
   counter('hubbub_actor_failures_total', 'Actor handlers that threw (each stopped that actor alone).', () => scheduler.stats().failures);
   counter('hubbub_faults_injected_total', 'Handler calls failed on purpose (--fault-rate, tests only).', () => scheduler.stats().faultsInjected);

@@ -19,6 +19,9 @@ export interface BrokerStats {
   rooms: number;
   heartbeatTerminated: number;
   slowConsumers: number;
+  /** Supervisor handler exceptions and failed actors: 0 unless something went wrong inside. */
+  supervisorErrors: number;
+  actorFailures: number;
   /** After a full GC (twice) when `gc` was asked for; bytes. */
   heapUsed: number;
   rss: number;
@@ -41,8 +44,10 @@ export interface BrokerChild {
   exited: Promise<number | string>;
 }
 
-export async function spawnBrokerChild(config: Partial<BrokerConfig> = {}, nodeArgs: string[] = ['--expose-gc']): Promise<BrokerChild> {
-  const child = fork(CHILD_PATH, [JSON.stringify(config)], { execArgv: nodeArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** `logLevel`: the child's log level (stderr), default HUBBUB_LOG_LEVEL or silent. */
+export async function spawnBrokerChild(config: Partial<BrokerConfig> = {}, nodeArgs: string[] = ['--expose-gc'], logLevel?: string): Promise<BrokerChild> {
+  const env = logLevel === undefined ? process.env : { ...process.env, HUBBUB_LOG_LEVEL: logLevel };
+  const child = fork(CHILD_PATH, [JSON.stringify(config)], { execArgv: nodeArgs, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   child.on('error', () => {}); // IPC to a child that is gone: the pending stats() times out and says so
   const pending = new Map<number, (s: BrokerStats) => void>();
@@ -112,6 +117,8 @@ async function runChild(): Promise<void> {
       rooms: state.rooms.size,
       heartbeatTerminated: broker.chat.heartbeat.terminated,
       slowConsumers: broker.chat.counters.slowConsumers,
+      supervisorErrors: broker.supervisor.handlerErrors,
+      actorFailures: broker.scheduler.stats().failures,
       heapUsed: mem.heapUsed,
       rss: mem.rss,
     };
