@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
+import { CLOSE_UNSUPPORTED_DATA, FLUSH_COALESCE_MS, FLUSH_COALESCE_SOCKETS } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
@@ -35,6 +35,16 @@ export interface ChatGatewayOptions {
   maxConnsPerIp: number;
 }
 
+// TEMP(trace): flush statistics once a second on stderr.
+const TRACE = process.env.HUBBUB_TRACE_FLUSH === '1';
+const trace = { flushes: 0, writes: 0, deferred: 0, flushMs: 0, maxFlushMs: 0, events: 0 };
+if (TRACE) {
+  setInterval(() => {
+    process.stderr.write(`TRACE ${JSON.stringify({ ...trace, flushMs: Math.round(trace.flushMs), maxFlushMs: Math.round(trace.maxFlushMs * 10) / 10 })}\n`);
+    trace.flushes = trace.writes = trace.deferred = trace.flushMs = trace.maxFlushMs = 0;
+  }, 1000).unref();
+}
+
 export class ChatGateway implements SocketOwner {
   readonly #wss: WebSocketServer;
   readonly heartbeat: HeartbeatWheel;
@@ -48,6 +58,16 @@ export class ChatGateway implements SocketOwner {
   readonly ipLimit: IpLimit;
   #accepting = true;
   #dirty: HubSocket[] = [];
+  /** When the last big flush ended (performance.now(), ms); see FLUSH_COALESCE_MS. */
+  #bigFlushEnd = -Infinity;
+  /** A deferred big flush is pending: slice ends leave output to it. */
+  #flushTimer: NodeJS.Timeout | null = null;
+  // TEMP(ab): experiment knob, removed before hand-back.
+  readonly #coalesceMs = Number(process.env.HUBBUB_COALESCE_MS ?? FLUSH_COALESCE_MS);
+  readonly #flushDeferred = (): void => {
+    this.#flushTimer = null;
+    this.#flushAll();
+  };
   #nextId = 0;
   /** Connections accepted over the gateway's life. */
   accepted = 0;
@@ -162,12 +182,40 @@ export class ChatGateway implements SocketOwner {
     return actor;
   }
 
-  /** Slice-end hook: every socket that got output this slice writes it, once. */
+  /**
+   * Slice-end hook: every socket that got output writes it, once. A big flush
+   * (a fan-out to many sockets) right after another waits out the rest of
+   * FLUSH_COALESCE_MS on a timer, so that the next writes carry more frames
+   * each: fewer syscalls here and fewer reads for the clients. A broadcast
+   * after a pause, and any small flush, goes out now.
+   */
   #flush(): void {
+    if (this.#dirty.length === 0 || this.#flushTimer !== null) return;
+    if (this.#dirty.length >= FLUSH_COALESCE_SOCKETS) {
+      const wait = this.#bigFlushEnd + this.#coalesceMs - performance.now();
+      if (wait > 0) {
+        this.#flushTimer = setTimeout(this.#flushDeferred, wait);
+        if (TRACE) trace.deferred++;
+        return;
+      }
+    }
+    this.#flushAll();
+  }
+
+  #flushAll(): void {
     const dirty = this.#dirty;
     if (dirty.length === 0) return;
     this.#dirty = [];
+    const t0 = TRACE ? performance.now() : 0;
     for (let i = 0; i < dirty.length; i++) dirty[i].flushOutbox();
+    if (dirty.length >= FLUSH_COALESCE_SOCKETS) this.#bigFlushEnd = performance.now();
+    if (TRACE) {
+      trace.flushes++;
+      trace.writes += dirty.length;
+      const ms = performance.now() - t0;
+      trace.flushMs += ms;
+      if (ms > trace.maxFlushMs) trace.maxFlushMs = ms;
+    }
   }
 
   onSocketClosed(ws: HubSocket, code: number): void {
@@ -181,6 +229,11 @@ export class ChatGateway implements SocketOwner {
   }
 
   stop(): void {
+    if (this.#flushTimer !== null) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+      this.#flushAll();
+    }
     this.heartbeat.stop();
   }
 }

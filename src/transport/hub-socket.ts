@@ -43,6 +43,19 @@ const DEFAULT_REASONS: Record<number, string> = {
   [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
 
+// TEMP(ab): experiment knob, removed before hand-back.
+const CONCAT = process.env.HUBBUB_CONCAT !== '0';
+
+/** The frames' wire bytes, back to back in one buffer. */
+function concatWires(frames: readonly OutFrame[]): Buffer {
+  let len = 0;
+  for (let i = 0; i < frames.length; i++) len += frames[i].wire.length;
+  const buf = Buffer.allocUnsafe(len);
+  let at = 0;
+  for (let i = 0; i < frames.length; i++) at += frames[i].wire.copy(buf, at);
+  return buf;
+}
+
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
   /** Called on the first delivery of a slice: flush this socket when the slice ends. */
@@ -120,6 +133,14 @@ export class HubSocket extends WebSocket implements Peer {
       raw.write(wire);
     } else if (this.batch) {
       const wire = frameBatch(out);
+      bytes = wire.length;
+      raw.write(wire);
+    } else if (CONCAT && raw.writableLength === 0) {
+      // The usual case: the kernel has taken everything so far and will take
+      // this too, so one copied buffer is one cheap write (corked, each frame
+      // would be a stream-buffer entry and a writev iovec). A socket that
+      // holds output keeps the shared frames instead of a private copy.
+      const wire = concatWires(out);
       bytes = wire.length;
       raw.write(wire);
     } else {
