@@ -69,21 +69,6 @@ export const MAX_BATCH_NAMES = 100;
  * 0.25 ms/member caps presence at ~4,000 writes/s per room (19k members: one batch per 4.75 s).
  */
 export const BIG_ROOM_PRESENCE_MS_PER_MEMBER = 0.25;
-/**
- * Write coalescing under fan-out (src/transport/chat-gateway.ts). A slice that
- * leaves at least this many sockets with output is a "big flush": one write
- * per socket, so its cost is syscalls, not bytes (a 1k-room broadcast is 1k
- * writes, ~75% of the broker's CPU in the fan-out bench).
- */
-export const FLUSH_COALESCE_SOCKETS = 256;
-/**
- * After a big flush, the next big flush waits until this many ms have passed
- * since it ended; output delivered meanwhile joins the sockets' outboxes, so
- * each write carries more frames. A broadcast after a pause is written at once
- * (no timer): only back-to-back big flushes are spaced, which bounds the wait
- * at this many ms while it halves-or-better the writes at high rates.
- */
-export const FLUSH_COALESCE_MS = 2;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

@@ -13,11 +13,11 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import { CLOSE_UNSUPPORTED_DATA, FLUSH_COALESCE_MS, FLUSH_COALESCE_SOCKETS } from '../constants.js';
+import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
-import { HubSocket, type SocketOwner } from './hub-socket.js';
+import { HubSocket, releaseWriteMemo, type SocketOwner } from './hub-socket.js';
 import { IpLimit, clientIp } from './ip-limit.js';
 import { HubCounters } from './metrics.js';
 import { cleanUserName, encodeError } from './protocol.js';
@@ -58,16 +58,6 @@ export class ChatGateway implements SocketOwner {
   readonly ipLimit: IpLimit;
   #accepting = true;
   #dirty: HubSocket[] = [];
-  /** When the last big flush ended (performance.now(), ms); see FLUSH_COALESCE_MS. */
-  #bigFlushEnd = -Infinity;
-  /** A deferred big flush is pending: slice ends leave output to it. */
-  #flushTimer: NodeJS.Timeout | null = null;
-  // TEMP(ab): experiment knob, removed before hand-back.
-  readonly #coalesceMs = Number(process.env.HUBBUB_COALESCE_MS ?? FLUSH_COALESCE_MS);
-  readonly #flushDeferred = (): void => {
-    this.#flushTimer = null;
-    this.#flushAll();
-  };
   #nextId = 0;
   /** Connections accepted over the gateway's life. */
   accepted = 0;
@@ -183,32 +173,18 @@ export class ChatGateway implements SocketOwner {
   }
 
   /**
-   * Slice-end hook: every socket that got output writes it, once. A big flush
-   * (a fan-out to many sockets) right after another waits out the rest of
-   * FLUSH_COALESCE_MS on a timer, so that the next writes carry more frames
-   * each: fewer syscalls here and fewer reads for the clients. A broadcast
-   * after a pause, and any small flush, goes out now.
+   * Slice-end hook: every socket that got output this slice writes it, once.
+   * Members of a room get the same frames, so a multi-frame write is built
+   * once and shared by the sockets that follow with the same outbox; the
+   * memo is dropped here so that no buffer outlives the flush.
    */
   #flush(): void {
-    if (this.#dirty.length === 0 || this.#flushTimer !== null) return;
-    if (this.#dirty.length >= FLUSH_COALESCE_SOCKETS) {
-      const wait = this.#bigFlushEnd + this.#coalesceMs - performance.now();
-      if (wait > 0) {
-        this.#flushTimer = setTimeout(this.#flushDeferred, wait);
-        if (TRACE) trace.deferred++;
-        return;
-      }
-    }
-    this.#flushAll();
-  }
-
-  #flushAll(): void {
     const dirty = this.#dirty;
     if (dirty.length === 0) return;
     this.#dirty = [];
     const t0 = TRACE ? performance.now() : 0;
     for (let i = 0; i < dirty.length; i++) dirty[i].flushOutbox();
-    if (dirty.length >= FLUSH_COALESCE_SOCKETS) this.#bigFlushEnd = performance.now();
+    releaseWriteMemo();
     if (TRACE) {
       trace.flushes++;
       trace.writes += dirty.length;
@@ -229,11 +205,6 @@ export class ChatGateway implements SocketOwner {
   }
 
   stop(): void {
-    if (this.#flushTimer !== null) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = null;
-      this.#flushAll();
-    }
     this.heartbeat.stop();
   }
 }

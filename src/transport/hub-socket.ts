@@ -43,8 +43,40 @@ const DEFAULT_REASONS: Record<number, string> = {
   [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
 
-// TEMP(ab): experiment knob, removed before hand-back.
-const CONCAT = process.env.HUBBUB_CONCAT !== '0';
+// TEMP(ab): experiment knob, removed before hand-back: 0 = corked frames, 1 = concat without memo.
+const CONCAT = process.env.HUBBUB_CONCAT ?? 'memo';
+
+/**
+ * The last multi-frame write built, kept for the next socket with the same
+ * frames: a fan-out leaves every member of a room with the same outbox (the
+ * same OutFrames in the same order), so a room's write is built once per
+ * flush, not once per member. The gateway drops it after each flush.
+ */
+let memoFrames: readonly OutFrame[] | null = null;
+let memoBatch = false;
+let memoWire: Buffer | null = null;
+
+/** Drops the shared write of the last flush (ChatGateway, after every flush). */
+export function releaseWriteMemo(): void {
+  memoFrames = null;
+  memoWire = null;
+}
+
+/** Several frames as one buffer: one text frame of lines in batch mode, else the frames back to back. */
+function multiWire(out: readonly OutFrame[], batch: boolean): Buffer {
+  if (CONCAT === 'memo' && memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
+  const wire = batch ? frameBatch(out) : concatWires(out);
+  memoFrames = out;
+  memoBatch = batch;
+  memoWire = wire;
+  return wire;
+}
+
+function sameFrames(a: readonly OutFrame[], b: readonly OutFrame[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** The frames' wire bytes, back to back in one buffer. */
 function concatWires(frames: readonly OutFrame[]): Buffer {
@@ -131,16 +163,12 @@ export class HubSocket extends WebSocket implements Peer {
       const wire = out[0].wire;
       bytes = wire.length;
       raw.write(wire);
-    } else if (this.batch) {
-      const wire = frameBatch(out);
-      bytes = wire.length;
-      raw.write(wire);
-    } else if (CONCAT && raw.writableLength === 0) {
-      // The usual case: the kernel has taken everything so far and will take
-      // this too, so one copied buffer is one cheap write (corked, each frame
-      // would be a stream-buffer entry and a writev iovec). A socket that
-      // holds output keeps the shared frames instead of a private copy.
-      const wire = concatWires(out);
+    } else if (this.batch || (CONCAT !== '0' && raw.writableLength === 0)) {
+      // Without held output the kernel takes all of it now, so one buffer is
+      // one cheap write (corked, each frame would be a stream-buffer entry and
+      // an iovec). A socket that holds output keeps the shared frames instead
+      // of a copy that could outlive the flush.
+      const wire = multiWire(out, this.batch);
       bytes = wire.length;
       raw.write(wire);
     } else {
