@@ -35,16 +35,6 @@ export interface ChatGatewayOptions {
   maxConnsPerIp: number;
 }
 
-// TEMP(trace): flush statistics once a second on stderr.
-const TRACE = process.env.HUBBUB_TRACE_FLUSH === '1';
-const trace = { flushes: 0, writes: 0, deferred: 0, flushMs: 0, maxFlushMs: 0, events: 0 };
-if (TRACE) {
-  setInterval(() => {
-    process.stderr.write(`TRACE ${JSON.stringify({ ...trace, flushMs: Math.round(trace.flushMs), maxFlushMs: Math.round(trace.maxFlushMs * 10) / 10 })}\n`);
-    trace.flushes = trace.writes = trace.deferred = trace.flushMs = trace.maxFlushMs = 0;
-  }, 1000).unref();
-}
-
 export class ChatGateway implements SocketOwner {
   readonly #wss: WebSocketServer;
   readonly heartbeat: HeartbeatWheel;
@@ -182,16 +172,8 @@ export class ChatGateway implements SocketOwner {
     const dirty = this.#dirty;
     if (dirty.length === 0) return;
     this.#dirty = [];
-    const t0 = TRACE ? performance.now() : 0;
     for (let i = 0; i < dirty.length; i++) dirty[i].flushOutbox();
     releaseWriteMemo();
-    if (TRACE) {
-      trace.flushes++;
-      trace.writes += dirty.length;
-      const ms = performance.now() - t0;
-      trace.flushMs += ms;
-      if (ms > trace.maxFlushMs) trace.maxFlushMs = ms;
-    }
   }
 
   onSocketClosed(ws: HubSocket, code: number): void {

@@ -3,7 +3,9 @@
 // It holds the connection's outbox: the events delivered to it during the
 // current scheduler slice. The first delivery marks the socket dirty in its
 // gateway; when the slice ends the gateway flushes every dirty socket once:
-// all of its frames go out corked, in one write. Events arrive encoded and
+// all of its frames go out in one write (one buffer when the socket holds no
+// output, built once for all the members of a room that got the same frames;
+// corked shared frames when it does). Events arrive encoded and
 // framed once (OutFrames shared by every recipient of a broadcast), so a flush
 // writes shared bytes straight to the TCP socket. ws's own sender is bypassed
 // for these writes only; that is safe because compression is off, so ws
@@ -43,9 +45,6 @@ const DEFAULT_REASONS: Record<number, string> = {
   [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
 
-// TEMP(ab): experiment knob, removed before hand-back: 0 = corked frames, 1 = concat without memo.
-const CONCAT = process.env.HUBBUB_CONCAT ?? 'memo';
-
 /**
  * The last multi-frame write built, kept for the next socket with the same
  * frames: a fan-out leaves every member of a room with the same outbox (the
@@ -64,7 +63,7 @@ export function releaseWriteMemo(): void {
 
 /** Several frames as one buffer: one text frame of lines in batch mode, else the frames back to back. */
 function multiWire(out: readonly OutFrame[], batch: boolean): Buffer {
-  if (CONCAT === 'memo' && memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
+  if (memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
   const wire = batch ? frameBatch(out) : concatWires(out);
   memoFrames = out;
   memoBatch = batch;
@@ -163,7 +162,7 @@ export class HubSocket extends WebSocket implements Peer {
       const wire = out[0].wire;
       bytes = wire.length;
       raw.write(wire);
-    } else if (this.batch || (CONCAT !== '0' && raw.writableLength === 0)) {
+    } else if (this.batch || raw.writableLength === 0) {
       // Without held output the kernel takes all of it now, so one buffer is
       // one cheap write (corked, each frame would be a stream-buffer entry and
       // an iovec). A socket that holds output keeps the shared frames instead
