@@ -90,8 +90,8 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
     const open = (await fleet.counters()).open;
     // After the saturating steps the members still read a backlog of 10+ s (p99 of those
     // steps); 30 s was too short on this machine and the half step was skipped.
-    const drained = open === members && (await drain(fleet, 500, 60_000));
-    if (drained) {
+    const settled = open === members && (await drain(fleet, 500, 60_000));
+    if (settled) {
       result.half = await step(fleet, server, ctx, members, result.maxDelivered / 2 / members);
       const h = result.half;
       ctx.log(`    ${system} M=${members} half of max (${h.offered}/s): p50 ${h.p50} p99 ${h.p99} max ${h.max} ms`);
