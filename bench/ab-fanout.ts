@@ -1,4 +1,4 @@
-// A/B of Hubbub's fan-out at fixed rates: two builds side by side in one run.
+// A/B of Hubbub's fan-out at fixed rates: two or more builds side by side in one run.
 //
 //   flock /tmp/bench.lock node dist/bench/ab-fanout.js --variant A=/tmp/base/dist/src/cli.js \
 //     --variant B=dist/src/cli.js [--variant C=dist/src/cli.js@SOME_ENV=1] \
@@ -9,10 +9,12 @@
 // server), joined once; then every (rate, repetition) measures each variant in
 // turn (the order rotates per repetition, so none always goes first on a
 // warmer machine), one sending at a time, with a drain between windows. It
-// prints each window and the medians per rate, and each p99's ratio to the
-// first variant's. Fixed
-// rates, not the bench's sweep: the sweep's "half of max" moves with the max,
-// which is not what an A/B of latency at one load should compare.
+// prints each window and the medians per rate, with ratios to the first
+// variant (p99, and CPU per delivery, which a noisy machine moves less than
+// latency). Fixed rates, not the bench's sweep: the sweep's "half of max" moves
+// with the max, which is not what an A/B of latency at one load should compare.
+// A variant's cli.js may also be another server speaking Hubbub's protocol
+// that prints LISTENING <port> (a ws-hub with timing added, say).
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
