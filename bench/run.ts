@@ -10,6 +10,7 @@
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
+//            --fanout-members 1000 (only the fan-out rooms of these sizes)
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -38,11 +39,17 @@ const { values } = parseArgs({
     systems: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
+    'fanout-members': { type: 'string' },
   },
 });
 
 const cfg = benchConfig(values.quick!);
 if (values.runs !== undefined) cfg.runs = Number(values.runs);
+if (values['fanout-members'] !== undefined) {
+  // e.g. --fanout-members 1000: only the fan-out rooms of those sizes (a partial run: results go to tmp/).
+  const keep = values['fanout-members'].split(',').map(Number);
+  cfg.fanout.rooms = cfg.fanout.rooms.filter((r) => keep.includes(r.members));
+}
 const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS) as Scenario[]);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
 for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system "${s}"`);
@@ -50,7 +57,7 @@ for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const name = `bench-${cfg.quick ? 'quick' : 'full'}-${stamp}`;
 // Only a complete full run lands beside the committed results; quick and partial runs go to tmp/.
-const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined;
+const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined;
 const outDir = join(ROOT, 'bench', 'results', complete ? '' : 'tmp');
 const artifacts = join(ROOT, 'bench', 'results', 'tmp');
 mkdirSync(outDir, { recursive: true });

@@ -27,6 +27,8 @@ const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
 export interface ServerOptions {
   /** Extra flags for `hubbub serve` (e.g. --heartbeat-ms). */
   hubbubArgs?: string[];
+  /** Another build's cli.js to run as `hubbub` (A/B against a baseline build: bench/ab-fanout.ts). */
+  hubbubCli?: string;
 }
 
 export interface Memory {
@@ -157,7 +159,7 @@ function command(system: SystemId, options: ServerOptions): { cmd: string; args:
       return {
         cmd: process.execPath, node: true,
         // --max-semi-space-size=1: how Hubbub launches itself (shebang, npm start); see src/cli.ts.
-        args: [...nodeFlags, '--max-semi-space-size=1', join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
+        args: [...nodeFlags, '--max-semi-space-size=1', options.hubbubCli ?? join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
       };
     case 'ws-hub':
       return { cmd: process.execPath, node: true, args: [...nodeFlags, join(DIST_BENCH, 'baselines', 'ws-hub.js')] };

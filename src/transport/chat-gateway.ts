@@ -17,7 +17,7 @@ import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
-import { HubSocket, type SocketOwner } from './hub-socket.js';
+import { HubSocket, releaseWriteMemo, type SocketOwner } from './hub-socket.js';
 import { IpLimit, clientIp } from './ip-limit.js';
 import { HubCounters } from './metrics.js';
 import { cleanUserName, encodeError } from './protocol.js';
@@ -162,12 +162,18 @@ export class ChatGateway implements SocketOwner {
     return actor;
   }
 
-  /** Slice-end hook: every socket that got output this slice writes it, once. */
+  /**
+   * Slice-end hook: every socket that got output this slice writes it, once.
+   * Members of a room get the same frames, so a multi-frame write is built
+   * once and shared by the sockets that follow with the same outbox; the
+   * memo is dropped here so that no buffer outlives the flush.
+   */
   #flush(): void {
     const dirty = this.#dirty;
     if (dirty.length === 0) return;
     this.#dirty = [];
     for (let i = 0; i < dirty.length; i++) dirty[i].flushOutbox();
+    releaseWriteMemo();
   }
 
   onSocketClosed(ws: HubSocket, code: number): void {

@@ -3,7 +3,9 @@
 // It holds the connection's outbox: the events delivered to it during the
 // current scheduler slice. The first delivery marks the socket dirty in its
 // gateway; when the slice ends the gateway flushes every dirty socket once:
-// all of its frames go out corked, in one write. Events arrive encoded and
+// all of its frames go out in one write (one buffer when the socket holds no
+// output, built once for all the members of a room that got the same frames;
+// corked shared frames when it does). Events arrive encoded and
 // framed once (OutFrames shared by every recipient of a broadcast), so a flush
 // writes shared bytes straight to the TCP socket. ws's own sender is bypassed
 // for these writes only; that is safe because compression is off, so ws
@@ -42,6 +44,48 @@ const DEFAULT_REASONS: Record<number, string> = {
   // ws's own 1008s: a message in more than maxFragments pieces, or too many chunks waiting to be parsed.
   [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
+
+/**
+ * The last multi-frame write built, kept for the next socket with the same
+ * frames: a fan-out leaves every member of a room with the same outbox (the
+ * same OutFrames in the same order), so a room's write is built once per
+ * flush, not once per member. The gateway drops it after each flush.
+ */
+let memoFrames: readonly OutFrame[] | null = null;
+let memoBatch = false;
+let memoWire: Buffer | null = null;
+
+/** Drops the shared write of the last flush (ChatGateway, after every flush). */
+export function releaseWriteMemo(): void {
+  memoFrames = null;
+  memoWire = null;
+}
+
+/** Several frames as one buffer: one text frame of lines in batch mode, else the frames back to back. */
+function multiWire(out: readonly OutFrame[], batch: boolean): Buffer {
+  if (memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
+  const wire = batch ? frameBatch(out) : concatWires(out);
+  memoFrames = out;
+  memoBatch = batch;
+  memoWire = wire;
+  return wire;
+}
+
+function sameFrames(a: readonly OutFrame[], b: readonly OutFrame[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The frames' wire bytes, back to back in one buffer. */
+function concatWires(frames: readonly OutFrame[]): Buffer {
+  let len = 0;
+  for (let i = 0; i < frames.length; i++) len += frames[i].wire.length;
+  const buf = Buffer.allocUnsafe(len);
+  let at = 0;
+  for (let i = 0; i < frames.length; i++) at += frames[i].wire.copy(buf, at);
+  return buf;
+}
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
@@ -118,8 +162,12 @@ export class HubSocket extends WebSocket implements Peer {
       const wire = out[0].wire;
       bytes = wire.length;
       raw.write(wire);
-    } else if (this.batch) {
-      const wire = frameBatch(out);
+    } else if (this.batch || raw.writableLength === 0) {
+      // Without held output the kernel takes all of it now, so one buffer is
+      // one cheap write (corked, each frame would be a stream-buffer entry and
+      // an iovec). A socket that holds output keeps the shared frames instead
+      // of a copy that could outlive the flush.
+      const wire = multiWire(out, this.batch);
       bytes = wire.length;
       raw.write(wire);
     } else {
