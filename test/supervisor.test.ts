@@ -141,4 +141,28 @@ test('a client that floods frames before it is welcomed is closed with 1008', as
   await w.close();
 });
 
+test('a member whose delivery throws is stopped alone (1011); the members after it still get every message', async () => {
+  const w = await world();
+  const members = ['m1', 'm2', 'm3', 'm4'].map((n) => w.connect(n));
+  w.run();
+  for (const m of members) m.op({ op: 'join', room: 'r' });
+  w.run();
+  // The second member's socket breaks: its deliver throws from now on.
+  const broken = members[1];
+  broken.peer.deliver = () => { throw new Error('socket broke'); };
+  members[0].op({ op: 'send', room: 'r', text: 'one' });
+  members[0].op({ op: 'send', room: 'r', text: 'two' });
+  w.run();
+  for (const m of [members[0], members[2], members[3]]) assert.equal(seqs(m.peer), [1, 2], `${m.actor.user} got both`);
+  assert.equal(broken.peer.closed, { code: 1011, reason: 'internal error' });
+  assert.ok(broken.actor.dead);
+  assert.is(w.supervisor.handlerErrors, 1, 'counted once: stopped at its first failure');
+  // The others heard it leave, and the room goes on without it.
+  assert.ok(members[3].peer.events.some((e) => e.type === 'presence' && e.user === 'm2' && e.event === 'leave'));
+  members[2].op({ op: 'who', room: 'r' });
+  w.run();
+  assert.equal((members[2].peer.events.find((e) => e.type === 'who')!.users as string[]).sort(), ['m1', 'm3', 'm4']);
+  await w.close();
+});
+
 test.run();

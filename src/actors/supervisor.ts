@@ -348,14 +348,32 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (room === undefined) return;
     const frame = new OutFrame(payload);
     if (room.live.recovering === 0) {
-      trieForEach(room.members, (member) => member.peer.deliver(frame));
+      this.#deliverAll(room, frame, null);
       return;
     }
     trieForEach(room.members, (member) => {
       const recovery = this.#recovering.get(recoveryKey(member.id, roomName));
-      if (recovery === undefined) member.peer.deliver(frame);
+      if (recovery === undefined) this.#deliverOne(member, frame);
       else recovery.held.push({ seq, frame });
     });
+  }
+
+  /** One frame to every member of a room (but `except`): one member's failure robs no other. */
+  #deliverAll(room: Room, frame: OutFrame, except: ConnectionActor | null): void {
+    trieForEach(room.members, (member) => {
+      if (member !== except) this.#deliverOne(member, frame);
+    });
+  }
+
+  #deliverOne(member: ConnectionActor, frame: OutFrame): void {
+    try {
+      member.peer.deliver(frame);
+    } catch (error) {
+      // Caught here, not by handle(): the members after this one still get the frame.
+      this.handlerErrors++;
+      this.#log.error({ err: error, actor: member.id }, 'supervisor: delivery to a member threw; stopping it alone');
+      if (!member.dead) this.#stopFailed(member, error);
+    }
   }
 
   #join(from: ConnectionActor, roomName: string, since: number | undefined, id: OpId | undefined): void {
@@ -462,10 +480,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
       return;
     }
-    const frame = encode({ type: 'presence', room: room.name, user, event });
-    trieForEach(room.members, (member) => {
-      if (member !== except) member.peer.deliver(frame);
-    });
+    this.#deliverAll(room, encode({ type: 'presence', room: room.name, user, event }), except);
   }
 
   #presenceInterval(room: Room): number {
@@ -507,7 +522,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       live.joined = [];
       live.left = [];
       live.lastPresenceAt = now;
-      trieForEach(room.members, (member) => member.peer.deliver(frame));
+      this.#deliverAll(room, frame, null);
     }
     if (nextDue !== Infinity) this.#armPresence(nextDue);
   }
