@@ -6,7 +6,8 @@
 //
 //   npm run bench                      full: 3 runs, under 30 minutes
 //   npm run bench -- --quick           1 run of small scenarios, under 3 minutes
-//   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro
+//   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro,workers
+//            (opt-in, not in the full run: idle100k, storm50k)
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
@@ -24,11 +25,14 @@ import type { Context } from './scenarios/common.js';
 import { fanout } from './scenarios/fanout.js';
 import { idle } from './scenarios/idle.js';
 import { manyRooms, noisy, storm } from './scenarios/rooms.js';
+import { workers } from './scenarios/workers.js';
 import { ALL_SYSTEMS, buildGorilla, goMissing, type SystemId } from './systems.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy'] as const;
+const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy', 'workers', 'idle100k', 'storm50k'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** Long scale-out scenarios run only when named with --only. */
+const OPT_IN: Scenario[] = ['idle100k', 'storm50k'];
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +47,8 @@ const { values } = parseArgs({
 
 const cfg = benchConfig(values.quick!);
 if (values.runs !== undefined) cfg.runs = Number(values.runs);
-const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS) as Scenario[]);
+const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS.filter((s) => !OPT_IN.includes(s))) as Scenario[]);
+for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"`);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
 for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system "${s}"`);
 
@@ -98,7 +103,7 @@ const started = Date.now();
 
 function save(): { json: string; html: string; table: string } {
   const summary = summarize(cfg, runs, systems);
-  const table = renderTable(summary.rows, systems, summary.micro);
+  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut);
   const json = join(outDir, `${name}.json`);
   const html = join(outDir, `${name}.html`);
   writeFileSync(json, `${JSON.stringify({ meta, config: cfg, summary, runs }, null, 1)}\n`);
@@ -164,6 +169,13 @@ for (let r = 1; r <= cfg.runs; r++) {
     if (only.has('noisy') && s !== 'hubbub-batch') {
       const res = await cell(run, `noisy neighbour ${s}`, () => noisy(ctx, s));
       if (res !== undefined) (run.noisy ??= {})[s] = res;
+    }
+  }
+  if (only.has('workers')) {
+    const res = await cell(run, 'scale-out: serve vs --workers 1 vs --workers 2', () => workers(ctx, r));
+    if (res !== undefined) {
+      run.workers = res;
+      run.errors.push(...res.errors);
     }
   }
   save();

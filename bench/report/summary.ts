@@ -4,6 +4,7 @@
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { IdleResult } from '../scenarios/idle.js';
 import type { ManyRoomsResult, NoisyResult, StormResult } from '../scenarios/rooms.js';
+import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
 import { median, round } from '../scenarios/common.js';
 import type { BenchConfig } from '../config.js';
 import type { SystemId } from '../systems.js';
@@ -31,6 +32,8 @@ export interface RunResult {
   storm?: PerSystem<StormResult>;
   noisy?: PerSystem<NoisyResult>;
   micro?: MicroResult;
+  /** Scale-out fan-out: one process vs --workers 1 vs --workers 2. */
+  workers?: WorkersResult;
   errors: string[];
 }
 
@@ -94,7 +97,37 @@ export interface MicroSummary {
   flatness: number;
 }
 
-export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null } {
+export interface ScaleOutSummary {
+  members: number;
+  runs: number;
+  /** Per layout, medians over runs of its best step. */
+  layouts: { layout: Layout; label: string; delivered: number; frames: number; p99: number; serverCpu: number; genCpu: number }[];
+  /** Median of the per-run ratios. */
+  ratio: number;
+  ratioW1: number;
+}
+
+function summarizeScaleOut(runs: RunResult[]): ScaleOutSummary | null {
+  const results = runs.map((r) => r.workers).filter((w): w is WorkersResult => w !== undefined);
+  if (results.length === 0) return null;
+  const med = (f: (w: WorkersResult) => number | undefined): number => median(results.map((w) => f(w) ?? NaN));
+  return {
+    members: results[0].members,
+    runs: results.length,
+    layouts: LAYOUTS.map(({ id, label }) => ({
+      layout: id, label,
+      delivered: round(med((w) => w.layouts[id]?.best.delivered)),
+      frames: round(med((w) => w.layouts[id]?.best.frames)),
+      p99: round(med((w) => w.layouts[id]?.best.p99), 1),
+      serverCpu: round(med((w) => w.layouts[id]?.best.serverCpu)),
+      genCpu: round(med((w) => w.layouts[id]?.best.genCpu)),
+    })),
+    ratio: round(med((w) => w.ratio), 2),
+    ratioW1: round(med((w) => w.ratioW1), 2),
+  };
+}
+
+export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null; scaleOut: ScaleOutSummary | null } {
   const rows: SummaryRow[] = [];
   for (const m of metrics(cfg)) {
     const medians: PerSystem<number> = {};
@@ -124,5 +157,5 @@ export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId
     joinsPerSecLastChunk: median(micros.map((m) => m.joins[m.joins.length - 1])),
     flatness: median(micros.map((m) => m.flatness)),
   };
-  return { rows, micro };
+  return { rows, micro, scaleOut: summarizeScaleOut(runs) };
 }
