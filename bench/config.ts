@@ -41,7 +41,13 @@ export interface BenchConfig {
     sendersPerWorker: number;
     loadWorkers: number;
     textBytes: number;
+    /** Members connect with ?batch=1 (several events per frame). */
+    batch: boolean;
   };
+  /** Opt-in scale-out: idle connections across `serve --workers N` (--only idle100k). */
+  scaleIdle: { conns: number; workers: number; roomSize: number; settleMs: number; windowMs: number };
+  /** Opt-in scale-out: a storm whose connections all stay open, across `serve --workers N` (--only storm50k). */
+  scaleStorm: { conns: number; workers: number; concurrencyPerWorker: number };
   /** Largest number of connections one load worker holds (files are capped at 20,000). */
   connsPerWorker: number;
 }
@@ -62,8 +68,10 @@ export function benchConfig(quick: boolean): BenchConfig {
       micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
       workers: {
         members: 200, startRate: 400, factor: 4, maxSteps: 2, warmMs: 300, windowMs: 800, graceMs: 300,
-        sendersPerWorker: 2, loadWorkers: 2, textBytes: 48,
+        sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
       },
+      scaleIdle: { conns: 3000, workers: 2, roomSize: 10, settleMs: 300, windowMs: 3000 },
+      scaleStorm: { conns: 2000, workers: 2, concurrencyPerWorker: 100 },
       connsPerWorker: 12_000,
     };
   }
@@ -81,8 +89,10 @@ export function benchConfig(quick: boolean): BenchConfig {
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
     workers: {
       members: 1000, startRate: 500, factor: 2, maxSteps: 6, warmMs: 500, windowMs: 1500, graceMs: 500,
-      sendersPerWorker: 2, loadWorkers: 2, textBytes: 48,
+      sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
     },
+    scaleIdle: { conns: 100_000, workers: 6, roomSize: 10, settleMs: 1500, windowMs: 30_000 },
+    scaleStorm: { conns: 50_000, workers: 4, concurrencyPerWorker: 256 },
     connsPerWorker: 12_000,
   };
 }

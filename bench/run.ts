@@ -23,8 +23,8 @@ import { summarize, type MicroResult, type RunResult } from './report/summary.js
 import { renderTable } from './report/table.js';
 import type { Context } from './scenarios/common.js';
 import { fanout } from './scenarios/fanout.js';
-import { idle } from './scenarios/idle.js';
-import { manyRooms, noisy, storm } from './scenarios/rooms.js';
+import { idle, idle100k } from './scenarios/idle.js';
+import { manyRooms, noisy, storm, storm50k } from './scenarios/rooms.js';
 import { workers } from './scenarios/workers.js';
 import { ALL_SYSTEMS, buildGorilla, goMissing, type SystemId } from './systems.js';
 
@@ -103,7 +103,7 @@ const started = Date.now();
 
 function save(): { json: string; html: string; table: string } {
   const summary = summarize(cfg, runs, systems);
-  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut);
+  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale);
   const json = join(outDir, `${name}.json`);
   const html = join(outDir, `${name}.html`);
   writeFileSync(json, `${JSON.stringify({ meta, config: cfg, summary, runs }, null, 1)}\n`);
@@ -177,6 +177,11 @@ for (let r = 1; r <= cfg.runs; r++) {
       run.workers = res;
       run.errors.push(...res.errors);
     }
+  }
+  if (only.has('idle100k')) run.idle100k = await cell(run, `idle ${cfg.scaleIdle.conns} over --workers ${cfg.scaleIdle.workers}`, () => idle100k(ctx));
+  if (only.has('storm50k')) {
+    run.storm50k = await cell(run, `storm ${cfg.scaleStorm.conns} held over --workers ${cfg.scaleStorm.workers}`, () => storm50k(ctx));
+    if (run.storm50k !== undefined && run.storm50k.failed > 0) run.errors.push(`storm50k: ${run.storm50k.failed} connections failed (${run.storm50k.errors.join('; ')})`);
   }
   save();
 }

@@ -54,6 +54,8 @@ export interface StormCmd {
   addresses: string[];
   concurrency: number;
   timeoutMs: number;
+  /** Keep every connection open once ready (the server must hold them all) instead of closing it. */
+  hold?: boolean;
 }
 
 /** Starts a measuring window at t0 (µs, CLOCK_MONOTONIC): counters reset. */

@@ -320,6 +320,9 @@ async function connect(cmd: ConnectCmd): Promise<ConnectResult> {
   });
 }
 
+/** Storm connections kept open (StormCmd.hold), until close-all or exit. */
+const held: Conn[] = [];
+
 async function storm(cmd: StormCmd): Promise<StormResult> {
   const latency = new Histogram();
   const result = await pool(cmd.count, cmd.concurrency, async (k) => {
@@ -327,6 +330,10 @@ async function storm(cmd: StormCmd): Promise<StormResult> {
     const { conn, error } = await open(cmd.endpoint, null, cmd.from + k, 'storm', cmd.addresses[k % cmd.addresses.length], cmd.timeoutMs);
     if (conn === null) return error;
     latency.record(nowUs() - t);
+    if (cmd.hold === true) {
+      held.push(conn);
+      return null;
+    }
     conn.ready = false;
     totals.open--;
     conn.ws.terminate();
@@ -445,6 +452,7 @@ async function handle(msg: Envelope): Promise<unknown> {
         for (const c of g.conns) c.ws.terminate();
       }
       groups.clear();
+      for (const c of held.splice(0)) c.ws.terminate();
       return null;
   }
 }

@@ -2,8 +2,8 @@
 // ratios against the baselines of the same run (the median of the per-run
 // ratios, so that a noisy run moves every system alike and cancels out).
 import type { FanoutResult } from '../scenarios/fanout.js';
-import type { IdleResult } from '../scenarios/idle.js';
-import type { ManyRoomsResult, NoisyResult, StormResult } from '../scenarios/rooms.js';
+import type { Idle100kResult, IdleResult } from '../scenarios/idle.js';
+import type { ManyRoomsResult, NoisyResult, Storm50kResult, StormResult } from '../scenarios/rooms.js';
 import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
 import { median, round } from '../scenarios/common.js';
 import type { BenchConfig } from '../config.js';
@@ -34,6 +34,9 @@ export interface RunResult {
   micro?: MicroResult;
   /** Scale-out fan-out: one process vs --workers 1 vs --workers 2. */
   workers?: WorkersResult;
+  /** Opt-in: idle connections across --workers; a held storm across --workers. */
+  idle100k?: Idle100kResult;
+  storm50k?: Storm50kResult;
   errors: string[];
 }
 
@@ -127,7 +130,30 @@ function summarizeScaleOut(runs: RunResult[]): ScaleOutSummary | null {
   };
 }
 
-export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null; scaleOut: ScaleOutSummary | null } {
+/** The opt-in scale-out scenarios, medians over runs (null when not run). */
+export interface ScaleSummary {
+  idle100k: { conns: number; workers: number; rssPerConn: number; cpu: number; connectPerSec: number; runs: number } | null;
+  storm50k: { conns: number; workers: number; acceptedPerSec: number; failed: number; open: number; connectP99: number; runs: number } | null;
+}
+
+function summarizeScale(runs: RunResult[]): ScaleSummary {
+  const idle = runs.map((r) => r.idle100k).filter((x): x is Idle100kResult => x !== undefined);
+  const storms = runs.map((r) => r.storm50k).filter((x): x is Storm50kResult => x !== undefined);
+  return {
+    idle100k: idle.length === 0 ? null : {
+      conns: idle[0].conns, workers: idle[0].workers, runs: idle.length,
+      rssPerConn: round(median(idle.map((x) => x.rssPerConn))), cpu: round(median(idle.map((x) => x.cpu)), 2),
+      connectPerSec: round(median(idle.map((x) => x.connectPerSec))),
+    },
+    storm50k: storms.length === 0 ? null : {
+      conns: storms[0].conns, workers: storms[0].workers, runs: storms.length,
+      acceptedPerSec: round(median(storms.map((x) => x.acceptedPerSec))), failed: Math.max(...storms.map((x) => x.failed)),
+      open: Math.min(...storms.map((x) => x.open)), connectP99: round(median(storms.map((x) => x.connectP99)), 1),
+    },
+  };
+}
+
+export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null; scaleOut: ScaleOutSummary | null; scale: ScaleSummary } {
   const rows: SummaryRow[] = [];
   for (const m of metrics(cfg)) {
     const medians: PerSystem<number> = {};
@@ -157,5 +183,5 @@ export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId
     joinsPerSecLastChunk: median(micros.map((m) => m.joins[m.joins.length - 1])),
     flatness: median(micros.map((m) => m.flatness)),
   };
-  return { rows, micro, scaleOut: summarizeScaleOut(runs) };
+  return { rows, micro, scaleOut: summarizeScaleOut(runs), scale: summarizeScale(runs) };
 }

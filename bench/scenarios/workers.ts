@@ -13,6 +13,7 @@
 // gets the fan-out sweep (send rate x2 per step until delivered < 80% of
 // offered or p99 > 1 s twice in a row); the result is its best step, with
 // the server's CPU per process (primary and workers) and the generator's.
+import { readFileSync } from 'node:fs';
 import type { Fleet } from '../loadgen/fleet.js';
 import type { RunningServer } from '../systems.js';
 import { fail, latencyOf, round, sleep, drain, withServer, type Context } from './common.js';
@@ -38,6 +39,9 @@ export interface WorkersStep {
   /** % of one core per server process, the primary (or the single process) first. */
   processCpu: number[];
   genCpu: number;
+  /** The whole machine over the window, % of all cores: busy (softirq included), and softirq alone. */
+  machineBusy: number;
+  softirq: number;
   lost: number;
 }
 
@@ -67,11 +71,13 @@ async function step(ctx: Context, fleet: Fleet, server: RunningServer, members: 
   await fleet.each({ cmd: 'rate', group: GROUP, senders: cfg.sendersPerWorker, rate: sendRate / fleet.size, textBytes: cfg.textBytes });
   await sleep(cfg.warmMs);
   const cpu0 = server.cpuByPid();
+  const m0 = machineCpu();
   const t0 = performance.now();
   const id = await fleet.windowStart();
   await sleep(cfg.windowMs);
   const { sum } = await fleet.windowEnd(id);
   const cpu1 = server.cpuByPid();
+  const m1 = machineCpu();
   const seconds = (performance.now() - t0) / 1000;
   await sleep(cfg.graceMs);
   const lat = latencyOf({ counters: sum, seconds, serverCpu: 0, genCpu: 0, latency: await fleet.collect(id) }, GROUP);
@@ -81,14 +87,30 @@ async function step(ctx: Context, fleet: Fleet, server: RunningServer, members: 
     delivered: round(sum.msgs / seconds), frames: round(sum.frames / seconds),
     p50: lat.p50, p99: lat.p99, samples: lat.samples,
     serverCpu: round(processCpu.reduce((a, b) => a + b, 0), 1), processCpu,
-    genCpu: round(sum.cpuUs / 1e4 / seconds, 1), lost: sum.lost,
+    genCpu: round(sum.cpuUs / 1e4 / seconds, 1),
+    machineBusy: round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total), 1),
+    softirq: round((100 * (m1.softirq - m0.softirq)) / (m1.total - m0.total), 1),
+    lost: sum.lost,
   };
+}
+
+/**
+ * The machine's CPU ticks from /proc/stat (all cores). Softirq time (where
+ * loopback TCP delivers much of its work) is not charged to any process here,
+ * and other jobs on the machine show up too: this says whether the cores were
+ * saturated.
+ */
+function machineCpu(): { busy: number; softirq: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, softirq, total: busy + idle + iowait };
 }
 
 async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<LayoutResult> {
   const cfg = ctx.cfg.workers;
   const members = cfg.members;
-  return withServer('hubbub-batch', cfg.loadWorkers, async (server, fleet) => {
+  return withServer(cfg.batch ? 'hubbub-batch' : 'hubbub', cfg.loadWorkers, async (server, fleet) => {
     const c = await fleet.connect(`scale-out ${layout.id} ${members}`, {
       group: GROUP, endpoint: server.endpoint(), count: members, lean: true,
       roomPrefix: 'scale', roomSize: Number.MAX_SAFE_INTEGER, concurrency: 32, timeoutMs: 60_000,
@@ -102,7 +124,7 @@ async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<La
     for (let i = 0; i < cfg.maxSteps; i++) {
       const s = await step(ctx, fleet, server, members, rate);
       steps.push(s);
-      ctx.log(`    ${layout.label} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} ms, cpu srv ${s.serverCpu}% [${s.processCpu.join(' + ')}] gen ${s.genCpu}%${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
+      ctx.log(`    ${layout.label} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} ms, cpu srv ${s.serverCpu}% [${s.processCpu.join(' + ')}] gen ${s.genCpu}%, machine ${s.machineBusy}% (softirq ${s.softirq}%)${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
       if (s.lost > 0) break;
       saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
       if (saturated === 2) break;
