@@ -29,7 +29,7 @@ export interface BenchConfig {
   storm: { conns: number; concurrencyPerWorker: number; workers: number };
   noisy: { roomSize: number; quietRate: number; warmMs: number; windowMs: number };
   micro: { actorMessages: number; idleActors: number; roomJoins: number; chunk: number };
-  /** Scale-out fan-out (scenarios/workers.ts): one room, batch members on LeanSocket, few senders. */
+  /** Scale-out fan-out (scenarios/workers.ts): one room, members on LeanSocket, few senders. */
   workers: {
     members: number;
     startRate: number;

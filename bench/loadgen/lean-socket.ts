@@ -5,6 +5,8 @@
 // server sends: unmasked, unfragmented frames (text, ping, close). Frames are
 // parsed in place from the socket's chunks, without a Buffer per frame or an
 // event per frame; the caller gets (buffer, start, end) of each text payload.
+// Reads land in one buffer shared by every socket of the process (net's
+// `onread`): no Buffer and no stream event per read, only a callback.
 // Client frames are masked, as RFC 6455 requires.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
@@ -14,6 +16,8 @@ const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
 const HEADER_END = Buffer.from('\r\n\r\n');
+/** Every LeanSocket of the process reads into this; what must outlive a read is copied. */
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 export interface LeanHandlers {
   open(): void;
@@ -33,13 +37,18 @@ export class LeanSocket {
 
   constructor(host: string, port: number, path: string, localAddress: string, handlers: LeanHandlers) {
     this.#h = handlers;
-    this.#socket = connect({ host, port, localAddress, noDelay: true });
+    this.#socket = connect({
+      host, port, localAddress, noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array): boolean => {
+        this.#data(buf as Buffer, n);
+        return true;
+      } },
+    });
     this.#socket.on('connect', () => {
       const key = randomBytes(16).toString('base64');
       this.#socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
         + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
-    this.#socket.on('data', (chunk: Buffer) => this.#data(chunk));
     this.#socket.on('error', (err) => this.#h.error(err));
     this.#socket.on('close', () => this.#end(1006));
   }
@@ -90,7 +99,9 @@ export class LeanSocket {
     this.#socket.write(out);
   }
 
-  #data(chunk: Buffer): void {
+  /** `n` bytes read into `shared` (valid during this call only). */
+  #data(shared: Buffer, n: number): void {
+    const chunk = shared.subarray(0, n);
     let buf = chunk;
     let at = 0;
     const pending = this.#pending;
@@ -102,7 +113,7 @@ export class LeanSocket {
         this.#pending = Buffer.concat([pending, chunk]);
         return;
       } else {
-        // Join only the rest of the frame that straddles the chunks, not the whole chunk.
+        // Join only the rest of the frame that straddles the reads, not the whole read.
         at = need - pending.length;
         this.#parse(Buffer.concat([pending, chunk.subarray(0, at)]), 0);
         if (this.#closed) return;
@@ -111,7 +122,7 @@ export class LeanSocket {
     if (!this.#upgraded) {
       const end = buf.indexOf(HEADER_END);
       if (end < 0) {
-        this.#pending = buf;
+        this.#pending = Buffer.from(buf);
         return;
       }
       const status = buf.toString('latin1', 0, 12);
@@ -125,7 +136,8 @@ export class LeanSocket {
       this.#h.open();
     }
     at = this.#parse(buf, at);
-    if (at < buf.length && !this.#closed) this.#pending = buf.subarray(at);
+    // A copy: the shared read buffer is overwritten by the next read of any socket.
+    if (at < buf.length && !this.#closed) this.#pending = Buffer.from(buf.subarray(at));
   }
 
   /** Handles every whole frame of buf from `at`; returns where the first incomplete one starts. */

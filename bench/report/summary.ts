@@ -102,6 +102,7 @@ export interface MicroSummary {
 
 export interface ScaleOutSummary {
   members: number;
+  batch: boolean;
   runs: number;
   /** Per layout, medians over runs of its best step. */
   layouts: { layout: Layout; label: string; delivered: number; frames: number; p99: number; serverCpu: number; genCpu: number }[];
@@ -116,6 +117,7 @@ function summarizeScaleOut(runs: RunResult[]): ScaleOutSummary | null {
   const med = (f: (w: WorkersResult) => number | undefined): number => median(results.map((w) => f(w) ?? NaN));
   return {
     members: results[0].members,
+    batch: results[0].batch,
     runs: results.length,
     layouts: LAYOUTS.map(({ id, label }) => ({
       layout: id, label,

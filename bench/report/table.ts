@@ -47,7 +47,7 @@ export function renderTable(rows: SummaryRow[], systems: SystemId[], micro: Micr
     lines.push(`  joins/s into one room, first -> last   : ${fmt(micro.joinsPerSecFirstChunk)} -> ${fmt(micro.joinsPerSecLastChunk)} (flatness ${micro.flatness})`);
   }
   if (scaleOut !== null) {
-    lines.push('', `scale-out: fan-out to one room of ${scaleOut.members} (batch members, few senders), best step, medians of ${scaleOut.runs} run(s):`);
+    lines.push('', `scale-out: fan-out to one room of ${scaleOut.members} (LeanSocket members${scaleOut.batch ? ' in batch mode' : ''}, few senders), best step, medians of ${scaleOut.runs} run(s):`);
     for (const l of scaleOut.layouts) {
       lines.push(`  ${l.label.padEnd(20)}: ${fmt(l.delivered).padStart(7)} msg/s, ${fmt(l.frames).padStart(7)} frames/s, p99 ${fmt(l.p99)} ms, server CPU ${l.serverCpu}% (all processes), gen ${l.genCpu}%`);
     }

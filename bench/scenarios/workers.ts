@@ -5,9 +5,10 @@
 // work plus the primary's IPC relay: the relay's cost) and `--workers 2`.
 //
 // The load is shaped so that the broker, not the generator, is what
-// saturates: one big room, few senders, batch-mode members (`?batch=1`, many
-// messages per frame) on LeanSocket (frames parsed in place; the latency of
-// the first message of each frame is sampled). On two cores the generator
+// saturates: one big room, few senders, members on LeanSocket (frames parsed
+// in place from a shared read buffer; latency sampled on one frame in 8).
+// Batch mode (`?batch=1`) is a config switch; it is off by default because
+// here it made the generator's and the server's costs both per byte, alike. On two cores the generator
 // shares the CPU with the server's processes, so every delivered message the
 // generator spends less on is a message the workers can deliver. Each layout
 // gets the fan-out sweep (send rate x2 per step until delivered < 80% of
@@ -56,6 +57,8 @@ export interface LayoutResult {
 
 export interface WorkersResult {
   members: number;
+  /** Members in batch mode (?batch=1). */
+  batch: boolean;
   layouts: Partial<Record<Layout, LayoutResult>>;
   /** Best delivered/s of --workers 2 over one process, and over --workers 1. */
   ratio: number;
@@ -151,7 +154,7 @@ export async function workers(ctx: Context, run: number): Promise<WorkersResult>
   }
   const best = (id: Layout): number => layouts[id]?.best.delivered ?? NaN;
   const result: WorkersResult = {
-    members: ctx.cfg.workers.members, layouts,
+    members: ctx.cfg.workers.members, batch: ctx.cfg.workers.batch, layouts,
     ratio: round(best('w2') / best('single'), 2), ratioW1: round(best('w2') / best('w1'), 2), errors,
   };
   ctx.log(`    scale-out: --workers 2 / one process = ${result.ratio}x, --workers 2 / --workers 1 = ${result.ratioW1}x`);
