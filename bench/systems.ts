@@ -27,6 +27,8 @@ const CLK_TCK = 100; // getconf CLK_TCK on Linux x86-64
 export interface ServerOptions {
   /** Extra flags for `hubbub serve` (e.g. --heartbeat-ms). */
   hubbubArgs?: string[];
+  /** Extra flags for node itself (e.g. --cpu-prof; cluster workers inherit them). */
+  nodeArgs?: string[];
 }
 
 export interface Memory {
@@ -135,6 +137,25 @@ export class RunningServer {
     return { rss: this.rss(), heap: m.heapUsed, external: m.external };
   }
 
+  /**
+   * SIGTERM, and waits (bounded) for a graceful exit: how a server run with
+   * --cpu-prof writes its profiles (a primary stops its workers first).
+   */
+  async stopGracefully(timeoutMs = 20_000): Promise<boolean> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return true;
+    const exited = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.proc.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    this.proc.kill('SIGTERM');
+    const ok = await exited;
+    if (!ok) await this.stop();
+    return ok;
+  }
+
   async stop(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
@@ -203,7 +224,7 @@ export function buildGorilla(): void {
 }
 
 function command(system: SystemId, options: ServerOptions): { cmd: string; args: string[]; node: boolean } {
-  const nodeFlags = ['--expose-gc', '--import', join(DIST_BENCH, 'probe.js')];
+  const nodeFlags = ['--expose-gc', '--import', join(DIST_BENCH, 'probe.js'), ...(options.nodeArgs ?? [])];
   switch (system) {
     case 'hubbub':
     case 'hubbub-batch':

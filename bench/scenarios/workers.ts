@@ -15,9 +15,10 @@
 // offered or p99 > 1 s twice in a row); the result is its best step, with
 // the server's CPU per process (primary and workers) and the generator's.
 import { readFileSync } from 'node:fs';
-import type { Fleet } from '../loadgen/fleet.js';
-import type { RunningServer } from '../systems.js';
-import { fail, latencyOf, round, sleep, drain, withServer, type Context } from './common.js';
+import { join } from 'node:path';
+import { Fleet } from '../loadgen/fleet.js';
+import { startServer, type RunningServer } from '../systems.js';
+import { fail, latencyOf, round, sleep, drain, type Context } from './common.js';
 
 export type Layout = 'single' | 'w1' | 'w2';
 
@@ -113,7 +114,15 @@ function machineCpu(): { busy: number; softirq: number; total: number } {
 async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<LayoutResult> {
   const cfg = ctx.cfg.workers;
   const members = cfg.members;
-  return withServer(cfg.batch ? 'hubbub-batch' : 'hubbub', cfg.loadWorkers, async (server, fleet) => {
+  // --profile: V8 CPU profiles of every process of the layout (cluster workers inherit --cpu-prof),
+  // written when the server exits gracefully.
+  const profileDir = ctx.profile ? join(ctx.artifacts, `scale-out-${layout.id}`) : null;
+  const server = await startServer(cfg.batch ? 'hubbub-batch' : 'hubbub', {
+    hubbubArgs: layout.args,
+    nodeArgs: profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=500'],
+  });
+  const fleet = new Fleet(cfg.loadWorkers);
+  try {
     const c = await fleet.connect(`scale-out ${layout.id} ${members}`, {
       group: GROUP, endpoint: server.endpoint(), count: members, lean: true,
       roomPrefix: 'scale', roomSize: Number.MAX_SAFE_INTEGER, concurrency: 32, timeoutMs: 60_000,
@@ -136,7 +145,13 @@ async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<La
     await fleet.each({ cmd: 'rate', group: GROUP, senders: 0, rate: 0, textBytes: 0 });
     const best = steps.reduce((a, b) => (b.delivered > a.delivered ? b : a));
     return { layout: layout.id, members, connectMs: c.ms, steps, best };
-  }, { hubbubArgs: layout.args });
+  } finally {
+    await fleet.dispose();
+    if (profileDir !== null) {
+      if (await server.stopGracefully()) ctx.log(`    CPU profiles of ${layout.id}: ${profileDir}`);
+      else ctx.log(`    ${layout.id} did not exit in time: no CPU profiles`);
+    } else await server.stop();
+  }
 }
 
 /** One run of the scenario: every layout once, starting at a layout that rotates with the run. */
