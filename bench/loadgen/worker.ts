@@ -4,7 +4,9 @@
 // process passes the 20,000 open-file cap. Commands arrive over IPC (see
 // messages.ts). Frames are split on '\n' (gorilla and Hubbub's batch mode put
 // several messages in one frame); a line is a chat message when it carries a
-// send stamp, whose age is its end-to-end latency.
+// send stamp, whose age is its end-to-end latency. A connect command may ask
+// for LeanSocket instead of `ws` (Hubbub only): the scale-out scenario's
+// members, which must cost the generator little per message.
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
 import { LeanSocket } from './lean-socket.js';
