@@ -134,7 +134,7 @@ function summarizeScaleOut(runs: RunResult[]): ScaleOutSummary | null {
 
 /** The opt-in scale-out scenarios, medians over runs (null when not run). */
 export interface ScaleSummary {
-  idle100k: { conns: number; workers: number; rssPerConn: number; cpu: number; connectPerSec: number; runs: number } | null;
+  idle100k: { conns: number; workers: number; rssPerConn: number; heapPerConn: number; cpu: number; connectPerSec: number; runs: number } | null;
   storm50k: { conns: number; workers: number; acceptedPerSec: number; failed: number; open: number; connectP99: number; runs: number } | null;
 }
 
@@ -144,7 +144,7 @@ function summarizeScale(runs: RunResult[]): ScaleSummary {
   return {
     idle100k: idle.length === 0 ? null : {
       conns: idle[0].conns, workers: idle[0].workers, runs: idle.length,
-      rssPerConn: round(median(idle.map((x) => x.rssPerConn))), cpu: round(median(idle.map((x) => x.cpu)), 2),
+      rssPerConn: round(median(idle.map((x) => x.rssPerConn))), heapPerConn: round(median(idle.map((x) => x.heapPerConn))), cpu: round(median(idle.map((x) => x.cpu)), 2),
       connectPerSec: round(median(idle.map((x) => x.connectPerSec))),
     },
     storm50k: storms.length === 0 ? null : {

@@ -56,7 +56,7 @@ export function renderTable(rows: SummaryRow[], systems: SystemId[], micro: Micr
   const i = scale?.idle100k;
   if (i != null) {
     lines.push('', `idle across workers: ${fmt(i.conns)} connections over --workers ${i.workers} (median of ${i.runs}):`);
-    lines.push(`  RSS/conn ${i.rssPerConn} B (all processes), idle CPU ${i.cpu}% of one core (all processes, heartbeats on), connected at ${fmt(i.connectPerSec)}/s`);
+    lines.push(`  RSS/conn ${i.rssPerConn} B, heap/conn ${i.heapPerConn} B (all processes, after a full GC in each), idle CPU ${i.cpu}% of one core (all processes, heartbeats on), connected at ${fmt(i.connectPerSec)}/s`);
   }
   const st = scale?.storm50k;
   if (st != null) {

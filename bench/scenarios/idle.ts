@@ -111,6 +111,10 @@ export interface Idle100kResult {
   rssPerConn: number;
   /** RSS of each process at the end, the primary first. */
   processRss: number[];
+  /** JS heap used per connection, summed over the processes (each after its own full GC). */
+  heapPerConn: number;
+  /** Processes that answered the GC (the primary and its workers). */
+  processes: number;
   connectMs: number;
   connectPerSec: number;
   /** Server CPU over the idle window, % of one core, summed over its processes; and per process. */
@@ -128,7 +132,7 @@ export async function idle100k(ctx: Context): Promise<Idle100kResult> {
   const fleet = new FleetClass(workersFor(ctx.cfg, cfg.conns));
   try {
     await sleep(cfg.settleMs);
-    const baseRss = server.rss();
+    const base = await gcAll(server);
     const r = await fleet.connect(`idle ${cfg.conns} over ${cfg.workers} workers`, {
       group: 'idle', endpoint: server.endpoint(), count: cfg.conns,
       roomPrefix: 'room-', roomSize: cfg.roomSize, concurrency: 64, timeoutMs: 60_000,
@@ -144,19 +148,31 @@ export async function idle100k(ctx: Context): Promise<Idle100kResult> {
     const processCpu = cpu1.map(({ pid, cpu }) => round(((cpu - (cpu0.find((p) => p.pid === pid)?.cpu ?? cpu)) / seconds) * 100, 2));
     const open = (await fleet.counters()).open;
     if (open < cfg.conns) ctx.log(`  warning: ${cfg.conns - open} idle connections lost during the window`);
+    const after = await gcAll(server);
     const processRss = server.pids().map((pid) => rssOf(pid));
     const rss = processRss.reduce((a, b) => a + b, 0);
     const result: Idle100kResult = {
-      conns: cfg.conns, workers: cfg.workers, baseRss, rss, rssPerConn: round((rss - baseRss) / cfg.conns), processRss,
+      conns: cfg.conns, workers: cfg.workers, baseRss: base.rss, rss: after.rss, rssPerConn: round((after.rss - base.rss) / cfg.conns), processRss,
+      heapPerConn: round((after.heap - base.heap) / cfg.conns), processes: after.processes,
       connectMs: r.ms, connectPerSec: round(cfg.conns / (r.ms / 1000)),
       cpu: round(processCpu.reduce((a, b) => a + b, 0), 2), processCpu, windowMs: cfg.windowMs, open,
     };
-    ctx.log(`    ${cfg.conns} idle over ${cfg.workers} workers: RSS/conn ${result.rssPerConn} B (${(rss / 2 ** 20).toFixed(0)} MiB in ${processRss.length} processes), idle CPU ${result.cpu}% [${processCpu.join(' + ')}], connected in ${(r.ms / 1000).toFixed(1)} s`);
+    ctx.log(`    ${cfg.conns} idle over ${cfg.workers} workers: RSS/conn ${result.rssPerConn} B, heap/conn ${result.heapPerConn} B (${(rss / 2 ** 20).toFixed(0)} MiB in ${processRss.length} processes), idle CPU ${result.cpu}% [${processCpu.join(' + ')}], connected in ${(r.ms / 1000).toFixed(1)} s`);
     return result;
   } finally {
     await fleet.dispose();
     await server.stop();
   }
+}
+
+/**
+ * A full GC in the primary and in every worker (the probe relays to the
+ * workers' probes), then RSS summed over the tree and the heaps summed: both
+ * read after the GCs, as the single-process idle scenario does.
+ */
+async function gcAll(server: RunningServer): Promise<{ rss: number; heap: number; processes: number }> {
+  const all = await server.probe<{ heapUsed: number }[]>({ cmd: 'mem-all' });
+  return { rss: server.rss(), heap: all.reduce((s, m) => s + m.heapUsed, 0), processes: all.length };
 }
 
 function rssOf(pid: number): number {
