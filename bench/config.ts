@@ -29,6 +29,25 @@ export interface BenchConfig {
   storm: { conns: number; concurrencyPerWorker: number; workers: number };
   noisy: { roomSize: number; quietRate: number; warmMs: number; windowMs: number };
   micro: { actorMessages: number; idleActors: number; roomJoins: number; chunk: number };
+  /** Scale-out fan-out (scenarios/workers.ts): one room, members on LeanSocket, few senders. */
+  workers: {
+    members: number;
+    startRate: number;
+    factor: number;
+    maxSteps: number;
+    warmMs: number;
+    windowMs: number;
+    graceMs: number;
+    sendersPerWorker: number;
+    loadWorkers: number;
+    textBytes: number;
+    /** Members connect with ?batch=1 (several events per frame). */
+    batch: boolean;
+  };
+  /** Opt-in scale-out: idle connections across `serve --workers N` (--only idle100k). */
+  scaleIdle: { conns: number; workers: number; roomSize: number; settleMs: number; windowMs: number };
+  /** Opt-in scale-out: a storm whose connections all stay open, across `serve --workers N` (--only storm50k). */
+  scaleStorm: { conns: number; workers: number; concurrencyPerWorker: number };
   /** Largest number of connections one load worker holds (files are capped at 20,000). */
   connsPerWorker: number;
 }
@@ -47,6 +66,12 @@ export function benchConfig(quick: boolean): BenchConfig {
       storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2 },
       noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
       micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
+      workers: {
+        members: 200, startRate: 400, factor: 4, maxSteps: 2, warmMs: 300, windowMs: 800, graceMs: 300,
+        sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
+      },
+      scaleIdle: { conns: 3000, workers: 2, roomSize: 10, settleMs: 300, windowMs: 3000 },
+      scaleStorm: { conns: 2000, workers: 2, concurrencyPerWorker: 100 },
       connsPerWorker: 12_000,
     };
   }
@@ -62,6 +87,12 @@ export function benchConfig(quick: boolean): BenchConfig {
     storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
     noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
+    workers: {
+      members: 1000, startRate: 500, factor: 2, maxSteps: 6, warmMs: 500, windowMs: 1500, graceMs: 500,
+      sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
+    },
+    scaleIdle: { conns: 100_000, workers: 6, roomSize: 10, settleMs: 1500, windowMs: 30_000 },
+    scaleStorm: { conns: 50_000, workers: 4, concurrencyPerWorker: 256 },
     connsPerWorker: 12_000,
   };
 }

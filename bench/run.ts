@@ -6,7 +6,8 @@
 //
 //   npm run bench                      full: 3 runs, under 30 minutes
 //   npm run bench -- --quick           1 run of small scenarios, under 3 minutes
-//   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro
+//   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro,workers
+//            (opt-in, not in the full run: idle100k, storm50k)
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
@@ -23,13 +24,16 @@ import { summarize, type MicroResult, type RunResult } from './report/summary.js
 import { renderTable } from './report/table.js';
 import type { Context } from './scenarios/common.js';
 import { fanout } from './scenarios/fanout.js';
-import { idle } from './scenarios/idle.js';
-import { manyRooms, noisy, storm } from './scenarios/rooms.js';
+import { idle, idle100k } from './scenarios/idle.js';
+import { manyRooms, noisy, storm, storm50k } from './scenarios/rooms.js';
+import { workers } from './scenarios/workers.js';
 import { ALL_SYSTEMS, buildGorilla, goMissing, type SystemId } from './systems.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy'] as const;
+const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy', 'workers', 'idle100k', 'storm50k'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** Long scale-out scenarios run only when named with --only. */
+const OPT_IN: Scenario[] = ['idle100k', 'storm50k'];
 
 const { values } = parseArgs({
   options: {
@@ -50,7 +54,8 @@ if (values['fanout-members'] !== undefined) {
   const keep = values['fanout-members'].split(',').map(Number);
   cfg.fanout.rooms = cfg.fanout.rooms.filter((r) => keep.includes(r.members));
 }
-const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS) as Scenario[]);
+const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS.filter((s) => !OPT_IN.includes(s))) as Scenario[]);
+for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"`);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
 for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown system "${s}"`);
 
@@ -105,7 +110,7 @@ const started = Date.now();
 
 function save(): { json: string; html: string; table: string } {
   const summary = summarize(cfg, runs, systems);
-  const table = renderTable(summary.rows, systems, summary.micro);
+  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale);
   const json = join(outDir, `${name}.json`);
   const html = join(outDir, `${name}.html`);
   writeFileSync(json, `${JSON.stringify({ meta, config: cfg, summary, runs }, null, 1)}\n`);
@@ -172,6 +177,18 @@ for (let r = 1; r <= cfg.runs; r++) {
       const res = await cell(run, `noisy neighbour ${s}`, () => noisy(ctx, s));
       if (res !== undefined) (run.noisy ??= {})[s] = res;
     }
+  }
+  if (only.has('workers')) {
+    const res = await cell(run, 'scale-out: serve vs --workers 1 vs --workers 2', () => workers(ctx, r));
+    if (res !== undefined) {
+      run.workers = res;
+      run.errors.push(...res.errors);
+    }
+  }
+  if (only.has('idle100k')) run.idle100k = await cell(run, `idle ${cfg.scaleIdle.conns} over --workers ${cfg.scaleIdle.workers}`, () => idle100k(ctx));
+  if (only.has('storm50k')) {
+    run.storm50k = await cell(run, `storm ${cfg.scaleStorm.conns} held over --workers ${cfg.scaleStorm.workers}`, () => storm50k(ctx));
+    if (run.storm50k !== undefined && run.storm50k.failed > 0) run.errors.push(`storm50k: ${run.storm50k.failed} connections failed (${run.storm50k.errors.join('; ')})`);
   }
   save();
 }

@@ -9,7 +9,7 @@
 //
 // Node servers run with --expose-gc and the probe preloaded (probe.ts).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ export interface ServerOptions {
   hubbubArgs?: string[];
   /** Another build's cli.js to run as `hubbub` (A/B against a baseline build: bench/ab-fanout.ts). */
   hubbubCli?: string;
+  /** Extra flags for node itself (e.g. --cpu-prof; cluster workers inherit them). */
+  nodeArgs?: string[];
 }
 
 export interface Memory {
@@ -88,17 +90,42 @@ export class RunningServer {
     });
   }
 
-  /** CPU time the process has used, seconds (user + system, all threads). */
-  cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  /**
+   * The server's processes: itself and its descendants (`hubbub serve
+   * --workers N` is a primary and N workers). Read from /proc each time, so a
+   * restarted worker is found.
+   */
+  pids(): number[] {
+    return processTree(this.pid);
   }
 
+  /** CPU time the server has used, seconds (user + system, all threads, summed over its processes). */
+  cpuSeconds(): number {
+    return this.cpuByPid().reduce((sum, p) => sum + p.cpu, 0);
+  }
+
+  /** CPU seconds of each of the server's processes (the primary first). */
+  cpuByPid(): { pid: number; cpu: number }[] {
+    const out: { pid: number; cpu: number }[] = [];
+    for (const pid of this.pids()) {
+      const fields = statFields(pid);
+      if (fields !== null) out.push({ pid, cpu: (Number(fields[11]) + Number(fields[12])) / CLK_TCK }); // utime, stime (fields 14, 15)
+    }
+    return out;
+  }
+
+  /** RSS summed over the server's processes. */
   rss(): number {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return m === null ? 0 : Number(m[1]) * 1024;
+    let sum = 0;
+    for (const pid of this.pids()) {
+      try {
+        const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (m !== null) sum += Number(m[1]) * 1024;
+      } catch {
+        // It exited between the listing and the read.
+      }
+    }
+    return sum;
   }
 
   /** Memory after a full GC: RSS read after the GC so both describe the same moment. */
@@ -112,6 +139,25 @@ export class RunningServer {
     return { rss: this.rss(), heap: m.heapUsed, external: m.external };
   }
 
+  /**
+   * SIGTERM, and waits (bounded) for a graceful exit: how a server run with
+   * --cpu-prof writes its profiles (a primary stops its workers first).
+   */
+  async stopGracefully(timeoutMs = 20_000): Promise<boolean> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return true;
+    const exited = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.proc.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    this.proc.kill('SIGTERM');
+    const ok = await exited;
+    if (!ok) await this.stop();
+    return ok;
+  }
+
   async stop(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
@@ -119,6 +165,34 @@ export class RunningServer {
       this.proc.kill('SIGKILL');
     });
   }
+}
+
+/** Fields of /proc/<pid>/stat after the command name (field 3 first), or null if it is gone. */
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** `root` and every process below it, from the parent pids in /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const fields = statFields(pid);
+    if (fields === null) continue;
+    const ppid = Number(fields[1]);
+    let list = children.get(ppid);
+    if (list === undefined) children.set(ppid, (list = []));
+    list.push(pid);
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
+  return out;
 }
 
 export function wireOf(system: SystemId): WireKind {
@@ -152,7 +226,7 @@ export function buildGorilla(): void {
 }
 
 function command(system: SystemId, options: ServerOptions): { cmd: string; args: string[]; node: boolean } {
-  const nodeFlags = ['--expose-gc', '--import', join(DIST_BENCH, 'probe.js')];
+  const nodeFlags = ['--expose-gc', '--import', join(DIST_BENCH, 'probe.js'), ...(options.nodeArgs ?? [])];
   switch (system) {
     case 'hubbub':
     case 'hubbub-batch':

@@ -20,6 +20,11 @@ export interface ConnectCmd {
   /** Handshakes in flight at once. */
   concurrency: number;
   timeoutMs: number;
+  /**
+   * Hubbub only: connect with LeanSocket instead of ws's client (cheap per
+   * message; latency sampled on the first message of each frame).
+   */
+  lean?: boolean;
 }
 
 /** Sends chat messages round-robin from the group's first `senders` connections. */
@@ -49,6 +54,8 @@ export interface StormCmd {
   addresses: string[];
   concurrency: number;
   timeoutMs: number;
+  /** Keep every connection open once ready (the server must hold them all) instead of closing it. */
+  hold?: boolean;
 }
 
 /** Starts a measuring window at t0 (µs, CLOCK_MONOTONIC): counters reset. */

@@ -2,8 +2,9 @@
 // ratios against the baselines of the same run (the median of the per-run
 // ratios, so that a noisy run moves every system alike and cancels out).
 import type { FanoutResult } from '../scenarios/fanout.js';
-import type { IdleResult } from '../scenarios/idle.js';
-import type { ManyRoomsResult, NoisyResult, StormResult } from '../scenarios/rooms.js';
+import type { Idle100kResult, IdleResult } from '../scenarios/idle.js';
+import type { ManyRoomsResult, NoisyResult, Storm50kResult, StormResult } from '../scenarios/rooms.js';
+import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
 import { median, round } from '../scenarios/common.js';
 import type { BenchConfig } from '../config.js';
 import type { SystemId } from '../systems.js';
@@ -31,6 +32,11 @@ export interface RunResult {
   storm?: PerSystem<StormResult>;
   noisy?: PerSystem<NoisyResult>;
   micro?: MicroResult;
+  /** Scale-out fan-out: one process vs --workers 1 vs --workers 2. */
+  workers?: WorkersResult;
+  /** Opt-in: idle connections across --workers; a held storm across --workers. */
+  idle100k?: Idle100kResult;
+  storm50k?: Storm50kResult;
   errors: string[];
 }
 
@@ -94,7 +100,62 @@ export interface MicroSummary {
   flatness: number;
 }
 
-export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null } {
+export interface ScaleOutSummary {
+  members: number;
+  batch: boolean;
+  runs: number;
+  /** Per layout, medians over runs of its best step. */
+  layouts: { layout: Layout; label: string; delivered: number; frames: number; p99: number; serverCpu: number; genCpu: number }[];
+  /** Median of the per-run ratios. */
+  ratio: number;
+  ratioW1: number;
+}
+
+function summarizeScaleOut(runs: RunResult[]): ScaleOutSummary | null {
+  const results = runs.map((r) => r.workers).filter((w): w is WorkersResult => w !== undefined);
+  if (results.length === 0) return null;
+  const med = (f: (w: WorkersResult) => number | undefined): number => median(results.map((w) => f(w) ?? NaN));
+  return {
+    members: results[0].members,
+    batch: results[0].batch,
+    runs: results.length,
+    layouts: LAYOUTS.map(({ id, label }) => ({
+      layout: id, label,
+      delivered: round(med((w) => w.layouts[id]?.best.delivered)),
+      frames: round(med((w) => w.layouts[id]?.best.frames)),
+      p99: round(med((w) => w.layouts[id]?.best.p99), 1),
+      serverCpu: round(med((w) => w.layouts[id]?.best.serverCpu)),
+      genCpu: round(med((w) => w.layouts[id]?.best.genCpu)),
+    })),
+    ratio: round(med((w) => w.ratio), 2),
+    ratioW1: round(med((w) => w.ratioW1), 2),
+  };
+}
+
+/** The opt-in scale-out scenarios, medians over runs (null when not run). */
+export interface ScaleSummary {
+  idle100k: { conns: number; workers: number; rssPerConn: number; heapPerConn: number; cpu: number; connectPerSec: number; runs: number } | null;
+  storm50k: { conns: number; workers: number; acceptedPerSec: number; failed: number; open: number; connectP99: number; runs: number } | null;
+}
+
+function summarizeScale(runs: RunResult[]): ScaleSummary {
+  const idle = runs.map((r) => r.idle100k).filter((x): x is Idle100kResult => x !== undefined);
+  const storms = runs.map((r) => r.storm50k).filter((x): x is Storm50kResult => x !== undefined);
+  return {
+    idle100k: idle.length === 0 ? null : {
+      conns: idle[0].conns, workers: idle[0].workers, runs: idle.length,
+      rssPerConn: round(median(idle.map((x) => x.rssPerConn))), heapPerConn: round(median(idle.map((x) => x.heapPerConn))), cpu: round(median(idle.map((x) => x.cpu)), 2),
+      connectPerSec: round(median(idle.map((x) => x.connectPerSec))),
+    },
+    storm50k: storms.length === 0 ? null : {
+      conns: storms[0].conns, workers: storms[0].workers, runs: storms.length,
+      acceptedPerSec: round(median(storms.map((x) => x.acceptedPerSec))), failed: Math.max(...storms.map((x) => x.failed)),
+      open: Math.min(...storms.map((x) => x.open)), connectP99: round(median(storms.map((x) => x.connectP99)), 1),
+    },
+  };
+}
+
+export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId[]): { rows: SummaryRow[]; micro: MicroSummary | null; scaleOut: ScaleOutSummary | null; scale: ScaleSummary } {
   const rows: SummaryRow[] = [];
   for (const m of metrics(cfg)) {
     const medians: PerSystem<number> = {};
@@ -124,5 +185,5 @@ export function summarize(cfg: BenchConfig, runs: RunResult[], systems: SystemId
     joinsPerSecLastChunk: median(micros.map((m) => m.joins[m.joins.length - 1])),
     flatness: median(micros.map((m) => m.flatness)),
   };
-  return { rows, micro };
+  return { rows, micro, scaleOut: summarizeScaleOut(runs), scale: summarizeScale(runs) };
 }

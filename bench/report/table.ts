@@ -1,7 +1,7 @@
 // The terminal table: one row per metric, the median of each system, then
 // Hubbub's ratio to each baseline of the same runs.
 import type { SystemId } from '../systems.js';
-import { BASELINES, SUBJECTS, type MicroSummary, type SummaryRow } from './summary.js';
+import { BASELINES, SUBJECTS, type MicroSummary, type ScaleOutSummary, type ScaleSummary, type SummaryRow } from './summary.js';
 
 const SHORT: Record<SystemId, string> = {
   hubbub: 'hubbub', 'hubbub-batch': 'hub-batch', 'ws-hub': 'ws-hub', socketio: 'socketio', gorilla: 'gorilla',
@@ -15,7 +15,7 @@ function fmt(v: number | undefined): string {
   return String(Math.round(v * 100) / 100);
 }
 
-export function renderTable(rows: SummaryRow[], systems: SystemId[], micro: MicroSummary | null): string {
+export function renderTable(rows: SummaryRow[], systems: SystemId[], micro: MicroSummary | null, scaleOut: ScaleOutSummary | null = null, scale: ScaleSummary | null = null): string {
   const ratioCols: string[] = [];
   for (const s of SUBJECTS.filter((x) => systems.includes(x))) {
     for (const b of BASELINES.filter((x) => systems.includes(x))) ratioCols.push(`${s}/${b}`);
@@ -45,6 +45,23 @@ export function renderTable(rows: SummaryRow[], systems: SystemId[], micro: Micr
     lines.push(`  direct calls/s                         : ${fmt(micro.directCallsPerSec)} (${micro.directOverScheduler}x the batched path)`);
     lines.push(`  heap per idle actor                    : ${micro.bytesPerIdleActor} B (ConnectionActor: ${micro.bytesPerConnectionActor} B)`);
     lines.push(`  joins/s into one room, first -> last   : ${fmt(micro.joinsPerSecFirstChunk)} -> ${fmt(micro.joinsPerSecLastChunk)} (flatness ${micro.flatness})`);
+  }
+  if (scaleOut !== null) {
+    lines.push('', `scale-out: fan-out to one room of ${scaleOut.members} (LeanSocket members${scaleOut.batch ? ' in batch mode' : ''}, few senders), best step, medians of ${scaleOut.runs} run(s):`);
+    for (const l of scaleOut.layouts) {
+      lines.push(`  ${l.label.padEnd(20)}: ${fmt(l.delivered).padStart(7)} msg/s, ${fmt(l.frames).padStart(7)} frames/s, p99 ${fmt(l.p99)} ms, server CPU ${l.serverCpu}% (all processes), gen ${l.genCpu}%`);
+    }
+    lines.push(`  --workers 2 / one process: ${scaleOut.ratio}x; --workers 2 / --workers 1: ${scaleOut.ratioW1}x (medians of per-run ratios)`);
+  }
+  const i = scale?.idle100k;
+  if (i != null) {
+    lines.push('', `idle across workers: ${fmt(i.conns)} connections over --workers ${i.workers} (median of ${i.runs}):`);
+    lines.push(`  RSS/conn ${i.rssPerConn} B, heap/conn ${i.heapPerConn} B (all processes, after a full GC in each), idle CPU ${i.cpu}% of one core (all processes, heartbeats on), connected at ${fmt(i.connectPerSec)}/s`);
+  }
+  const st = scale?.storm50k;
+  if (st != null) {
+    lines.push('', `storm across workers: ${fmt(st.conns)} connections held open over --workers ${st.workers} (median of ${st.runs}):`);
+    lines.push(`  accepted ${fmt(st.acceptedPerSec)} conn/s, failures ${st.failed}, open at the end ${fmt(st.open)}, connect p99 ${fmt(st.connectP99)} ms`);
   }
   return lines.join('\n');
 }

@@ -7,10 +7,12 @@
 // for all of them at once (the machine is otherwise idle, so each server's
 // /proc CPU counters are unaffected), which saves 3 x 30 s per run.
 //
-// TODO(scale-out, issue "--workers"): 100k idle connections across
-// `hubbub serve --workers N` processes: start with hubbubArgs ['--workers', N],
-// spread the fleet over ceil(100k / connsPerWorker) workers, and sum RSS and
-// CPU over the server's process tree (RunningServer reads one pid today).
+// Scale-out (`--only idle100k`, opt-in: about 2-3 minutes): 100k idle
+// connections across `hubbub serve --workers N` (6 workers of ~17k: a process
+// holds at most 20,000 files here), the generator over ceil(100k / 12k)
+// processes and fresh 127.x source addresses. RSS per connection summed over
+// the primary and its workers, and idle CPU over the window, summed likewise.
+import { readFileSync } from 'node:fs';
 import type { Fleet } from '../loadgen/fleet.js';
 import { Fleet as FleetClass } from '../loadgen/fleet.js';
 import { startServer, type Memory, type RunningServer, type SystemId } from '../systems.js';
@@ -98,4 +100,86 @@ export async function idle(ctx: Context): Promise<Partial<Record<SystemId, IdleR
     }));
   }
   return Object.fromEntries(live.map((l) => [l.system, l.result]));
+}
+
+export interface Idle100kResult {
+  conns: number;
+  workers: number;
+  /** RSS summed over the server's processes: empty, then with every connection open. */
+  baseRss: number;
+  rss: number;
+  rssPerConn: number;
+  /** RSS of each process at the end, the primary first. */
+  processRss: number[];
+  /** JS heap used per connection, summed over the processes (each after its own full GC). */
+  heapPerConn: number;
+  /** Processes that answered the GC (the primary and its workers). */
+  processes: number;
+  connectMs: number;
+  connectPerSec: number;
+  /** Server CPU over the idle window, % of one core, summed over its processes; and per process. */
+  cpu: number;
+  processCpu: number[];
+  windowMs: number;
+  /** Connections still open at the end of the window (all of them, or some were lost). */
+  open: number;
+}
+
+/** 100k idle connections across `serve --workers N`: RSS/conn and idle CPU of the whole process tree. */
+export async function idle100k(ctx: Context): Promise<Idle100kResult> {
+  const cfg = ctx.cfg.scaleIdle;
+  const server = await startServer('hubbub', { hubbubArgs: ['--workers', String(cfg.workers)] });
+  const fleet = new FleetClass(workersFor(ctx.cfg, cfg.conns));
+  try {
+    await sleep(cfg.settleMs);
+    const base = await gcAll(server);
+    const r = await fleet.connect(`idle ${cfg.conns} over ${cfg.workers} workers`, {
+      group: 'idle', endpoint: server.endpoint(), count: cfg.conns,
+      roomPrefix: 'room-', roomSize: cfg.roomSize, concurrency: 64, timeoutMs: 60_000,
+    });
+    if (r.failed > 0) throw fail(`idle100k N=${cfg.conns}`, r);
+    await sleep(cfg.settleMs);
+    ctx.log(`  idle window: ${cfg.windowMs / 1000} s with ${cfg.conns} connections over ${cfg.workers} workers`);
+    const cpu0 = server.cpuByPid();
+    const t0 = performance.now();
+    await sleep(cfg.windowMs);
+    const cpu1 = server.cpuByPid();
+    const seconds = (performance.now() - t0) / 1000;
+    const processCpu = cpu1.map(({ pid, cpu }) => round(((cpu - (cpu0.find((p) => p.pid === pid)?.cpu ?? cpu)) / seconds) * 100, 2));
+    const open = (await fleet.counters()).open;
+    if (open < cfg.conns) ctx.log(`  warning: ${cfg.conns - open} idle connections lost during the window`);
+    const after = await gcAll(server);
+    const processRss = server.pids().map((pid) => rssOf(pid));
+    const rss = processRss.reduce((a, b) => a + b, 0);
+    const result: Idle100kResult = {
+      conns: cfg.conns, workers: cfg.workers, baseRss: base.rss, rss: after.rss, rssPerConn: round((after.rss - base.rss) / cfg.conns), processRss,
+      heapPerConn: round((after.heap - base.heap) / cfg.conns), processes: after.processes,
+      connectMs: r.ms, connectPerSec: round(cfg.conns / (r.ms / 1000)),
+      cpu: round(processCpu.reduce((a, b) => a + b, 0), 2), processCpu, windowMs: cfg.windowMs, open,
+    };
+    ctx.log(`    ${cfg.conns} idle over ${cfg.workers} workers: RSS/conn ${result.rssPerConn} B, heap/conn ${result.heapPerConn} B (${(rss / 2 ** 20).toFixed(0)} MiB in ${processRss.length} processes), idle CPU ${result.cpu}% [${processCpu.join(' + ')}], connected in ${(r.ms / 1000).toFixed(1)} s`);
+    return result;
+  } finally {
+    await fleet.dispose();
+    await server.stop();
+  }
+}
+
+/**
+ * A full GC in the primary and in every worker (the probe relays to the
+ * workers' probes), then RSS summed over the tree and the heaps summed: both
+ * read after the GCs, as the single-process idle scenario does.
+ */
+async function gcAll(server: RunningServer): Promise<{ rss: number; heap: number; processes: number }> {
+  const all = await server.probe<{ heapUsed: number }[]>({ cmd: 'mem-all' });
+  return { rss: server.rss(), heap: all.reduce((s, m) => s + m.heapUsed, 0), processes: all.length };
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
 }

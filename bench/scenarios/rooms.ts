@@ -10,9 +10,11 @@
 // Scenario 4, connection storm: connections opened as fast as the generator
 // can (a bounded number in flight per worker), each closed once ready, so the
 // server never passes its open-file cap: accepted connections/s and failures.
-// TODO(scale-out): hold all 50k open across `--workers` once that lands.
+// Scale-out (`--only storm50k`, opt-in): 50k connections, all held open, across
+// `hubbub serve --workers 4` (a process holds at most 20,000 files here).
 import { summarize, Histogram } from '../loadgen/histogram.js';
-import type { SystemId } from '../systems.js';
+import { startServer, type SystemId } from '../systems.js';
+import { Fleet } from '../loadgen/fleet.js';
 import { fail, latencyOf, measure, round, sleep, withServer, workersFor, type Context } from './common.js';
 
 export interface ManyRoomsResult {
@@ -115,4 +117,37 @@ export async function storm(ctx: Context, system: SystemId): Promise<StormResult
       connectP50: lat.p50, connectP99: lat.p99, errors: r.errors,
     };
   });
+}
+
+export interface Storm50kResult extends StormResult {
+  workers: number;
+  /** Connections open at the end (held by the generator, so by the server). */
+  open: number;
+  /** RSS summed over the server's processes with every connection open. */
+  rss: number;
+}
+
+/** The storm at scale: every connection stays open, spread over `serve --workers N`. */
+export async function storm50k(ctx: Context): Promise<Storm50kResult> {
+  const cfg = ctx.cfg.scaleStorm;
+  const server = await startServer('hubbub', { hubbubArgs: ['--workers', String(cfg.workers)] });
+  const fleet = new Fleet(Math.max(4, workersFor(ctx.cfg, cfg.conns)));
+  try {
+    const r = await fleet.storm(`storm ${cfg.conns} over ${cfg.workers} workers`, {
+      endpoint: server.endpoint(), count: cfg.conns, concurrency: cfg.concurrencyPerWorker, timeoutMs: 30_000, hold: true,
+    });
+    const h = new Histogram();
+    h.merge(r.connectLatency);
+    const lat = summarize(h);
+    const open = (await fleet.counters()).open;
+    const result: Storm50kResult = {
+      conns: cfg.conns, workers: cfg.workers, ok: r.ready, failed: r.failed, acceptedPerSec: round(r.ready / (r.wallMs / 1000)),
+      connectP50: lat.p50, connectP99: lat.p99, errors: r.errors, open, rss: server.rss(),
+    };
+    ctx.log(`    storm ${cfg.conns} held over ${cfg.workers} workers: ${result.acceptedPerSec} conn/s, failed ${result.failed}, open ${open}, connect p50 ${lat.p50} p99 ${lat.p99} ms`);
+    return result;
+  } finally {
+    await fleet.dispose();
+    await server.stop();
+  }
 }
