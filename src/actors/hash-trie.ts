@@ -76,8 +76,10 @@ export function trieSet<V>(trie: HashTrie<V>, key: string, value: V): boolean {
     split(node, depth);
     return trieSet(trie, key, value); // the leaf is a branch now: walk down again
   }
-  node.keys.push(key);
-  node.vals.push(value);
+  // New arrays of the exact length, not push(): push() on immer's copy of a leaf
+  // grows it by 16 spare slots, kept for good in every version (memory per entry).
+  node.keys = node.keys.concat(key);
+  node.vals = node.vals.concat([value]);
   trie.size++;
   return true;
 }
