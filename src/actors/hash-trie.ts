@@ -12,6 +12,8 @@
 // and work on drafts and frozen values alike. Values that are class instances
 // (actors) are stored by reference: immer neither drafts nor freezes them.
 
+import { isDraftable } from 'immer';
+
 const BITS = 5;
 const BRANCH_WIDTH = 1 << BITS; // 32 children per branch
 const MASK = BRANCH_WIDTH - 1;
@@ -78,8 +80,11 @@ export function trieSet<V>(trie: HashTrie<V>, key: string, value: V): boolean {
   }
   // New arrays of the exact length, not push(): push() on immer's copy of a leaf
   // grows it by 16 spare slots, kept for good in every version (memory per entry).
+  // Not for plain-object values (sessions, rooms): reading them through the
+  // draft would make immer draft each one; their leaves keep push().
   node.keys = appended(node.keys, key);
-  node.vals = appended(node.vals, value);
+  if (isDraftable(value)) node.vals.push(value);
+  else node.vals = appended(node.vals, value);
   trie.size++;
   return true;
 }
