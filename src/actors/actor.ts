@@ -8,8 +8,8 @@
 //   any --stop/failure--> dead
 // The runnable status is the "already queued" bit: an actor is in at most one
 // queue slot at a time, however many messages it is sent.
-import { DEFAULT_ACTOR_BUDGET, MAILBOX_CAPACITY } from '../constants.js';
-import { Ring } from './ring.js';
+import { DEFAULT_ACTOR_BUDGET } from '../constants.js';
+import { Mailbox } from './mailbox.js';
 
 export type ActorStatus = 'idle' | 'runnable' | 'running' | 'dead';
 
@@ -27,12 +27,7 @@ function sinceEpoch(ms: number): number {
   return rel < 0x3fffffff ? rel | 0 : rel;
 }
 
-/**
- * The mailbox is the actor's own Ring fields, not a second object: `mailbox`
- * is the actor seen as its Ring (64 B less per actor; 100k idle connections,
- * 6 MB). Only the scheduler puts and takes, through `mailbox`.
- */
-export abstract class Actor<M = unknown> extends Ring<M> {
+export abstract class Actor<M = unknown> {
   /** A prototype getter in subclasses, not a field: one less slot per actor. */
   abstract readonly kind: ActorKind;
   /**
@@ -42,6 +37,7 @@ export abstract class Actor<M = unknown> extends Ring<M> {
    */
   declare budget: number;
   status: ActorStatus = 'idle';
+  readonly mailbox: Mailbox<M>;
   /** Messages handled over the actor's life. */
   handled = 0;
   /** Turns the scheduler gave it. */
@@ -74,14 +70,9 @@ export abstract class Actor<M = unknown> extends Ring<M> {
 
   constructor(
     readonly id: string,
-    mailboxCapacity: number = MAILBOX_CAPACITY,
+    mailboxCapacity?: number,
   ) {
-    super(mailboxCapacity);
-  }
-
-  /** The bounded FIFO of messages waiting for this actor. */
-  get mailbox(): Ring<M> {
-    return this;
+    this.mailbox = new Mailbox<M>(mailboxCapacity);
   }
 
   /**
