@@ -12,6 +12,8 @@
 // and work on drafts and frozen values alike. Values that are class instances
 // (actors) are stored by reference: immer neither drafts nor freezes them.
 
+import { isDraftable } from 'immer';
+
 const BITS = 5;
 const BRANCH_WIDTH = 1 << BITS; // 32 children per branch
 const MASK = BRANCH_WIDTH - 1;
@@ -76,10 +78,28 @@ export function trieSet<V>(trie: HashTrie<V>, key: string, value: V): boolean {
     split(node, depth);
     return trieSet(trie, key, value); // the leaf is a branch now: walk down again
   }
-  node.keys.push(key);
-  node.vals.push(value);
+  // New arrays of the exact length, not push(): push() on immer's copy of a leaf
+  // grows it by 16 spare slots, kept for good in every version (memory per entry).
+  // Not for plain-object values (sessions, rooms): reading them through the
+  // draft would make immer draft each one; their leaves keep push().
+  node.keys = appended(node.keys, key);
+  if (isDraftable(value)) node.vals.push(value);
+  else node.vals = appended(node.vals, value);
   trie.size++;
   return true;
+}
+
+/**
+ * A copy of `arr` with `item` at the end, exactly as long as it needs to be.
+ * Not concat(): on an immer draft (a Proxy) it takes the generic path and
+ * builds an array with dictionary elements.
+ */
+export function appended<T>(arr: readonly T[], item: T): T[] {
+  const n = arr.length;
+  const out = new Array<T>(n + 1);
+  for (let i = 0; i < n; i++) out[i] = arr[i];
+  out[n] = item;
+  return out;
 }
 
 /** Turns a full leaf into a branch of 32 leaves, spreading its entries by the next 5 bits. */
@@ -91,6 +111,11 @@ function split<V>(node: TrieNode<V>, depth: number): void {
     const kid = kids[(hashKey(node.keys[i]) >>> shift) & MASK];
     kid.keys.push(node.keys[i]);
     kid.vals.push(node.vals[i]);
+  }
+  // push() left 16 spare slots in each kid's arrays: keep exact copies instead.
+  for (const kid of kids) {
+    kid.keys = kid.keys.slice();
+    kid.vals = kid.vals.slice();
   }
   node.keys = [];
   node.vals = [];

@@ -5,12 +5,12 @@
 // (403), connections per IP (429), token (401; see auth.ts). After it, it
 // decides no policy: a frame becomes a message for the socket's actor, a
 // close becomes `socket-closed`, and everything else is the actors' business.
-// The listeners are module functions shared by every socket (`this` is the
-// socket), not closures made per connection.
+// Sockets call the gateway directly for their events (HubSocket.emit): no
+// listener, closure or listener table per connection.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
 import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
@@ -62,6 +62,7 @@ export class ChatGateway implements SocketOwner {
     this.ipLimit = new IpLimit(options.maxConnsPerIp);
     // closeTimeout is ws >= 8.19 and not yet in @types/ws: a non-literal object skips the excess-property check.
     const serverOptions: ServerOptions<typeof HubSocket> & { closeTimeout: number } = {
+      autoPong: false, // HubSocket answers pings itself (ws's autoPong keeps a closure per socket)
       noServer: true,
       clientTracking: false, // the heartbeat wheel already holds every socket
       perMessageDeflate: false, // compression would defeat encode-once fan-out
@@ -84,7 +85,7 @@ export class ChatGateway implements SocketOwner {
     this.admit(req, socket, url, (name) => {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         (ws as HubSocket).batch = batch;
-        this.adopt(ws as HubSocket, req, name, 'c');
+        this.adopt(ws as HubSocket, name, 'c');
       });
     });
   }
@@ -105,7 +106,8 @@ export class ChatGateway implements SocketOwner {
       refuseUpgrade(socket, 403, 'Forbidden');
       return;
     }
-    if (!this.ipLimit.acquire(clientIp(req.socket.remoteAddress), socket)) {
+    // Asked only with a cap: reading remoteAddress makes net.Socket keep a _peername object (~80 B).
+    if (this.ipLimit.max > 0 && !this.ipLimit.acquire(clientIp(req.socket.remoteAddress), socket)) {
       refuseUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
@@ -146,15 +148,10 @@ export class ChatGateway implements SocketOwner {
    * registration. Every gateway's sockets come through here (the text gateway's
    * too), so all share one flush per slice and one heartbeat wheel.
    */
-  adopt(ws: HubSocket, req: IncomingMessage, name: string | null, idPrefix: string): ConnectionActor {
+  adopt(ws: HubSocket, name: string | null, idPrefix: string): ConnectionActor {
     const actor = new ConnectionActor(`${idPrefix}${++this.#nextId}`, ws, this.#env, name, this.#mailboxCapacity);
     ws.actor = actor;
-    ws.owner = this;
-    ws.raw = req.socket;
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('close', onClose);
-    ws.on('error', onError);
+    ws.owner = this; // from here on the socket's events come to onFrame, onSocketClosed, onSocketError
     this.heartbeat.add(ws);
     this.accepted++;
     this.#env.scheduler.spawn(actor);
@@ -176,12 +173,29 @@ export class ChatGateway implements SocketOwner {
     releaseWriteMemo();
   }
 
-  onSocketClosed(ws: HubSocket, code: number): void {
-    this.heartbeat.remove(ws);
-    this.counters.countClose(code);
+  onFrame(ws: HubSocket, data: Buffer, isBinary: boolean): void {
+    const counters = this.counters;
+    counters.framesIn++;
+    counters.bytesIn += data.length;
+    if (isBinary) {
+      ws.close(CLOSE_UNSUPPORTED_DATA, 'binary frames are not supported; send JSON text');
+      return;
+    }
+    const actor = ws.actor!;
+    if (!this.#env.scheduler.send(actor, ws.inbound(data.toString()))) {
+      ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
+    }
+    // Backpressure on input: stop reading at half the mailbox; the actor resumes once drained.
+    if (actor.mailbox.size * 2 >= actor.mailbox.capacity) actor.readingPaused();
   }
 
-  logSocketError(ws: HubSocket, err: Error): void {
+  onSocketClosed(ws: HubSocket, code: number, reason: Buffer): void {
+    this.heartbeat.remove(ws);
+    this.counters.countClose(code);
+    this.#env.scheduler.send(ws.actor!, { type: 'socket-closed', code, reason: reason.toString() }, true);
+  }
+
+  onSocketError(ws: HubSocket, err: Error): void {
     // ws has already chosen the close code (1009 too big, 1007 bad UTF-8, 1002 protocol).
     this.#log.debug({ actor: ws.actor?.id, err: err.message }, 'socket error');
   }
@@ -189,41 +203,4 @@ export class ChatGateway implements SocketOwner {
   stop(): void {
     this.heartbeat.stop();
   }
-}
-
-// ws types listeners' `this` as its own WebSocket; ours are HubSockets (the server's WebSocket option).
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  const ws = this as HubSocket;
-  ws.alive = true;
-  const owner = ws.owner as ChatGateway;
-  const counters = owner.counters;
-  counters.framesIn++;
-  counters.bytesIn += (data as Buffer).length;
-  if (isBinary) {
-    ws.close(CLOSE_UNSUPPORTED_DATA, 'binary frames are not supported; send JSON text');
-    return;
-  }
-  const actor = ws.actor!;
-  const scheduler = owner.scheduler;
-  if (!scheduler.send(actor, ws.inbound((data as Buffer).toString()))) {
-    ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
-  }
-  // Backpressure on input: stop reading at half the mailbox; the actor resumes once drained.
-  if (actor.mailbox.size * 2 >= actor.mailbox.capacity) actor.readingPaused();
-}
-
-function onPong(this: WebSocket): void {
-  (this as HubSocket).alive = true;
-}
-
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  const ws = this as HubSocket;
-  const owner = ws.owner as ChatGateway;
-  owner.onSocketClosed(ws, code);
-  owner.scheduler.send(ws.actor!, { type: 'socket-closed', code, reason: reason.toString() }, true);
-}
-
-function onError(this: WebSocket, err: Error): void {
-  const ws = this as HubSocket;
-  (ws.owner as ChatGateway).logSocketError(ws, err);
 }

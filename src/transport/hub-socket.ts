@@ -15,6 +15,14 @@
 // The same object carries the heartbeat bit, so a connection costs one object
 // here, not a socket plus a wrapper.
 //
+// Memory (an idle connection is mostly this object, ws's Receiver and Sender
+// and Node's net.Socket): the events ws raises here go straight to the owner
+// through `emit`, with no listener registered, so a socket has no `_events`
+// dictionary (a null-prototype object in dictionary mode, ~280 B with four
+// listeners); pings are answered here, not by ws's autoPong, which keeps a
+// closure per socket; every socket shares one empty extensions object; the TCP
+// socket is ws's own `_socket`, not a second field.
+//
 // Slow consumers: unread output is bounded in bytes (this slice's outbox plus
 // what the TCP socket has not taken yet: checked on every delivery) and in
 // frames (checked after every flush: the frames written since the socket's
@@ -24,8 +32,9 @@
 // a stalled peer's own cost is mostly per frame (a stream-buffer entry, ~85 B),
 // which the frame bound caps. Past either bound the connection is closed with
 // 1013 and gets nothing more.
+import type { ClientRequestArgs } from 'node:http';
 import type { Socket } from 'node:net';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import type { ConnectionActor, Peer } from '../actors/connection-actor.js';
 import {
   CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
@@ -94,13 +103,29 @@ export interface SocketOwner {
   readonly maxOutboxBytes: number;
   readonly maxOutboxFrames: number;
   readonly counters: HubCounters;
+  /** A text or binary frame from the client. */
+  onFrame(socket: HubSocket, data: Buffer, isBinary: boolean): void;
+  /** ws's 'close': the connection is gone, with the peer's code and reason (or 1006). */
+  onSocketClosed(socket: HubSocket, code: number, reason: Buffer): void;
+  /** ws's 'error': ws has already chosen the close code; it is logged, nothing more. */
+  onSocketError(socket: HubSocket, err: Error): void;
+}
+
+/** What every socket has as ws's `_extensions`: compression is off, so nothing is ever added. */
+const NO_EXTENSIONS: Record<string, never> = Object.freeze({});
+
+/** ws's and EventEmitter's fields that HubSocket reads or replaces (not in their typings). */
+interface WsInternals {
+  _events: object | undefined;
+  _extensions: object;
+  _autoPong: boolean | undefined;
+  _socket: Socket | null;
+  _receiver: { _buffers: Buffer[] } | null;
 }
 
 export class HubSocket extends WebSocket implements Peer {
   actor: ConnectionActor | null = null;
   owner: SocketOwner | null = null;
-  /** The TCP socket under the WebSocket, kept from the upgrade: corked around a flush. */
-  raw: Socket | null = null;
   /** Heartbeat: set by any pong or message, cleared when a ping goes out. */
   alive = true;
   /** Heartbeat wheel bucket this socket is in; -1 when in none. */
@@ -114,6 +139,94 @@ export class HubSocket extends WebSocket implements Peer {
   #heldBytes = 0;
   /** Input stopped for good (shutdown): backpressure may no longer resume reading. */
   #inputHeld = false;
+
+  // ws's overloads, so that HubSocket may be a server's `WebSocket` class; its server calls (null, undefined, options).
+  constructor(address: null);
+  constructor(address: string | URL, options?: ClientOptions | ClientRequestArgs);
+  constructor(address: string | URL, protocols?: string | string[], options?: ClientOptions | ClientRequestArgs);
+  constructor(
+    address: string | URL | null,
+    protocols?: string | string[] | ClientOptions | ClientRequestArgs,
+    options?: ClientOptions | ClientRequestArgs,
+  ) {
+    super(address as string, protocols as string | string[] | undefined, options);
+    const self = this as unknown as WsInternals;
+    // EventEmitter creates `_events` lazily again on the first listener added (tests, tools).
+    self._events = undefined;
+    self._extensions = NO_EXTENSIONS;
+  }
+
+  /** The TCP socket under the WebSocket (ws's own): corked around a flush. */
+  get raw(): Socket | null {
+    return (this as unknown as WsInternals)._socket;
+  }
+
+  /**
+   * ws raises its events here; the owner gets the ones a connection needs
+   * directly (see the header). Listeners added by anyone else still run.
+   * Typed like the events ws raises: at most two arguments.
+   */
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const owner = this.owner;
+    let handled = false;
+    if (owner !== null) {
+      handled = true;
+      switch (event) {
+        case 'message':
+          this.alive = true;
+          owner.onFrame(this, a as Buffer, b as boolean);
+          this.#trimReceiver();
+          break;
+        case 'pong':
+          this.alive = true;
+          this.#trimReceiver();
+          break;
+        case 'ping':
+          this.#answerPing(a as Buffer);
+          this.#trimReceiver();
+          break;
+        case 'close':
+          owner.onSocketClosed(this, a as number, b as Buffer);
+          break;
+        case 'error':
+          owner.onSocketError(this, a as Error);
+          break;
+        default:
+          handled = false;
+      }
+    }
+    const self = this as unknown as WsInternals;
+    if (self._events === undefined) return handled;
+    // An 'error' the owner handled must not throw for want of a listener of someone else's.
+    if (event === 'error' && handled && this.listenerCount('error') === 0) return true;
+    return super.emit(event, a, b) || handled;
+  }
+
+  /**
+   * ws appends every TCP chunk to the receiver's `_buffers` and shifts it out
+   * once parsed; V8 keeps the array's grown backing store (17 slots, 152 B) for
+   * good. Once a frame is parsed and nothing is left, a fresh empty array
+   * costs none: an idle socket holds no spare slots.
+   */
+  #trimReceiver(): void {
+    const receiver = (this as unknown as WsInternals)._receiver;
+    if (receiver !== null && receiver._buffers.length === 0) receiver._buffers = [];
+  }
+
+  /**
+   * ws's autoPong is off (it holds a closure per socket): pongs go out here. A
+   * peer that pings without reading what it is sent is bounded like any slow
+   * consumer (ws's own bound: 60 pongs not yet written).
+   */
+  #answerPing(data: Buffer): void {
+    if ((this as unknown as WsInternals)._autoPong === true || this.readyState !== WebSocket.OPEN) return;
+    const raw = this.raw;
+    if (raw !== null && raw.writableLength > this.owner!.maxOutboxBytes) {
+      this.terminate();
+      return;
+    }
+    this.pong(data, false);
+  }
 
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;

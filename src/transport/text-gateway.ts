@@ -63,6 +63,7 @@ export class TextGateway {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: options.maxFrameBytes,
+      autoPong: false, // HubSocket answers pings itself
       WebSocket: TextSocket,
     });
   }
@@ -77,13 +78,13 @@ export class TextGateway {
     }
     // Origin, per-IP cap and token: the chat gateway's checks, so this door is no way around them.
     this.#chat.admit(req, socket, url, (name) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, req, name, room, join));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, name, room, join));
     });
   }
 
-  #accept(ws: TextSocket, req: IncomingMessage, name: string | null, room: string, join: string): void {
+  #accept(ws: TextSocket, name: string | null, room: string, join: string): void {
     ws.sendPrefix = `{"op":"send","room":${JSON.stringify(room)},"text":`;
-    const actor = this.#chat.adopt(ws, req, name, 't');
+    const actor = this.#chat.adopt(ws, name, 't');
     // Held by the actor until it is registered, then handled before anything the client sends.
     this.#chat.scheduler.send(actor, join, true);
   }
