@@ -2,6 +2,9 @@
 // server socket per session, no user config) runs it in a pane of a fixed
 // size; tests type with send-keys and read the screen with capture-pane.
 import { execFile } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { until } from './client-waits.js';
 
@@ -11,17 +14,24 @@ let sessions = 0;
 
 export class TmuxSession {
   readonly #socket: string;
+  readonly #statusFile: string;
 
   private constructor(socket: string, readonly rows: number, readonly columns: number) {
     this.#socket = socket;
+    this.#statusFile = join(tmpdir(), `${socket}.status`);
   }
 
-  /** Starts `command` in a new detached session; the pane stays after the program exits (to read its status). */
+  /**
+   * Starts `command` in a new detached session. A shell around it writes its
+   * exit status to a file: tmux can show a pane dead before it has reaped the
+   * process, and then never say with what status (seen under load).
+   */
   static async start(command: string[], size = { columns: 100, rows: 30 }): Promise<TmuxSession> {
     const socket = `hubbub-test-${process.pid}-${++sessions}`;
     const session = new TmuxSession(socket, size.rows, size.columns);
     await session.#tmux(
-      'new-session', '-d', '-s', 'main', '-x', String(size.columns), '-y', String(size.rows), '--', ...command,
+      'new-session', '-d', '-s', 'main', '-x', String(size.columns), '-y', String(size.rows), '--',
+      'sh', '-c', '"$@"; echo $? > "$0"', session.#statusFile, ...command,
       ';', 'set-option', '-t', 'main', 'remain-on-exit', 'on',
     );
     return session;
@@ -68,14 +78,21 @@ export class TmuxSession {
 
   /** Whether the program has exited, and with what status. */
   /** The program's exit status once it has ended (null while it runs), or `signal N` if a signal ended it. */
+  /** The program's exit status once it has exited (`signal N` when a signal ended it), else null. */
   async exitStatus(): Promise<number | string | null> {
-    const out = await this.#tmux('display-message', '-p', '-t', 'main', '#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}');
-    const [dead, status, signal] = out.trim().split('|');
-    if (dead !== '1') return null;
-    return status !== '' ? Number(status) : `signal ${signal}`;
+    let text: string;
+    try {
+      text = readFileSync(this.#statusFile, 'utf8').trim();
+    } catch {
+      return null; // not exited yet
+    }
+    if (text === '') return null; // the shell is writing it
+    const status = Number(text);
+    return status > 128 ? `signal ${status - 128}` : status;
   }
 
   async kill(): Promise<void> {
     await this.#tmux('kill-server').catch(() => {}); // already gone is fine
+    rmSync(this.#statusFile, { force: true });
   }
 }
