@@ -215,14 +215,14 @@ export class HubSocket extends WebSocket implements Peer {
 
   /**
    * ws's autoPong is off (it holds a closure per socket): pongs go out here. A
-   * peer that pings without reading what it is sent is bounded like any slow
-   * consumer (ws's own bound: 60 pongs not yet written).
+   * peer that pings without reading what it is sent is a slow consumer like
+   * any other: 1013 past the byte bound (ws's own bound: 60 pongs not yet written).
    */
   #answerPing(data: Buffer): void {
     if ((this as unknown as WsInternals)._autoPong === true || this.readyState !== WebSocket.OPEN) return;
     const raw = this.raw;
     if (raw !== null && raw.writableLength > this.owner!.maxOutboxBytes) {
-      this.terminate();
+      this.#slowConsumer(`over ${this.owner!.maxOutboxBytes} bytes`);
       return;
     }
     this.pong(data, false);
