@@ -35,6 +35,12 @@ export interface FanoutResult {
   maxFrames: number;
   /** The step at half of maxDelivered, after a drain. */
   half: FanoutStep | null;
+  /**
+   * True when `half` is the sweep's own step nearest half of the maximum: the
+   * saturating steps had the server drop members as slow consumers (the
+   * generator could not read that fast), so the room could not be measured again.
+   */
+  halfFromSweep?: boolean;
   profile?: string;
 }
 
@@ -96,7 +102,19 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
       const h = result.half;
       ctx.log(`    ${system} M=${members} half of max (${h.offered}/s): p50 ${h.p50} p99 ${h.p99} max ${h.max} ms`);
     } else {
-      ctx.log(`    ${system} M=${members}: no half-rate step (${open < members ? `${members - open} members dropped` : 'still receiving a minute later'})`);
+      const why = open < members ? `${members - open} members dropped` : 'still receiving a minute later';
+      // The sweep ran each rate the same way (warm-up, window) on its way up: its step
+      // nearest half of the maximum, if near enough, stands for the half-rate step.
+      const target = result.maxDelivered / 2;
+      const near = result.steps.filter((st) => st.lost === 0 && Math.abs(st.delivered - target) <= 0.25 * target)
+        .sort((a, b) => Math.abs(a.delivered - target) - Math.abs(b.delivered - target))[0];
+      if (near !== undefined) {
+        result.half = near;
+        result.halfFromSweep = true;
+        ctx.log(`    ${system} M=${members}: no half-rate step (${why}); the sweep's step at ${near.delivered}/s stands for it: p50 ${near.p50} p99 ${near.p99} max ${near.max} ms`);
+      } else {
+        ctx.log(`    ${system} M=${members}: no half-rate step (${why})`);
+      }
     }
     return result;
   });
