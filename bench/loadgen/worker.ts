@@ -168,26 +168,38 @@ function leanReceive(conn: Conn, buf: Buffer, start: number, end: number, batch:
   record(g, ts, nowUs());
 }
 
+type Opened = { conn: Conn | null; error: string | null };
+
+/**
+ * How open() and openLean() settle: once, on ready (null) or on the first
+ * error, or with the stage it was stuck in after timeoutMs.
+ */
+function settler(timeoutMs: number, stage: () => string, conn: () => Conn, abort: () => void, resolve: (r: Opened) => void): { finish: (error: string | null) => void; settled: () => boolean } {
+  let settled = false;
+  const finish = (error: string | null): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (error !== null) {
+      abort();
+      resolve({ conn: null, error });
+      return;
+    }
+    const c = conn();
+    c.ready = true;
+    totals.open++;
+    resolve({ conn: c, error: null });
+  };
+  const timer = setTimeout(() => finish(`timeout in ${stage()}`), timeoutMs);
+  return { finish, settled: () => settled };
+}
+
 /** Like open(), over a LeanSocket: Hubbub's protocol only, cheap per message once ready. */
-function openLean(ep: Endpoint, group: Group, index: number, room: string, address: string, timeoutMs: number): Promise<{ conn: Conn | null; error: string | null }> {
+function openLean(ep: Endpoint, group: Group, index: number, room: string, address: string, timeoutMs: number): Promise<Opened> {
   return new Promise((resolve) => {
     const path = `/ws?name=${encodeURIComponent(`u${index}`)}${ep.batch ? '&batch=1' : ''}`;
     let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
-    let settled = false;
-    const timer = setTimeout(() => finish(`timeout in ${stage}`), timeoutMs);
-    const finish = (error: string | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error !== null) {
-        sock.terminate();
-        resolve({ conn: null, error });
-        return;
-      }
-      conn.ready = true;
-      totals.open++;
-      resolve({ conn, error: null });
-    };
+    const { finish, settled } = settler(timeoutMs, () => stage, () => conn, () => sock.terminate(), resolve);
     const sock: LeanSocket = new LeanSocket(ep.host, ep.port, path, address, {
       open: () => {
         stage = 'hello';
@@ -203,7 +215,7 @@ function openLean(ep: Endpoint, group: Group, index: number, room: string, addre
         } else if (stage === 'joining' && isJoined(ep.kind, text)) finish(null);
       },
       close: (code) => {
-        if (!settled) finish(`closed ${code} before ready`);
+        if (!settled()) finish(`closed ${code} before ready`);
         else if (conn.ready) {
           conn.ready = false;
           totals.open--;
@@ -217,7 +229,7 @@ function openLean(ep: Endpoint, group: Group, index: number, room: string, addre
 }
 
 /** Opens one connection and takes it to ready (joined). Resolves true when ready. */
-function open(ep: Endpoint, group: Group | null, index: number, room: string, address: string, timeoutMs: number): Promise<{ conn: Conn | null; error: string | null }> {
+function open(ep: Endpoint, group: Group | null, index: number, room: string, address: string, timeoutMs: number): Promise<Opened> {
   return new Promise((resolve) => {
     const ws = new WebSocket(connectUrl(ep, `u${index}`, room), {
       localAddress: address,
@@ -227,25 +239,13 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
       handshakeTimeout: timeoutMs,
     });
     const conn: Conn = { ws, group: group ?? ({ kind: ep.kind, name: '', msgs: 0, sent: 0 } as Group), room, ready: false };
-    let settled = false;
     // 'connecting' until the upgrade completes (a SYN dropped by a full accept
     // queue is retried after 1, 2, 4, 8, 16 s), then 'hello' until welcome.
     let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
-    const timer = setTimeout(() => finish(`timeout in ${stage}`), timeoutMs);
-    const finish = (error: string | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error !== null) {
-        ws.removeAllListeners('message');
-        ws.terminate();
-        resolve({ conn: null, error });
-        return;
-      }
-      conn.ready = true;
-      totals.open++;
-      resolve({ conn, error: null });
-    };
+    const { finish, settled } = settler(timeoutMs, () => stage, () => conn, () => {
+      ws.removeAllListeners('message');
+      ws.terminate();
+    }, resolve);
     const hello = (): void => {
       if (group === null || !needsJoin(ep.kind)) finish(null);
       else {
@@ -274,7 +274,7 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
     });
     ws.on('error', (err) => finish(`error: ${err.message}`));
     ws.on('close', (code) => {
-      if (!settled) finish(`closed ${code} before ready`);
+      if (!settled()) finish(`closed ${code} before ready`);
       else if (conn.ready) {
         conn.ready = false;
         totals.open--;

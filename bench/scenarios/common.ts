@@ -92,6 +92,30 @@ export async function withServer<T>(
   }
 }
 
+/**
+ * The rising-rate sweep of the fan-out scenarios: runs `step` at startRate,
+ * then x factor per step, until a step loses members (at once) or two steps
+ * in a row saturate (delivered < 80% of offered, or p99 over 1 s: one noisy
+ * step on a shared machine must not end it). `log` is called after each step.
+ */
+export async function sweepRates<S extends { delivered: number; offered: number; p99: number; lost: number }>(
+  startRate: number, factor: number, maxSteps: number, step: (rate: number) => Promise<S>, log: (s: S) => void,
+): Promise<S[]> {
+  const steps: S[] = [];
+  let rate = startRate;
+  let saturated = 0;
+  for (let i = 0; i < maxSteps; i++) {
+    const s = await step(rate);
+    steps.push(s);
+    log(s);
+    if (s.lost > 0) break;
+    saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
+    if (saturated === 2) break;
+    rate *= factor;
+  }
+  return steps;
+}
+
 export function round(x: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;

@@ -6,7 +6,7 @@
 // delivered messages/s and frames/s across all members, latency p50/p99/max
 // of the messages sent in the window. Then one more step at half of the
 // maximum delivered rate, where the issue sets its p99 target.
-import { round, sleep, withServer, latencyOf, measure, drain, workersFor, fail, type Context, type Window } from './common.js';
+import { round, sleep, withServer, latencyOf, measure, drain, workersFor, fail, sweepRates, type Context, type Window } from './common.js';
 import type { SystemId } from '../systems.js';
 import type { Fleet } from '../loadgen/fleet.js';
 
@@ -75,17 +75,9 @@ export async function fanout(ctx: Context, system: SystemId, members: number, st
     if (!drained) ctx.log(`    ${system} M=${members}: still receiving a minute after the joins (presence backlog)`);
     const result: FanoutResult = { members, connectMs: c.ms, steps: [], maxDelivered: 0, maxFrames: 0, half: null };
     if (profile) await server.probe({ cmd: 'profile-start' });
-    let rate = startRate;
-    let saturated = 0;
-    for (let i = 0; i < cfg.maxSteps; i++) {
-      const s = await step(fleet, server, ctx, members, rate);
-      result.steps.push(s);
+    result.steps = await sweepRates(startRate, cfg.factor, cfg.maxSteps, (rate) => step(fleet, server, ctx, members, rate), (s) => {
       ctx.log(`    ${system} M=${members} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} max ${s.max} ms, cpu srv ${s.serverCpu}% gen ${s.genCpu}%${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
-      if (s.lost > 0) break;
-      saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
-      if (saturated === 2) break;
-      rate *= cfg.factor;
-    }
+    });
     if (profile) {
       result.profile = `${ctx.artifacts}/hubbub-fanout-${members}.cpuprofile`;
       await server.probe({ cmd: 'profile-stop', path: result.profile });

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fleet } from '../loadgen/fleet.js';
 import { startServer, type RunningServer } from '../systems.js';
-import { fail, latencyOf, round, sleep, drain, type Context } from './common.js';
+import { fail, latencyOf, round, sleep, drain, sweepRates, type Context } from './common.js';
 
 export type Layout = 'single' | 'w1' | 'w2';
 
@@ -130,18 +130,9 @@ async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<La
     if (c.failed > 0) throw fail(`scale-out ${layout.id}`, c);
     await sleep(1200); // big-room presence is flushed once per second; let it pass
     if (!(await drain(fleet, 500, 60_000))) ctx.log(`    ${layout.id}: still receiving a minute after the joins`);
-    const steps: WorkersStep[] = [];
-    let rate = cfg.startRate;
-    let saturated = 0;
-    for (let i = 0; i < cfg.maxSteps; i++) {
-      const s = await step(ctx, fleet, server, members, rate);
-      steps.push(s);
+    const steps = await sweepRates(cfg.startRate, cfg.factor, cfg.maxSteps, (rate) => step(ctx, fleet, server, members, rate), (s) => {
       ctx.log(`    ${layout.label} send ${s.sendRate}/s: delivered ${s.delivered}/s of ${s.offered}, frames ${s.frames}/s, p50 ${s.p50} p99 ${s.p99} ms, cpu srv ${s.serverCpu}% [${s.processCpu.join(' + ')}] gen ${s.genCpu}%, machine ${s.machineBusy}% (softirq ${s.softirq}%)${s.lost > 0 ? `, lost ${s.lost}` : ''}`);
-      if (s.lost > 0) break;
-      saturated = s.delivered < 0.8 * s.offered || !(s.p99 <= 1000) ? saturated + 1 : 0;
-      if (saturated === 2) break;
-      rate *= cfg.factor;
-    }
+    });
     await fleet.each({ cmd: 'rate', group: GROUP, senders: 0, rate: 0, textBytes: 0 });
     const best = steps.reduce((a, b) => (b.delivered > a.delivered ? b : a));
     return { layout: layout.id, members, connectMs: c.ms, steps, best };
