@@ -115,4 +115,23 @@ test('a reload shows the same conversation and rejoins the rooms', async () => {
   assert.equal(pageErrors, [], 'no uncaught errors in the pages');
 });
 
+test('the conversation follows its newest line, unless the reader scrolled up', async () => {
+  const atBottom = (page: Page): Promise<boolean> => page.$eval('#messages', (l) => l.scrollTop + l.clientHeight >= l.scrollHeight - 4);
+  // Enough lines to overflow the list, both ways: each sender's pending line in the outbox takes height from it.
+  for (let i = 0; i < 60; i++) {
+    const [from, to, name] = i % 2 === 0 ? [alice, bob, 'alice'] : [bob, alice, 'bob'];
+    await say(from, `line ${i}`);
+    await to.waitForSelector(messageFrom(name, `line ${i}`), WAIT);
+  }
+  assert.ok(await alice.$eval('#messages', (l) => l.scrollHeight > l.clientHeight), 'the list overflows');
+  assert.ok(await atBottom(alice), 'alice sees the newest line');
+  assert.ok(await atBottom(bob), 'bob sees the newest line');
+  await bob.$eval('#messages', (l) => { l.scrollTop = 0; });
+  await bob.waitForFunction(() => document.querySelector('#messages')!.scrollTop === 0, null, WAIT);
+  await say(alice, 'while bob reads back');
+  await bob.waitForSelector(messageFrom('alice', 'while bob reads back'), WAIT);
+  assert.is(await bob.$eval('#messages', (l) => l.scrollTop), 0, 'a reader who scrolled up stays where they are');
+  assert.equal(pageErrors, [], 'no uncaught errors in the pages');
+});
+
 test.run();
