@@ -81,7 +81,7 @@ export class HeartbeatWheel {
         continue;
       }
       socket.alive = false;
-      socket.ping();
+      socket.sendPing();
     }
   }
 }

@@ -23,6 +23,14 @@
 // closure per socket; every socket shares one empty extensions object; the TCP
 // socket is ws's own `_socket`, not a second field.
 //
+// Heartbeats cost per connection, so they take the shortest path there is: a
+// ping is one shared 2-byte frame written straight to the TCP socket (ws's
+// ping builds a header, corks, writes an empty payload and uncorks: a writev
+// of two buffers for every ping), and a pong that arrives alone in its TCP
+// chunk, at a frame boundary, is recognised in the socket's 'data' listener
+// without passing through ws's Receiver (a Writable stream: a write, a parse
+// loop and an event). Anything else goes to ws unchanged.
+//
 // Slow consumers: unread output is bounded in bytes (this slice's outbox plus
 // what the TCP socket has not taken yet: checked on every delivery) and in
 // frames (checked after every flush: the frames written since the socket's
@@ -111,6 +119,40 @@ export interface SocketOwner {
   onSocketError(socket: HubSocket, err: Error): void;
 }
 
+/** The heartbeat's ping: FIN + opcode 0x9, no payload, unmasked (server to client). */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+
+/** ws's Receiver fields the pong fast path reads (ws/lib/receiver.js). */
+interface ReceiverState {
+  _buffers: Buffer[];
+  _bufferedBytes: number;
+  /** 0 = GET_INFO: the next byte starts a frame. */
+  _state: number;
+  _opcode: number;
+  _loop: boolean;
+  _errored: boolean;
+}
+
+/** ws's 'data' listener and the symbol it finds its WebSocket by, read off the first socket (both module-private in ws). */
+let wsOnData: ((this: Socket, chunk: Buffer) => void) | null = null;
+let kWebSocket: symbol | null = null;
+/** False when ws's internals are not as expected: every socket keeps ws's own listener. */
+let fastPongs = true;
+
+/**
+ * Every socket's 'data' listener (one shared function): a client's pong to
+ * an empty ping is 6 bytes (0x8A, mask bit with length 0, the 4-byte mask).
+ * ws removes its own listener for good once it has read a close frame or
+ * failed on bad input (it drains the socket to nowhere after that); the
+ * listener it would remove is this one, so this one stops likewise.
+ */
+function onSocketData(this: Socket, chunk: Buffer): void {
+  const ws = (this as unknown as Record<symbol, HubSocket | undefined>)[kWebSocket!];
+  if (ws === undefined || ws.parsingStopped()) return;
+  if (chunk.length === 6 && chunk[0] === 0x8a && chunk[1] === 0x80 && ws.takePong()) return;
+  wsOnData!.call(this, chunk);
+}
+
 /** What every socket has as ws's `_extensions`: compression is off, so nothing is ever added. */
 const NO_EXTENSIONS: Record<string, never> = Object.freeze({});
 
@@ -120,7 +162,8 @@ interface WsInternals {
   _extensions: object;
   _autoPong: boolean | undefined;
   _socket: Socket | null;
-  _receiver: { _buffers: Buffer[] } | null;
+  _receiver: ReceiverState | null;
+  _closeFrameReceived: boolean;
 }
 
 export class HubSocket extends WebSocket implements Peer {
@@ -154,6 +197,55 @@ export class HubSocket extends WebSocket implements Peer {
     // EventEmitter creates `_events` lazily again on the first listener added (tests, tools).
     self._events = undefined;
     self._extensions = NO_EXTENSIONS;
+  }
+
+  /**
+   * ws attaches the TCP socket here (server side, after the upgrade); its
+   * 'data' listener is swapped for the shared one with the pong fast path.
+   */
+  // Not in ws's typings: an internal method, called by its server and client alike.
+  setSocket(socket: Socket, head: Buffer, options: object): void {
+    (WebSocket.prototype as unknown as { setSocket(s: Socket, h: Buffer, o: object): void }).setSocket.call(this, socket, head, options);
+    if (!fastPongs) return;
+    if (wsOnData === null) {
+      const listeners = socket.listeners('data');
+      const last = listeners[listeners.length - 1] as ((this: Socket, chunk: Buffer) => void) | undefined;
+      kWebSocket = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'websocket') ?? null;
+      const receiver = (this as unknown as WsInternals)._receiver;
+      if (last?.name !== 'socketOnData' || kWebSocket === null || receiver === null || receiver._state !== 0 || typeof receiver._bufferedBytes !== 'number') {
+        fastPongs = false;
+        return;
+      }
+      wsOnData = last;
+    }
+    socket.removeListener('data', wsOnData);
+    socket.on('data', onSocketData);
+  }
+
+  /**
+   * A lone pong frame read off the socket: taken here when ws's Receiver is
+   * between frames with nothing buffered (so the bytes cannot be the middle
+   * of another frame); else false, and ws parses it as usual.
+   */
+  takePong(): boolean {
+    const r = (this as unknown as WsInternals)._receiver;
+    if (r === null || r._state !== 0 || r._bufferedBytes !== 0 || r._loop) return false;
+    if (this.readyState !== WebSocket.OPEN) return false;
+    this.alive = true;
+    return true;
+  }
+
+  /** True once ws would have removed its 'data' listener: a close frame read, or a parse error. */
+  parsingStopped(): boolean {
+    const self = this as unknown as WsInternals;
+    return self._closeFrameReceived || (self._receiver !== null && self._receiver._errored);
+  }
+
+  /** The heartbeat's ping (see the header). */
+  sendPing(): void {
+    const raw = this.raw;
+    if (raw === null || raw.destroyed) return;
+    raw.write(PING_FRAME);
   }
 
   /** The TCP socket under the WebSocket (ws's own): corked around a flush. */
