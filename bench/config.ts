@@ -9,6 +9,12 @@ export interface BenchConfig {
     ns: number[];
     roomSize: number;
     settleMs: number;
+    /**
+     * The idle window opens at least this long after a Node server's last
+     * connection: V8's memory reducer runs up to three GCs about 8 s after a
+     * heap stops growing, a one-time cost of the ramp, not of idleness.
+     */
+    quietMs: number;
     /** The idle CPU window at the largest N, ms. */
     windowMs: number;
   };
@@ -45,11 +51,13 @@ export interface BenchConfig {
     batch: boolean;
   };
   /** Opt-in scale-out: idle connections across `serve --workers N` (--only idle100k). */
-  scaleIdle: { conns: number; workers: number; roomSize: number; settleMs: number; windowMs: number };
+  scaleIdle: { conns: number; workers: number; roomSize: number; settleMs: number; quietMs: number; windowMs: number };
   /** Opt-in scale-out: a storm whose connections all stay open, across `serve --workers N` (--only storm50k). */
   scaleStorm: { conns: number; workers: number; concurrencyPerWorker: number };
   /** Largest number of connections one load worker holds (files are capped at 20,000). */
   connsPerWorker: number;
+  /** Extra flags for `hubbub serve` in the idle scenarios (--heartbeat-ms N sets them). */
+  idleHubbubArgs: string[];
 }
 
 export function benchConfig(quick: boolean): BenchConfig {
@@ -57,7 +65,7 @@ export function benchConfig(quick: boolean): BenchConfig {
     return {
       quick,
       runs: 1,
-      idle: { ns: [500, 2000], roomSize: 10, settleMs: 300, windowMs: 3000 },
+      idle: { ns: [500, 2000], roomSize: 10, settleMs: 300, quietMs: 0, windowMs: 3000 },
       fanout: {
         rooms: [{ members: 300, startRate: 200 }],
         factor: 2, maxSteps: 3, warmMs: 300, windowMs: 800, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
@@ -70,15 +78,16 @@ export function benchConfig(quick: boolean): BenchConfig {
         members: 200, startRate: 400, factor: 4, maxSteps: 2, warmMs: 300, windowMs: 800, graceMs: 300,
         sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
       },
-      scaleIdle: { conns: 3000, workers: 2, roomSize: 10, settleMs: 300, windowMs: 3000 },
+      scaleIdle: { conns: 3000, workers: 2, roomSize: 10, settleMs: 300, quietMs: 0, windowMs: 3000 },
       scaleStorm: { conns: 2000, workers: 2, concurrencyPerWorker: 100 },
       connsPerWorker: 12_000,
+      idleHubbubArgs: [],
     };
   }
   return {
     quick,
     runs: 3,
-    idle: { ns: [1000, 10_000, 19_000], roomSize: 10, settleMs: 1500, windowMs: 30_000 },
+    idle: { ns: [1000, 10_000, 19_000], roomSize: 10, settleMs: 1500, quietMs: 12_000, windowMs: 30_000 },
     fanout: {
       rooms: [{ members: 1000, startRate: 50 }, { members: 10_000, startRate: 4 }],
       factor: 2, maxSteps: 8, warmMs: 500, windowMs: 1500, graceMs: 500, sendersPerWorker: 5, textBytes: 48,
@@ -91,8 +100,9 @@ export function benchConfig(quick: boolean): BenchConfig {
       members: 1000, startRate: 500, factor: 2, maxSteps: 6, warmMs: 500, windowMs: 1500, graceMs: 500,
       sendersPerWorker: 2, loadWorkers: 2, textBytes: 48, batch: false,
     },
-    scaleIdle: { conns: 100_000, workers: 6, roomSize: 10, settleMs: 1500, windowMs: 30_000 },
+    scaleIdle: { conns: 100_000, workers: 6, roomSize: 10, settleMs: 1500, quietMs: 12_000, windowMs: 30_000 },
     scaleStorm: { conns: 50_000, workers: 4, concurrencyPerWorker: 256 },
     connsPerWorker: 12_000,
+    idleHubbubArgs: [],
   };
 }

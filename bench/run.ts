@@ -12,6 +12,7 @@
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
 //            --fanout-members 1000 (only the fan-out rooms of these sizes)
+//            --heartbeat-ms 120000 (Hubbub's ping interval in the idle scenarios)
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
     'fanout-members': { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
   },
 });
 
@@ -54,6 +56,8 @@ if (values['fanout-members'] !== undefined) {
   const keep = values['fanout-members'].split(',').map(Number);
   cfg.fanout.rooms = cfg.fanout.rooms.filter((r) => keep.includes(r.members));
 }
+// e.g. --heartbeat-ms 120000: Hubbub's ping interval in the idle scenarios (a partial run).
+if (values['heartbeat-ms'] !== undefined) cfg.idleHubbubArgs = ['--heartbeat-ms', values['heartbeat-ms']];
 const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS.filter((s) => !OPT_IN.includes(s))) as Scenario[]);
 for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"`);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
@@ -62,7 +66,7 @@ for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const name = `bench-${cfg.quick ? 'quick' : 'full'}-${stamp}`;
 // Only a complete full run lands beside the committed results; quick and partial runs go to tmp/.
-const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined;
+const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined && values['heartbeat-ms'] === undefined;
 const outDir = join(ROOT, 'bench', 'results', complete ? '' : 'tmp');
 const artifacts = join(ROOT, 'bench', 'results', 'tmp');
 mkdirSync(outDir, { recursive: true });

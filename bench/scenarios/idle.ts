@@ -5,7 +5,9 @@
 //
 // Each system is ramped in turn and kept up; the idle window is then measured
 // for all of them at once (the machine is otherwise idle, so each server's
-// /proc CPU counters are unaffected), which saves 3 x 30 s per run.
+// /proc CPU counters are unaffected), which saves 3 x 30 s per run. It opens
+// once every Node server has been quiet for `quietMs` since its last
+// connection (config.ts: V8's post-growth GCs belong to the ramp).
 //
 // Scale-out (`--only idle100k`, opt-in: about 2-3 minutes): 100k idle
 // connections across `hubbub serve --workers N` (6 workers of ~17k: a process
@@ -41,9 +43,11 @@ export async function idle(ctx: Context): Promise<Partial<Record<SystemId, IdleR
   const cfg = ctx.cfg.idle;
   const maxN = cfg.ns[cfg.ns.length - 1];
   const live: { system: SystemId; server: RunningServer; fleet: Fleet; result: IdleResult }[] = [];
+  /** When the last Node server's ramp ended (gorilla's Go runtime has no memory reducer to wait for). */
+  let lastNodeRamp = 0;
   try {
     for (const system of ctx.systems.filter((s) => IDLE_SYSTEMS.includes(s))) {
-      const server = await startServer(system);
+      const server = await startServer(system, system === 'hubbub' ? { hubbubArgs: ctx.cfg.idleHubbubArgs } : {});
       const fleet = new FleetClass(workersFor(ctx.cfg, maxN));
       const result: IdleResult = { base: { rss: 0, heap: null, external: null }, points: [], cpu: NaN, windowMs: cfg.windowMs };
       live.push({ system, server, fleet, result });
@@ -72,7 +76,9 @@ export async function idle(ctx: Context): Promise<Partial<Record<SystemId, IdleR
           connectMs: r.ms,
         });
       }
+      if (system !== 'gorilla') lastNodeRamp = performance.now();
     }
+    await sleep(Math.max(0, cfg.quietMs - (performance.now() - lastNodeRamp)));
     ctx.log(`  idle window: ${cfg.windowMs / 1000} s with ${maxN} connections on each of ${live.length} systems`);
     const cpu0 = live.map((l) => l.server.cpuSeconds());
     const t0 = performance.now();
@@ -128,7 +134,7 @@ export interface Idle100kResult {
 /** 100k idle connections across `serve --workers N`: RSS/conn and idle CPU of the whole process tree. */
 export async function idle100k(ctx: Context): Promise<Idle100kResult> {
   const cfg = ctx.cfg.scaleIdle;
-  const server = await startServer('hubbub', { hubbubArgs: ['--workers', String(cfg.workers)] });
+  const server = await startServer('hubbub', { hubbubArgs: ['--workers', String(cfg.workers), ...ctx.cfg.idleHubbubArgs] });
   const fleet = new FleetClass(workersFor(ctx.cfg, cfg.conns));
   try {
     await sleep(cfg.settleMs);
@@ -138,7 +144,7 @@ export async function idle100k(ctx: Context): Promise<Idle100kResult> {
       roomPrefix: 'room-', roomSize: cfg.roomSize, concurrency: 64, timeoutMs: 60_000,
     });
     if (r.failed > 0) throw fail(`idle100k N=${cfg.conns}`, r);
-    await sleep(cfg.settleMs);
+    await sleep(Math.max(cfg.settleMs, cfg.quietMs));
     ctx.log(`  idle window: ${cfg.windowMs / 1000} s with ${cfg.conns} connections over ${cfg.workers} workers`);
     const cpu0 = server.cpuByPid();
     const t0 = performance.now();
