@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import { startBroker, type TestBroker } from './helpers/broker.js';
 import { closeAll, TestClient, type Frame } from './helpers/client.js';
 import { redisBackplane, RedisServer } from './helpers/redis.js';
+import { waitFor } from './helpers/wait.js';
+import { MAX_LISTED_USERS } from '../src/constants.js';
 
 interface Ctx {
   redis: RedisServer | null;
@@ -118,6 +120,31 @@ Redis('presence and who across nodes: joined lists the other node\'s members; jo
     count = (await fay.nextOf('who', { room: 'attic' })).count as number;
   }
   assert.is(count, 0, 'a closed member leaves the room everywhere');
+});
+
+Redis('a big room\'s users list on one node drops the members who left on the other', async (ctx) => {
+  // Past MAX_LISTED_USERS a node caches the list; it names the other node's members after its own.
+  const REMOTE = MAX_LISTED_USERS + 10;
+  const ann = await connect(ctx, ctx.a!, 'ann');
+  await join(ann, 'big');
+  const bees: TestClient[] = [];
+  for (let i = 0; i < REMOTE; i += 100) {
+    const batch = await Promise.all(Array.from({ length: Math.min(100, REMOTE - i) }, (_, k) => connect(ctx, ctx.b!, `b${i + k}`)));
+    await Promise.all(batch.map((c) => join(c, 'big')));
+    bees.push(...batch);
+  }
+  const roster = (): number => ctx.a!.broker.backplane.remoteMembers('big').size;
+  await waitFor(() => roster() === REMOTE, 10_000, `node a to hear of all ${REMOTE} members on node b`);
+  const first = await join(await connect(ctx, ctx.a!, 'x1'), 'big');
+  assert.is(first.count, REMOTE + 2);
+  const gone = bees.slice(0, 10);
+  assert.ok(gone.every((c) => (first.users as string[]).includes(c.user)), 'the first remote members are listed');
+  await Promise.all(gone.map((c) => c.close()));
+  await waitFor(() => roster() === REMOTE - gone.length, 10_000, 'node a to hear of the leaves');
+  const second = await join(await connect(ctx, ctx.a!, 'x2'), 'big');
+  assert.is(second.count, REMOTE - gone.length + 3);
+  const stale = gone.map((c) => c.user).filter((u) => (second.users as string[]).includes(u));
+  assert.equal(stale, [], 'no one who left is listed');
 });
 
 Redis('names are unique across nodes; a DM reaches a user on the other node; unknown users are errors', async (ctx) => {

@@ -535,7 +535,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#roomReady(msg.room);
       case 'remote-presence': {
         const room = trieGet(this.state.rooms, msg.room);
-        if (room !== undefined) this.#presence(room, msg.user, msg.event, null);
+        if (room === undefined) return;
+        // A big room's cached users list may name the other nodes' members (#listUsers).
+        room.live.listedJson = null;
+        this.#presence(room, msg.user, msg.event, null);
         return;
       }
       case 'claimed':
