@@ -262,12 +262,15 @@ export function startServer(system: SystemId, options: ServerOptions = {}): Prom
     proc.stderr!.on('data', (d: Buffer) => {
       if (err.length < 4000) err += d.toString();
     });
+    let started = false;
     proc.stdout!.on('data', (d: Buffer) => {
-      if (out.length > 4000) return;
-      out += d.toString();
+      if (started) return;
+      // The last few KB only: a server run with --trace-gc prints GC lines before its port.
+      out = (out + d.toString()).slice(-4000);
       // Baselines print LISTENING <port>; hubbub logs its url.
       const m = /LISTENING (\d+)/.exec(out) ?? /"url":"http:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
       if (m !== null) {
+        started = true;
         clearTimeout(timer);
         resolve(new RunningServer(system, proc, Number(m[1])));
       }

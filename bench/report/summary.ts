@@ -73,7 +73,9 @@ export function metrics(cfg: BenchConfig): Metric[] {
   out.push({ scenario: 'storm', label: 'storm failures', unit: '', better: 'lower', get: (r, s) => r.storm?.[s]?.failed });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 quiet', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.quiet.p99 });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 flooded', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.flood.p99 });
-  out.push({ scenario: 'noisy', label: 'noisy: flooded/quiet p99', unit: 'x', better: 'lower', get: (r, s) => r.noisy?.[s]?.ratio });
+  // No ratio where the flooder sent nothing in the window (dropped before it): there was no flood to be isolated from.
+  out.push({ scenario: 'noisy', label: 'noisy: flooded/quiet p99', unit: 'x', better: 'lower', get: (r, s) => ((r.noisy?.[s]?.floodSent ?? 0) > 0 ? r.noisy?.[s]?.ratio : undefined) });
+  out.push({ scenario: 'noisy', label: 'noisy: flooder sends/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.floodSent });
   return out;
 }
 
