@@ -3,15 +3,14 @@
 // Pongs that arrive alone take a fast path past ws's parser (HubSocket's
 // header): a peer answering with bare pongs stays, and bytes that merely look
 // like a pong inside another frame are still parsed as that frame.
-import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import type { HubSocket } from '../src/transport/hub-socket.js';
-import { MASKED_EMPTY_PONG, maskedTextFrame, rawWebSocket } from './helpers/raw-socket.js';
+import { maskedTextFrame, rawWebSocket } from './helpers/raw-socket.js';
 import { once, waitFor, withTimeout } from './helpers/wait.js';
+import { clientFrame, OP_PING, OP_PONG, OP_TEXT, RawClient, textFrame, type ServerFrame } from './helpers/ws-frames.js';
 
 const INTERVAL_MS = 200;
 /** A silent peer goes within two intervals; this leaves room for a loaded machine. */
@@ -87,21 +86,11 @@ async function serverSocket(tb: TestBroker, name: string): Promise<HubSocket> {
   return tb.broker.supervisor.findUser(name)!.peer as HubSocket;
 }
 
-/** Text frames a raw peer receives, as events; `reply(id)` resolves with the one that carries `id`. */
-function textFrames(): { emitter: EventEmitter; reply(id: string): Promise<Record<string, unknown>> } {
-  const emitter = new EventEmitter();
-  return {
-    emitter,
-    reply: (id) => withTimeout(new Promise((resolve) => {
-      const on = (text: string): void => {
-        const event = JSON.parse(text) as Record<string, unknown>;
-        if (event.id !== id) return;
-        emitter.off('text', on);
-        resolve(event);
-      };
-      emitter.on('text', on);
-    }), 3000, `the reply to ${id}`),
-  };
+/** Waits for the reply that carries op id `id`, and returns it. */
+async function reply(client: RawClient, id: string): Promise<{ type: string }> {
+  const find = () => client.events().find((e) => e.id === id);
+  await client.until(() => find() !== undefined, 3000, `the reply to ${id}`);
+  return find()!;
 }
 
 // Its own broker, whose wheel never turns during a test: the test sends each ping, so one pong at a time is in flight.
@@ -115,64 +104,48 @@ FastPong.after(async (ctx) => {
 });
 
 FastPong('lone pongs to the heartbeat\'s pings skip ws\'s parser; a pong sharing a chunk with a message does not', async (ctx) => {
-  const texts = textFrames();
-  let socket: Socket | null = null;
-  const pings = new EventEmitter();
-  socket = await rawWebSocket(`${ctx.tb.wsUrl}?name=bare`, 3000, (opcode, payload) => {
-    if (opcode === 0x1) texts.emitter.emit('text', payload.toString());
-    if (opcode !== 0x9) return;
-    pings.emit('ping', payload);
-    socket!.write(MASKED_EMPTY_PONG);
-  });
+  // RawClient answers each ping with a masked pong echoing its payload: 6 bytes for an empty ping.
+  const client = await RawClient.open(`${ctx.tb.wsUrl}?name=bare`);
+  const pings = (): ServerFrame[] => client.frames.filter((f) => f.opcode === OP_PING);
   try {
     const peer = await serverSocket(ctx.tb, 'bare');
     let parsedPongs = 0;
     peer.on('pong', () => parsedPongs++);
-    for (let i = 0; i < 3; i++) {
+    for (let i = 1; i <= 3; i++) {
       peer.alive = false;
-      const ping = once<[Buffer]>(pings, 'ping', 3000, `ping ${i}`);
       peer.sendPing();
-      assert.is((await ping)[0].length, 0, 'the heartbeat\'s ping carries no payload');
+      await client.until(() => pings().length === i, 3000, `ping ${i}`);
+      assert.is(pings()[i - 1].payload.length, 0, 'the heartbeat\'s ping carries no payload');
       await waitFor(() => peer.alive, 3000, `pong ${i} to mark the peer alive`);
     }
     assert.is(parsedPongs, 0, 'every lone pong was taken before ws\'s parser');
-    const glued = texts.reply('glued');
-    socket.write(Buffer.concat([MASKED_EMPTY_PONG, maskedTextFrame(JSON.stringify({ op: 'ping', id: 'glued' }))]));
-    assert.is((await glued).type, 'pong', 'the message after the pong arrived');
+    client.write(Buffer.concat([clientFrame({ opcode: OP_PONG }), textFrame(JSON.stringify({ op: 'ping', id: 'glued' }))]));
+    assert.is((await reply(client, 'glued')).type, 'pong', 'the message after the pong arrived');
     assert.is(parsedPongs, 1, 'the glued pong was parsed by ws');
   } finally {
-    socket.destroy();
+    client.destroy();
   }
 });
 
 FastPong('bytes that look like a pong in the middle of a frame are parsed as part of that frame', async (ctx) => {
-  const texts = textFrames();
-  const socket = await rawWebSocket(`${ctx.tb.wsUrl}?name=split`, 3000, (opcode, payload) => {
-    if (opcode === 0x1) texts.emitter.emit('text', payload.toString());
-  });
+  const client = await RawClient.open(`${ctx.tb.wsUrl}?name=split`);
   try {
-    await splitFrame(ctx.tb, socket, texts);
+    const receiver = (await serverSocket(ctx.tb, 'split') as unknown as { _receiver: { _state: number; _bufferedBytes: number } })._receiver;
+    const text = JSON.stringify({ op: 'ping', id: 'mid' });
+    // A mask that puts 0x8A 0x80 (a pong's first two bytes) at the start of the payload on the wire.
+    const mask = Buffer.from([text.charCodeAt(0) ^ 0x8a, text.charCodeAt(1) ^ 0x80, 7, 9]);
+    const frame = clientFrame({ opcode: OP_TEXT, payload: Buffer.from(text), mask });
+    assert.equal([...frame.subarray(6, 8)], [0x8a, 0x80]);
+    client.write(frame.subarray(0, 6)); // header and mask: ws now waits for the payload
+    await waitFor(() => receiver._state !== 0, 3000, 'ws to read the frame header');
+    client.write(frame.subarray(6, 12)); // six payload bytes that start like a pong, alone in their chunk
+    await waitFor(() => receiver._bufferedBytes === 6, 3000, 'ws to hold the six payload bytes');
+    client.write(frame.subarray(12));
+    assert.is((await reply(client, 'mid')).type, 'pong', 'the whole frame was parsed as the op it is');
   } finally {
-    socket.destroy();
+    client.destroy();
   }
 });
-
-/** Sends a ping op whose first six payload bytes on the wire look like a lone pong, in three chunks. */
-async function splitFrame(tb: TestBroker, socket: Socket, texts: ReturnType<typeof textFrames>): Promise<void> {
-  const receiver = (await serverSocket(tb, 'split') as unknown as { _receiver: { _state: number; _bufferedBytes: number } })._receiver;
-  const text = JSON.stringify({ op: 'ping', id: 'mid' });
-  // A mask that puts 0x8A 0x80 (a pong's first two bytes) at the start of the payload on the wire.
-  const frame = maskedTextFrame(text, Buffer.from([text.charCodeAt(0) ^ 0x8a, text.charCodeAt(1) ^ 0x80, 7, 9]));
-  assert.equal([...frame.subarray(6, 8)], [0x8a, 0x80]);
-  const reply = texts.reply('mid');
-  reply.catch(() => {}); // awaited below; a failed wait before that must not leave it unhandled
-  socket.write(frame.subarray(0, 6)); // header and mask: ws now waits for the payload
-  await waitFor(() => receiver._state !== 0, 3000, 'ws to read the frame header');
-  socket.write(frame.subarray(6, 12)); // six payload bytes that start like a pong, alone in their chunk
-  await waitFor(() => receiver._bufferedBytes === 6, 3000, 'ws to hold the six payload bytes');
-  socket.write(frame.subarray(12));
-  assert.is((await reply).type, 'pong', 'the whole frame was parsed as the op it is');
-}
 
 Heartbeat.run();
 FastPong.run();

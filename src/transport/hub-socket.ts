@@ -128,7 +128,6 @@ interface ReceiverState {
   _bufferedBytes: number;
   /** 0 = GET_INFO: the next byte starts a frame. */
   _state: number;
-  _opcode: number;
   _loop: boolean;
   _errored: boolean;
 }

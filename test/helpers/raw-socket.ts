@@ -1,23 +1,14 @@
 // A WebSocket peer made by hand over a raw TCP socket: it does the opening
 // handshake, can send masked text frames, and otherwise ignores everything
-// (reads and drops it all: never answers a ping or a close), unless given an
-// `onFrame` that sees each server frame. For tests of misbehaving peers and of
-// exactly what bytes cross the wire.
+// (reads and drops it all: never answers a ping or a close). For tests of misbehaving peers.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { withTimeout } from './wait.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** A server frame as the raw peer parsed it (server frames are unmasked). */
-export type OnFrame = (opcode: number, payload: Buffer) => void;
-
-/**
- * Connects to ws://host:port/path... and completes the handshake; resolves
- * with the socket. `onFrame`, when given, sees every frame the server sends
- * from the handshake on (none may be larger than 64 KiB).
- */
-export async function rawWebSocket(wsUrl: string, timeoutMs = 3000, onFrame?: OnFrame): Promise<Socket> {
+/** Connects to ws://host:port/path... and completes the handshake; resolves with the socket. */
+export async function rawWebSocket(wsUrl: string, timeoutMs = 3000): Promise<Socket> {
   const url = new URL(wsUrl);
   const key = randomBytes(16).toString('base64');
   const accept = createHash('sha1').update(key + GUID).digest('base64');
@@ -35,14 +26,8 @@ export async function rawWebSocket(wsUrl: string, timeoutMs = 3000, onFrame?: On
         reject(new Error(`handshake refused: ${response.split('\r\n')[0]}`));
         return;
       }
-      // From here on whatever arrives is read (so a close from the other side is
-      // still seen) and parsed into frames or dropped.
-      if (onFrame === undefined) socket.on('data', () => {});
-      else {
-        const parse = frameParser(onFrame);
-        parse(Buffer.from(head.slice(end + 4), 'latin1'));
-        socket.on('data', parse);
-      }
+      // From here on whatever arrives is read and dropped (so a close from the other side is still seen).
+      socket.on('data', () => {});
       resolve(socket);
     };
     socket.on('data', onData);
@@ -55,32 +40,8 @@ export async function rawWebSocket(wsUrl: string, timeoutMs = 3000, onFrame?: On
   return withTimeout(handshake, timeoutMs, `the handshake of a raw socket to ${wsUrl}`);
 }
 
-/** Splits a byte stream of unmasked frames with payloads under 64 KiB into frames. */
-function frameParser(onFrame: OnFrame): (chunk: Buffer) => void {
-  let pending = Buffer.alloc(0);
-  return (chunk) => {
-    pending = Buffer.concat([pending, chunk]);
-    for (;;) {
-      if (pending.length < 2) return;
-      let len = pending[1] & 0x7f;
-      let at = 2;
-      if (len === 126) {
-        if (pending.length < 4) return;
-        len = pending.readUInt16BE(2);
-        at = 4;
-      } else if (len === 127) throw new Error('raw peer: a frame over 64 KiB');
-      if (pending.length < at + len) return;
-      onFrame(pending[0] & 0x0f, pending.subarray(at, at + len));
-      pending = pending.subarray(at + len);
-    }
-  };
-}
-
-/** A client's pong with no payload: FIN + pong, masked, length 0, a zero mask (6 bytes). */
-export const MASKED_EMPTY_PONG = Buffer.from([0x8a, 0x80, 0, 0, 0, 0]);
-
-/** One masked text frame, as a client must send it (RFC 6455 §5.2); `mask` is random unless given. */
-export function maskedTextFrame(text: string, mask: Buffer = randomBytes(4)): Buffer {
+/** One masked text frame, as a client must send it (RFC 6455 §5.2). */
+export function maskedTextFrame(text: string): Buffer {
   const payload = Buffer.from(text);
   const n = payload.length;
   const lenBytes = n < 126 ? 0 : n < 65536 ? 2 : 8;
@@ -94,6 +55,7 @@ export function maskedTextFrame(text: string, mask: Buffer = randomBytes(4)): Bu
     frame[1] = 0x80 | 127;
     frame.writeBigUInt64BE(BigInt(n), 2);
   }
+  const mask = randomBytes(4);
   mask.copy(frame, 2 + lenBytes);
   const at = 2 + lenBytes + 4;
   for (let i = 0; i < n; i++) frame[at + i] = payload[i] ^ mask[i & 3];
