@@ -10,7 +10,7 @@ import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
   MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
-  RATE_LIMIT_STRIKES, SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
+SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
@@ -45,8 +45,6 @@ export interface BrokerConfig {
   /** Frames per second per connection (0: no limit), and the burst allowed. */
   rateLimit: number;
   rateBurst: number;
-  /** Dropped frames (less those forgiven) before a flooding client is closed 1008. */
-  rateStrikes: number;
   /** Open connections per remote IP; 0: no cap. */
   maxConnsPerIp: number;
   /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
@@ -85,7 +83,6 @@ export function defaultConfig(): BrokerConfig {
     allowedOrigins: null,
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
-    rateStrikes: RATE_LIMIT_STRIKES,
     maxConnsPerIp: MAX_CONNS_PER_IP,
     faultRate: 0,
     processMetrics: true,
@@ -130,7 +127,7 @@ export class Broker {
       presenceIntervalMs: config.presenceIntervalMs,
     });
     this.scheduler.spawn(this.supervisor);
-    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst, config.rateStrikes) : null;
+    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
     this.http = new HttpServer(this.log);
     this.env = env;

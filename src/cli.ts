@@ -47,7 +47,6 @@ security and limits (README: Limits):
                          (default: the broker's own host; env HUBBUB_ALLOWED_ORIGINS)
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
-  --rate-strikes <n>     dropped frames before a flooding client is closed 1008 (default 1000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
   --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
@@ -73,7 +72,6 @@ async function serve(argv: string[]): Promise<void> {
       'allowed-origins': { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
-      'rate-strikes': { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
       'max-outbox-frames': { type: 'string' },
@@ -106,7 +104,6 @@ async function serve(argv: string[]): Promise<void> {
   if (origins !== undefined && origins.trim() !== '') config.allowedOrigins = origins.split(',').map((o) => o.trim()).filter((o) => o !== '');
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
-  if (values['rate-strikes'] !== undefined) config.rateStrikes = intOption('--rate-strikes', values['rate-strikes']);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
   if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);
   if (values['max-outbox-frames'] !== undefined) config.maxOutboxFrames = intOption('--max-outbox-frames', values['max-outbox-frames'], 1);

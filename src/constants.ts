@@ -91,12 +91,6 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const RATE_LIMIT_PER_S = 1000;
 /** Frames a connection may send at once (token bucket size). */
 export const RATE_LIMIT_BURST = 2000;
-/**
- * Frames dropped for the rate limit before the connection is closed with 1008.
- * The count is forgiven at a tenth of the rate per second, so a client a little
- * over the limit gets errors, and one that keeps on flooding is closed.
- */
-export const RATE_LIMIT_STRIKES = 1000;
 /** Open connections per remote IP address. 0 = no cap (the default, so loopback tests can open 10k). */
 export const MAX_CONNS_PER_IP = 0;
 

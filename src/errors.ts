@@ -10,7 +10,6 @@ export type ErrorCode =
   | 'unknown_user'
   | 'mailbox_full'
   | 'overloaded'
-  | 'rate_limited'
   | 'unavailable'
   | 'internal';
 

@@ -4,11 +4,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ConnectionActor, type ConnectionEnv, type Peer } from '../src/actors/connection-actor.js';
+import { RateLimit } from '../src/actors/rate-limit.js';
 import { Scheduler } from '../src/actors/scheduler.js';
 import { Supervisor } from '../src/actors/supervisor.js';
 import { createLogger } from '../src/log.js';
 import { MemoryBackplane } from '../src/transport/backplane/memory-backplane.js';
 import type { OutFrame } from '../src/transport/out-frame.js';
+import { waitFor } from './helpers/wait.js';
 
 class RecordingPeer implements Peer {
   readonly events: Record<string, unknown>[] = [];
@@ -20,8 +22,13 @@ class RecordingPeer implements Peer {
   closeAfterFlush(code: number, reason: string): void {
     this.closed = { code, reason };
   }
-  pauseReading(): void {}
-  resumeReading(): void {}
+  paused = false;
+  pauseReading(): void {
+    this.paused = true;
+  }
+  resumeReading(): void {
+    this.paused = false;
+  }
 }
 
 async function world() {
@@ -138,6 +145,31 @@ test('a client that floods frames before it is welcomed is closed with 1008', as
   for (let i = 0; i < 4; i++) w.scheduler.send(actor, '{"op":"ping"}');
   w.run();
   assert.equal(peer.closed, { code: 1008, reason: 'too many frames before the welcome' });
+  await w.close();
+});
+
+test('frames sent before the welcome wait for it, then take the rate limit\'s tokens like any others', async () => {
+  const w = await world();
+  const clock = { t: 0 };
+  const rl = new RateLimit(1000, 5, () => clock.t);
+  const peer = new RecordingPeer();
+  const actor = new ConnectionActor('early', peer, { scheduler: w.scheduler, supervisor: w.supervisor, onTransition: null, rateLimit: rl }, 'eager');
+  for (let i = 0; i < 7; i++) w.scheduler.send(actor, JSON.stringify({ op: 'ping', id: i }));
+  w.run();
+  assert.is(peer.events.length, 0, 'parked until registered');
+  w.scheduler.send(w.supervisor, { type: 'register', actor }, true);
+  w.run();
+  const pongs = () => peer.events.filter((e) => e.type === 'pong').map((e) => e.id);
+  assert.is(peer.events[0].type, 'welcome');
+  assert.equal(pongs(), [0, 1, 2, 3, 4], 'the burst');
+  assert.ok(peer.paused, 'no token: the socket is not read meanwhile');
+  clock.t += 2; // two tokens; the actor's timer brings them
+  await waitFor(() => {
+    w.run();
+    return pongs().length === 7;
+  }, 3000, 'the last two pongs');
+  assert.equal(pongs(), [0, 1, 2, 3, 4, 5, 6], 'in order');
+  assert.not.ok(peer.paused, 'reading resumes once nothing is held');
   await w.close();
 });
 

@@ -76,6 +76,10 @@ export function metrics(cfg: BenchConfig): Metric[] {
   // No ratio where the flooder sent nothing in the window (dropped before it): there was no flood to be isolated from.
   out.push({ scenario: 'noisy', label: 'noisy: flooded/quiet p99', unit: 'x', better: 'lower', get: (r, s) => ((r.noisy?.[s]?.floodSent ?? 0) > 0 ? r.noisy?.[s]?.ratio : undefined) });
   out.push({ scenario: 'noisy', label: 'noisy: flooder sends/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.floodSent });
+  // Hubbub with its rate limit off: what the scheduler alone does with a flooder that gets every frame read.
+  out.push({ scenario: 'noisy', label: 'noisy, --rate 0: B p99 flooded', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.unlimited?.flood.p99 });
+  out.push({ scenario: 'noisy', label: 'noisy, --rate 0: flooded/quiet', unit: 'x', better: 'lower', get: (r, s) => r.noisy?.[s]?.unlimited?.ratio });
+  out.push({ scenario: 'noisy', label: 'noisy, --rate 0: flooder sends/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.unlimited?.floodSent });
   return out;
 }
 

@@ -14,7 +14,7 @@ import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,
   type ConnectionEvent, type ConnectionSnapshot, type ConnectionState,
 } from './connection-machine.js';
-import { ADMIT, DROP, type Metered, type RateLimit } from './rate-limit.js';
+import type { Metered, RateLimit } from './rate-limit.js';
 import type { Scheduler } from './scheduler.js';
 import type { SupervisorMsg } from './supervisor-messages.js';
 
@@ -44,25 +44,42 @@ export interface ConnectionEnv {
 export type ConnectionControl =
   | { type: 'registered'; user: string }
   | { type: 'close'; code: number; reason: string }
-  | { type: 'socket-closed'; code: number; reason: string };
+  | { type: 'socket-closed'; code: number; reason: string }
+  /** The rate limit's tokens are back for the frames this connection holds. */
+  | { type: 'tokens' };
 
 /** A string is a client's text frame; anything else is control. */
 export type ConnectionMsg = string | ConnectionControl;
+
+/** Sent by a throttled connection's timer; one object for all of them. */
+const TOKENS: ConnectionControl = { type: 'tokens' };
+
+/** The throttle timer's callback: one function for every connection, no closure each. */
+function tokensDue(actor: ConnectionActor): void {
+  actor.env.scheduler.send(actor, TOKENS, true);
+}
 
 export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   get kind(): 'connection' {
     return 'connection';
   }
 
-  /** The rate limit's token bucket (rate-limit.ts): three small integers, no object. */
+  /** The rate limit's token bucket (rate-limit.ts): two small integers, no object. */
   rlTokens = 0;
   rlAt = 0;
-  rlStrikes = 0;
   /** The name the supervisor gave it; '' until registered. */
   user = '';
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
-  /** Frames that arrived before registration, replayed once open. */
+  /**
+   * Frames held, in arrival order: those that came before registration
+   * (replayed once open), and those the rate limit had no token for.
+   */
   #pending: string[] | null = null;
+  /**
+   * Set while the rate limit holds frames: the timer that brings the tokens
+   * back (kept until its message is handled). Reading stays paused meanwhile.
+   */
+  #throttle: NodeJS.Timeout | null = null;
   #readingPaused = false;
   #unregistered = false;
 
@@ -103,6 +120,11 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       case 'socket-closed':
         this.#step({ type: 'SOCKET_CLOSED', code: msg.code, reason: msg.reason });
         break;
+      case 'tokens':
+        this.#throttle = null;
+        if (this.state === 'open') this.#release();
+        this.#resumeIfDrained();
+        break;
     }
   }
 
@@ -123,7 +145,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
 
   /** After a failure the supervisor stops it: the socket closes with 1011. */
   override onStop(reason: StopReason): void {
-    this.#pending = null;
+    this.#drop();
     if (reason.kind === 'failed') {
       this.#step({ type: 'FAILED', code: CLOSE_INTERNAL_ERROR, reason: 'internal error' });
       this.peer.closeAfterFlush(CLOSE_INTERNAL_ERROR, 'internal error');
@@ -132,23 +154,25 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
 
   #onFrame(text: string): void {
     const state = this.state;
-    if (state === 'open' || state === 'connecting') {
+    if (state === 'connecting') {
+      this.#park(text);
+    } else if (state === 'open') {
       const limit = this.env.rateLimit;
-      const verdict = limit == null ? ADMIT : limit.admit(this);
-      if (verdict === ADMIT) {
-        if (state === 'open') this.#dispatch(text);
-        else this.#park(text);
-      } else if (verdict === DROP) {
-        this.peer.deliver(limit!.errorFrame);
+      if (this.#pending !== null) {
+        // Behind frames already held: order is kept.
+        this.#pending.push(text);
+        if (limit != null) limit.held++;
+      } else if (limit == null || limit.take(this)) {
+        this.#dispatch(text);
       } else {
-        this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'rate limit exceeded' });
+        this.#pending = [text];
+        limit.held++;
+        limit.pauses++;
+        this.#arm();
       }
     }
     // closing or closed: the client is going away; its last frames have no one to answer.
-    if (this.#readingPaused && this.mailbox.size === 0) {
-      this.#readingPaused = false;
-      this.peer.resumeReading();
-    }
+    this.#resumeIfDrained();
   }
 
   /** Holds a frame until registration; a client that floods before it is even welcomed is closed. */
@@ -159,6 +183,49 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       return;
     }
     pending.push(text);
+  }
+
+  /**
+   * Dispatches held frames while the rate limit has tokens for them; when it
+   * runs out, the rest wait for the timer. The socket is not read meanwhile:
+   * what the client sends on waits in TCP, so what is held stays below what
+   * the mailbox let in.
+   */
+  #release(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    const limit = this.env.rateLimit;
+    let i = 0;
+    while (i < pending.length && this.state === 'open' && (limit == null || limit.take(this))) this.#dispatch(pending[i++]);
+    if (this.state !== 'open') return; // a dispatch closed it; #enter dropped what was held
+    if (i === pending.length) this.#pending = null;
+    else {
+      pending.splice(0, i);
+      this.#arm();
+    }
+  }
+
+  /** Stops reading and sets the timer for the tokens a turn's worth of held frames needs. */
+  #arm(): void {
+    this.readingPaused();
+    const wait = this.env.rateLimit!.msUntil(this, Math.min(this.#pending!.length, this.budget));
+    this.#throttle = setTimeout(tokensDue, wait, this);
+  }
+
+  #resumeIfDrained(): void {
+    if (this.#readingPaused && this.mailbox.size === 0 && this.#throttle === null) {
+      this.#readingPaused = false;
+      this.peer.resumeReading();
+    }
+  }
+
+  /** What was held has no one to answer any more. */
+  #drop(): void {
+    this.#pending = null;
+    if (this.#throttle !== null) {
+      clearTimeout(this.#throttle);
+      this.#throttle = null;
+    }
   }
 
   #dispatch(text: string): void {
@@ -184,18 +251,17 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   /** The effects of entering a state; the machine itself stays pure. */
   #enter(state: ConnectionState, event: ConnectionEvent): void {
     switch (state) {
-      case 'open': {
+      case 'open':
         this.peer.deliver(encode({ type: 'welcome', session: this.id, user: this.user }));
-        const pending = this.#pending;
-        this.#pending = null;
-        if (pending !== null) for (const text of pending) this.#dispatch(text);
+        this.#release(); // what came before the welcome, as tokens allow
         break;
-      }
       case 'closing':
+        this.#drop();
         this.#unregister();
         if (event.type === 'CLOSE') this.peer.closeAfterFlush(event.code, event.reason);
         break;
       case 'closed':
+        this.#drop();
         this.#unregister();
         this.env.scheduler.stop(this);
         break;

@@ -126,8 +126,8 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_bytes_out_total', 'Bytes written to clients (frames included).', () => counters.bytesOut);
   byCode('hubbub_closes_total', 'Connections closed, by close code (1006: no close frame came).', counters.closes);
   byCode('hubbub_close_frames_sent_total', 'Close frames sent by the broker, by code.', counters.closeFramesSent);
-  counter('hubbub_rate_limited_total', 'Frames dropped by the per-connection rate limit.', () => limits.rateLimit?.dropped ?? 0);
-  counter('hubbub_rate_limit_closes_total', 'Connections closed 1008 for flooding past the rate limit.', () => limits.rateLimit?.closed ?? 0);
+  counter('hubbub_rate_limited_total', 'Frames held back by the per-connection rate limit until its tokens came back.', () => limits.rateLimit?.held ?? 0);
+  counter('hubbub_rate_limit_pauses_total', 'Times a connection stopped being read because the rate limit ran out of tokens.', () => limits.rateLimit?.pauses ?? 0);
   counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
   counter('hubbub_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', () => heartbeat.terminated);
   new Counter({
