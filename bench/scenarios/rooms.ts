@@ -99,7 +99,7 @@ async function noisyOnce(ctx: Context, system: SystemId, serverOptions: { hubbub
     const q = latencyOf(quiet, 'B');
     const f = latencyOf(flood, 'B');
     const groupA = flood.counters.groups.A ?? { msgs: 0, sent: 0 };
-    if (groupA.sent === 0) ctx.log(`  noisy ${system}${serverOptions.hubbubArgs?.join(' ') ?? ''}: the flooder was gone before the window (sent nothing): no ratio`);
+    if (groupA.msgs === 0) ctx.log(`  noisy ${system} ${serverOptions.hubbubArgs?.join(' ') ?? ''}: room A carried nothing in the window (the flooder was gone): no ratio`);
     return {
       quiet: q, flood: f, ratio: round(f.p99 / q.p99, 2),
       floodDelivered: round(groupA.msgs / flood.seconds), floodSent: round(groupA.sent / flood.seconds),
