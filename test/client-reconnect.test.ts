@@ -222,6 +222,29 @@ scripted('a broker that stops answering is dropped and reconnected to', async ()
   }
 });
 
+scripted('a liveness timer that runs late pings first: a healthy broker is not dropped for the silence of a stalled loop', async () => {
+  const client = createClient(fake.url, { name: 'alice', pingIntervalMs: 100, ...FAST });
+  let disconnects = 0;
+  client.on('disconnect', () => disconnects++);
+  try {
+    const c = await fake.nextConnection();
+    c.welcome();
+    await within(client.opened(), 5000, 'the client to open');
+    // The loop stalls for three intervals (a loaded process; a browser throttles a
+    // background tab's timers far more): the first tick then finds 300 ms of silence.
+    const until = Date.now() + 350;
+    while (Date.now() < until) { /* stalled on purpose */ }
+    for (let i = 0; i < 3; i++) {
+      await c.nextOp((op) => op.op === 'ping', 5000, `liveness ping ${i + 1}`);
+      c.send({ type: 'pong' });
+    }
+    assert.is(disconnects, 0, 'answered pings keep it connected');
+    assert.is(fake.connections.filter((k) => k.ws.readyState === k.ws.OPEN).length, 1, 'still the one connection: no reconnection');
+  } finally {
+    client.close();
+  }
+});
+
 scripted('a kicked client (4000) does not come back; waiting ops fail with closed', async () => {
   const client = createClient(fake.url, { name: 'alice', ...FAST });
   const c = await fake.nextConnection();

@@ -53,7 +53,7 @@ export interface ClientOptions {
   opTimeoutMs?: number;
   /** Ops that may wait for a connection (default 100); more fail with `queue_full`. */
   maxQueue?: number;
-  /** Silence after which the client pings, ms; twice that and it reconnects. 0 disables (default 15000). */
+  /** Silence after which the client pings, ms; a ping unanswered this long after it went out and it reconnects. 0 disables (default 15000). */
   pingIntervalMs?: number;
   /** Rooms to join on connect, each with the seq to resume after (null: from now). */
   rooms?: Record<string, number | null>;

@@ -44,6 +44,8 @@ export class HubbubClient extends Emitter<ClientEvents> {
   readonly #retryFirst: boolean;
   readonly #maxQueue: number;
   readonly #pingIntervalMs: number;
+  /** Date.now() of the last liveness ping sent; 0: none on this socket. */
+  #pingSentAt = 0;
   readonly #random: () => number;
   #socket: ClientSocket | null = null;
   /** Bumped per socket: callbacks of an older socket are ignored. */
@@ -258,19 +260,30 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.emit('state', delayMs === undefined ? { state, attempt: this.#attempt } : { state, attempt: this.#attempt, delayMs });
   }
 
-  /** Liveness: a broker silent for one interval gets a ping; silent for two, the socket is dropped. */
+  /**
+   * Liveness: a broker silent for one interval gets a ping; one that has not
+   * answered it an interval later is dropped. The drop needs a ping sent and
+   * unanswered, not only silence: a timer that ran late (a loaded process, a
+   * browser throttling a background tab's timers to one a minute) would
+   * otherwise find two intervals of silence at its first tick and drop a
+   * healthy connection without ever asking.
+   */
   #startPing(): void {
     this.#lastHeard = Date.now();
+    this.#pingSentAt = 0;
     if (this.#pingIntervalMs <= 0) return;
     this.#pingTimer = setInterval(() => {
-      const silent = Date.now() - this.#lastHeard;
-      if (silent >= 2 * this.#pingIntervalMs) {
+      const now = Date.now();
+      if (now - this.#lastHeard < this.#pingIntervalMs) return;
+      const unanswered = this.#pingSentAt > this.#lastHeard;
+      if (!unanswered) {
+        this.#pingSentAt = now;
+        this.#socket?.send('{"op":"ping"}');
+      } else if (now - this.#pingSentAt >= this.#pingIntervalMs) {
         const socket = this.#socket;
         this.#generation++;
         socket?.abandon();
         this.#onClose(1006, 'the broker stopped answering');
-      } else if (silent >= this.#pingIntervalMs) {
-        this.#socket?.send('{"op":"ping"}');
       }
     }, this.#pingIntervalMs);
   }
