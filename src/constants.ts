@@ -28,6 +28,13 @@ export const SLOW_HANDLER_MS = 20;
 export const MAILBOX_CAPACITY = 1024;
 /** Initial ring allocation of a mailbox once used; grows by doubling up to its capacity. */
 export const MAILBOX_INITIAL_SLOTS = 4;
+/**
+ * Most client frames one socket read can carry: Node reads TCP in chunks of at
+ * most 64 KiB and the smallest masked frame is 6 bytes. ws parses a chunk whole
+ * before a pause takes effect, so a paused connection's mailbox may take this
+ * many frames past its capacity.
+ */
+export const FRAMES_PER_READ_MAX = Math.ceil((64 * 1024) / 6);
 
 // --- protocol and limits (README: Limits) ---
 /** Largest client frame, bytes. Over it ws closes with 1009. */

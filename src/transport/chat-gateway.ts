@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
+import { CLOSE_UNSUPPORTED_DATA, FRAMES_PER_READ_MAX } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
@@ -182,11 +182,16 @@ export class ChatGateway implements SocketOwner {
       return;
     }
     const actor = ws.actor!;
-    if (!this.#env.scheduler.send(actor, ws.inbound(data.toString()))) {
+    const mailbox = actor.mailbox;
+    // Backpressure on input: reading stops at half the mailbox and the actor
+    // resumes it once drained. ws still hands over the rest of the TCP chunk it
+    // is parsing; those frames go in past the capacity (a chunk holds a bounded
+    // number), so a burst is delayed, never cut.
+    const overshoot = ws.isPaused && mailbox.size < mailbox.capacity + FRAMES_PER_READ_MAX;
+    if (!this.#env.scheduler.send(actor, ws.inbound(data.toString()), overshoot)) {
       ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
     }
-    // Backpressure on input: stop reading at half the mailbox; the actor resumes once drained.
-    if (actor.mailbox.size * 2 >= actor.mailbox.capacity) actor.readingPaused();
+    if (mailbox.size * 2 >= mailbox.capacity) actor.readingPaused();
   }
 
   onSocketClosed(ws: HubSocket, code: number, reason: Buffer): void {
