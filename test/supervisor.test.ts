@@ -23,19 +23,22 @@ class RecordingPeer implements Peer {
     this.closed = { code, reason };
   }
   paused = false;
+  /** Times reading was paused. */
+  pauses = 0;
   pauseReading(): void {
     this.paused = true;
+    this.pauses++;
   }
   resumeReading(): void {
     this.paused = false;
   }
 }
 
-async function world() {
+async function world(supervisorMailbox?: number) {
   const deferred: (() => void)[] = [];
   const scheduler = new Scheduler({ defer: (fn) => deferred.push(fn) });
   const backplane = new MemoryBackplane({ historySize: 100, historyRetentionMs: 60_000 });
-  const supervisor = new Supervisor(scheduler, createLogger('silent'), backplane);
+  const supervisor = new Supervisor(scheduler, createLogger('silent'), backplane, { mailboxCapacity: supervisorMailbox });
   await backplane.start(supervisor.sink());
   const env: ConnectionEnv = { scheduler, supervisor, onTransition: null };
   const run = () => {
@@ -48,7 +51,13 @@ async function world() {
     scheduler.send(supervisor, { type: 'register', actor }, true);
     return { actor, peer, op: (o: object) => scheduler.send(actor, JSON.stringify(o)) };
   };
-  return { scheduler, supervisor, backplane, run, connect, close: () => backplane.close() };
+  /** One deferred callback (a scheduler slice) at a time; false when none is left. */
+  const step = (): boolean => {
+    const fn = deferred.shift();
+    fn?.();
+    return fn !== undefined;
+  };
+  return { scheduler, supervisor, backplane, run, step, connect, close: () => backplane.close() };
 }
 
 const seqs = (peer: RecordingPeer) => peer.events.filter((e) => e.type === 'message').map((e) => e.seq);
@@ -131,6 +140,36 @@ test('joined, left and who echo the id of the op they answer', async () => {
   assert.equal(by('joined'), ['j1', undefined]);
   assert.equal(by('who'), [7]);
   assert.equal(by('left'), ['l1']);
+  await w.close();
+});
+
+test("a full supervisor mailbox holds the senders back: every op is served in order, none refused", async () => {
+  const w = await world(8);
+  const alice = w.connect('alice');
+  const bob = w.connect('bob');
+  w.run();
+  alice.op({ op: 'join', room: 'r' });
+  bob.op({ op: 'join', room: 'r' });
+  w.run();
+  // 40 sends each, far more than the supervisor's 8 slots, all waiting in the connections' mailboxes.
+  for (let i = 0; i < 40; i++) {
+    alice.op({ op: 'send', room: 'r', text: `a${i}`, id: `a${i}` });
+    bob.op({ op: 'send', room: 'r', text: `b${i}`, id: `b${i}` });
+  }
+  let most = 0;
+  while (w.step()) most = Math.max(most, w.supervisor.mailbox.size);
+  const errors = [...alice.peer.events, ...bob.peer.events].filter((e) => e.type === 'error');
+  assert.equal(errors, [], 'no op refused');
+  const texts = (peer: RecordingPeer, from: string) =>
+    peer.events.filter((e) => e.type === 'message' && e.from === from).map((e) => e.text);
+  const expected = (p: string) => Array.from({ length: 40 }, (_, i) => `${p}${i}`);
+  for (const peer of [alice.peer, bob.peer]) {
+    assert.equal(texts(peer, 'alice'), expected('a'), 'every one of alice\'s messages, in order');
+    assert.equal(texts(peer, 'bob'), expected('b'), 'every one of bob\'s messages, in order');
+  }
+  assert.ok(most <= 8 + 2 * 2, `past its capacity by at most two messages per waiting connection (was ${most})`);
+  assert.ok(alice.peer.pauses > 0 && bob.peer.pauses > 0, 'a held-back connection stops reading its socket');
+  assert.not.ok(alice.peer.paused || bob.peer.paused, 'and reads again once served');
   await w.close();
 });
 

@@ -45,19 +45,25 @@ export type ConnectionControl =
   | { type: 'registered'; user: string }
   | { type: 'close'; code: number; reason: string }
   | { type: 'socket-closed'; code: number; reason: string }
-  /** The rate limit's tokens are back for the frames this connection holds. */
-  | { type: 'tokens' };
+  /**
+   * What held this connection's frames is over: the rate limit's tokens are
+   * back, or the supervisor has worked through its full mailbox.
+   */
+  | { type: 'release' };
 
 /** A string is a client's text frame; anything else is control. */
 export type ConnectionMsg = string | ConnectionControl;
 
-/** Sent by a throttled connection's timer; one object for all of them. */
-const TOKENS: ConnectionControl = { type: 'tokens' };
+/** Sent by a throttled connection's timer and by the supervisor; one object for all of them. */
+export const RELEASE: ConnectionControl = { type: 'release' };
 
 /** The throttle timer's callback: one function for every connection, no closure each. */
 function tokensDue(actor: ConnectionActor): void {
-  actor.env.scheduler.send(actor, TOKENS, true);
+  actor.env.scheduler.send(actor, RELEASE, true);
 }
+
+/** The hold while the supervisor's mailbox is full (a timer handle is the rate limit's). */
+const SUPERVISOR_FULL = 'supervisor-full';
 
 export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   get kind(): 'connection' {
@@ -76,10 +82,11 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
    */
   #pending: string[] | null = null;
   /**
-   * Set while the rate limit holds frames: the timer that brings the tokens
-   * back (kept until its message is handled). Reading stays paused meanwhile.
+   * Why frames are held, until a RELEASE says it is over: the rate limit's
+   * timer that brings the tokens back, or SUPERVISOR_FULL. Reading stays
+   * paused meanwhile.
    */
-  #throttle: NodeJS.Timeout | null = null;
+  #hold: NodeJS.Timeout | typeof SUPERVISOR_FULL | null = null;
   #readingPaused = false;
   #unregistered = false;
 
@@ -120,8 +127,8 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       case 'socket-closed':
         this.#step({ type: 'SOCKET_CLOSED', code: msg.code, reason: msg.reason });
         break;
-      case 'tokens':
-        this.#throttle = null;
+      case 'release':
+        this.#hold = null;
         if (this.state === 'open') this.#release();
         this.#resumeIfDrained();
         break;
@@ -158,10 +165,10 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       this.#park(text);
     } else if (state === 'open') {
       const limit = this.env.rateLimit;
-      if (this.#pending !== null) {
+      if (this.#hold !== null) {
         // Behind frames already held: order is kept.
-        this.#pending.push(text);
-        if (limit != null) limit.held++;
+        (this.#pending ??= []).push(text);
+        if (limit != null && this.#hold !== SUPERVISOR_FULL) limit.held++;
       } else if (limit == null || limit.take(this)) {
         this.#dispatch(text);
       } else {
@@ -186,22 +193,24 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   }
 
   /**
-   * Dispatches held frames while the rate limit has tokens for them; when it
-   * runs out, the rest wait for the timer. The socket is not read meanwhile:
-   * what the client sends on waits in TCP, so what is held stays below what
-   * the mailbox let in.
+   * Dispatches held frames while the rate limit has tokens for them and the
+   * supervisor takes them; when either says stop, the rest wait for a RELEASE.
+   * The socket is not read meanwhile: what the client sends on waits in TCP,
+   * so what is held stays below what the mailbox let in.
    */
   #release(): void {
     const pending = this.#pending;
     if (pending === null) return;
     const limit = this.env.rateLimit;
     let i = 0;
-    while (i < pending.length && this.state === 'open' && (limit == null || limit.take(this))) this.#dispatch(pending[i++]);
+    while (i < pending.length && this.#hold === null && this.state === 'open' && (limit == null || limit.take(this))) {
+      this.#dispatch(pending[i++]);
+    }
     if (this.state !== 'open') return; // a dispatch closed it; #enter dropped what was held
     if (i === pending.length) this.#pending = null;
     else {
       pending.splice(0, i);
-      this.#arm();
+      if (this.#hold === null) this.#arm();
     }
   }
 
@@ -209,11 +218,11 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   #arm(): void {
     this.readingPaused();
     const wait = this.env.rateLimit!.msUntil(this, Math.min(this.#pending!.length, this.budget));
-    this.#throttle = setTimeout(tokensDue, wait, this);
+    this.#hold = setTimeout(tokensDue, wait, this);
   }
 
   #resumeIfDrained(): void {
-    if (this.#readingPaused && this.mailbox.size === 0 && this.#throttle === null) {
+    if (this.#readingPaused && this.mailbox.size === 0 && this.#hold === null) {
       this.#readingPaused = false;
       this.peer.resumeReading();
     }
@@ -222,10 +231,8 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   /** What was held has no one to answer any more. */
   #drop(): void {
     this.#pending = null;
-    if (this.#throttle !== null) {
-      clearTimeout(this.#throttle);
-      this.#throttle = null;
-    }
+    if (this.#hold !== null && this.#hold !== SUPERVISOR_FULL) clearTimeout(this.#hold);
+    this.#hold = null;
   }
 
   #dispatch(text: string): void {
@@ -234,8 +241,20 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       this.peer.deliver(encodeError(op.fault, op.message, op.ref));
     } else if (op.op === 'ping') {
       this.peer.deliver(encode(op.id === undefined ? { type: 'pong' } : { type: 'pong', id: op.id }));
-    } else if (!this.env.scheduler.send(this.env.supervisor, { type: 'op', from: this, op })) {
-      this.peer.deliver(encodeError('overloaded', 'the broker is overloaded; try again', op.id));
+    } else {
+      // An op is never refused. When the supervisor's mailbox is full the op
+      // goes in anyway, and so does a note asking to be told once the
+      // supervisor has reached it (Go's channel send queue, in mailbox order):
+      // until then this connection holds its frames and is not read. Each
+      // waiting connection adds two messages past the capacity, no more.
+      const { scheduler, supervisor } = this.env;
+      const full = supervisor.mailbox.size >= supervisor.mailbox.capacity;
+      scheduler.send(supervisor, { type: 'op', from: this, op }, true);
+      if (full) {
+        scheduler.send(supervisor, { type: 'notify', actor: this }, true);
+        this.#hold = SUPERVISOR_FULL;
+        this.readingPaused();
+      }
     }
   }
 

@@ -14,6 +14,11 @@ export type SupervisorMsg =
   | { type: 'unregister'; actor: ConnectionActor }
   /** A client op that needs the registry: join, leave, send, dm, who. */
   | { type: 'op'; from: ConnectionActor; op: RoomOp }
+  /**
+   * A connection that found this mailbox full (its op went in anyway) asks to
+   * be released once the supervisor reaches this note; it is not read until then.
+   */
+  | { type: 'notify'; actor: ConnectionActor }
   /** An actor's handler threw; it is already dead (scheduler's error boundary). */
   | { type: 'failed'; actor: Actor<unknown>; error: unknown }
   /** Time to send the coalesced presence of big rooms. */

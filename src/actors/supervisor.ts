@@ -40,7 +40,7 @@ import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../tran
 import { OutFrame } from '../transport/out-frame.js';
 import { encode, encodeError, withId, type OpId } from '../transport/protocol.js';
 import { Actor } from './actor.js';
-import { ConnectionActor } from './connection-actor.js';
+import { ConnectionActor, RELEASE } from './connection-actor.js';
 import { trieForEach, trieGet, trieValues } from './hash-trie.js';
 import {
   addMember, addSession, emptyRegistry, removeMember, removeSession,
@@ -178,6 +178,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       case 'register':
         this.#register(msg.actor);
+        return;
+      case 'notify':
+        // Everything this connection queued before its note is handled: it may go on.
+        this.#scheduler.send(msg.actor, RELEASE, true);
         return;
       case 'unregister':
         this.#unregister(msg.actor);
