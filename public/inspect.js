@@ -219,6 +219,7 @@ async function refreshDetail() {
     ['id', a.id], ['kind', a.kind], ['user', a.user ?? '—'], ['state', typeof a.state === 'string' ? a.state : JSON.stringify(a.state)],
     ['status', a.status], ['remote', a.remote ?? '—'], ['rooms', a.rooms.join(', ') || '—'],
     ['mailbox', `${a.mailbox.depth} / ${a.mailbox.capacity} (allocated ${a.mailbox.allocated})`],
+    ...(a.input ? [['input', inputText(a.input)]] : []),
     ['handled', a.counters.handled.toLocaleString()], ['turns', a.counters.turns.toLocaleString()],
     ['budget yields', a.counters.budgetYields], ['dropped', a.counters.dropped],
     ['created', new Date(a.createdAt).toLocaleTimeString()], ['idle', duration(a.lastActiveMs)],
@@ -237,6 +238,12 @@ async function refreshDetail() {
 }
 
 // ---------- helpers and wiring ----------
+
+/** A connection's input: read, or paused, and what holds its frames. */
+function inputText({ reading, held, heldBy }) {
+  const why = heldBy ? `, ${held.toLocaleString()} held by ${heldBy === 'welcome' ? 'the welcome' : `the ${heldBy}`}` : '';
+  return `${reading ? 'reading' : 'paused'}${why}`;
+}
 
 function el(tag, cls = '', text) {
   const e = document.createElement(tag);

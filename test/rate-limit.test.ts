@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { RateLimit, type Metered } from '../src/actors/rate-limit.js';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient, closeAll } from './helpers/client.js';
+import { debugSocket } from './helpers/debug-helpers.js';
 import { upgradeStatus } from './helpers/upgrade.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -121,6 +122,14 @@ Sockets('a flooder is served at the rate, in order, and never closed; its neighb
   // Five ms are five tokens: the flooder gets exactly that much more each time.
   let served = pongIds(flood, 'f').length;
   assert.is(served, 5, 'the burst, and nothing more while the clock stands still');
+  // An operator sees why: the debug channel's view of each connection's input.
+  const dbg = await debugSocket(tb.broker);
+  const view = async (c: TestClient) => (await dbg.request({ op: 'actor', id: c.session })).input;
+  const flooder = await view(flood);
+  assert.equal({ reading: flooder.reading, heldBy: flooder.heldBy }, { reading: false, heldBy: 'rate-limit' });
+  assert.ok(flooder.held > 0, 'its frames wait in the actor');
+  assert.equal(await view(bob), { reading: true, held: 0, heldBy: null });
+  dbg.close();
   while (served < 200) {
     clock.t += 5;
     await flood.nextOf('pong', { id: `f${served + 4}` });

@@ -135,6 +135,18 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     }
   }
 
+  /**
+   * For the debug channel: whether the socket is read, how many frames are
+   * held, and what holds them (the rate limit, the supervisor's full mailbox,
+   * or the welcome not yet given).
+   */
+  get input(): { reading: boolean; held: number; heldBy: 'rate-limit' | 'supervisor' | 'welcome' | null } {
+    const hold = this.#hold;
+    const held = this.#pending?.length ?? 0;
+    const heldBy = hold === SUPERVISOR_FULL ? 'supervisor' : hold !== null ? 'rate-limit' : held > 0 ? 'welcome' : null;
+    return { reading: !this.#readingPaused, held, heldBy };
+  }
+
   /** Transport calls this after queuing a frame; the actor resumes reading once drained. */
   readingPaused(): void {
     if (this.#readingPaused) return;

@@ -230,6 +230,7 @@ export function describeActor(index: ActorIndex, trace: TraceRing, a: AnyActor, 
       state: a.snapshot.value,
       snapshotStatus: a.snapshot.status,
       context: a.snapshot.context,
+      input: a.input,
       machine: machineDescription,
     };
   }
