@@ -13,13 +13,14 @@
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
 //            --fanout-members 1000 (only the fan-out rooms of these sizes)
 //            --heartbeat-ms 120000 (Hubbub's ping interval in the idle scenarios)
+//            --report bench/results/X.json (no run: that run's table and chart again, by this code)
 import { execFileSync, execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchConfig } from './config.js';
+import { benchConfig, type BenchConfig } from './config.js';
 import { renderChart } from './report/chart.js';
 import { summarize, type MicroResult, type RunResult } from './report/summary.js';
 import { renderTable } from './report/table.js';
@@ -46,8 +47,22 @@ const { values } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     'fanout-members': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    report: { type: 'string' },
   },
 });
+
+if (values.report !== undefined) {
+  // --report FILE: the table and chart of a saved run, summarized again by this
+  // version's code (a row added since is filled from the steps the run kept).
+  const file = resolve(values.report);
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { meta: { date: string; commit: string; systems: SystemId[] }; config: BenchConfig; runs: RunResult[] };
+  const summary = summarize(saved.config, saved.runs, saved.meta.systems);
+  const table = renderTable(summary.rows, saved.meta.systems, summary.micro, summary.scaleOut, summary.scale);
+  writeFileSync(file, `${JSON.stringify({ ...saved, summary }, null, 1)}\n`);
+  writeFileSync(file.replace(/\.json$/, '.html'), renderChart(saved.config, saved.runs, saved.meta.systems, summary.rows, `Hubbub bench ${saved.meta.date} (${saved.meta.commit})`, table));
+  process.stdout.write(`${table}\n`);
+  process.exit(0);
+}
 
 const cfg = benchConfig(values.quick!);
 if (values.runs !== undefined) cfg.runs = Number(values.runs);

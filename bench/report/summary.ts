@@ -52,6 +52,11 @@ export interface Metric {
 export const SUBJECTS: SystemId[] = ['hubbub', 'hubbub-batch'];
 export const BASELINES: SystemId[] = ['ws-hub', 'socketio', 'gorilla'];
 
+/** 40000 -> "40k". */
+function kilo(n: number): string {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
 export function metrics(cfg: BenchConfig): Metric[] {
   const out: Metric[] = [];
   const idlePoint = (r: RunResult, s: SystemId, n: number) => r.idle?.[s === 'hubbub-batch' ? 'hubbub' : s]?.points.find((p) => p.n === n);
@@ -61,8 +66,13 @@ export function metrics(cfg: BenchConfig): Metric[] {
   }
   const maxN = cfg.idle.ns[cfg.idle.ns.length - 1];
   out.push({ scenario: 'idle', label: `idle CPU N=${maxN}`, unit: '%', better: 'lower', get: (r, s) => s === 'hubbub-batch' ? undefined : r.idle?.[s]?.cpu });
-  for (const { members } of cfg.fanout.rooms) {
+  for (const { members, startRate } of cfg.fanout.rooms) {
     const f = (r: RunResult, s: SystemId) => r.fanout?.[String(members)]?.[s];
+    // The sweep's first rate is the same for every system: latency compared under the same load.
+    out.push({
+      scenario: 'fanout', label: `p99 @ ${kilo(startRate * members)}/s M=${members}`, unit: 'ms', better: 'lower',
+      get: (r, s) => f(r, s)?.steps.find((x) => x.sendRate === startRate)?.p99,
+    });
     out.push({ scenario: 'fanout', label: `max delivered/s M=${members}`, unit: 'msg/s', better: 'higher', get: (r, s) => f(r, s)?.maxDelivered });
     out.push({ scenario: 'fanout', label: `max frames/s M=${members}`, unit: 'frame/s', better: 'higher', get: (r, s) => f(r, s)?.maxFrames });
     out.push({ scenario: 'fanout', label: `p99 @ half max M=${members}`, unit: 'ms', better: 'lower', get: (r, s) => f(r, s)?.half?.p99 });
