@@ -51,15 +51,22 @@ const { values } = parseArgs({
   },
 });
 
+/** Summary, terminal table and HTML chart of a run: for a run just made and for --report alike. */
+function report(cfg: BenchConfig, runs: RunResult[], systems: SystemId[], meta: { date: string; commit: string }) {
+  const summary = summarize(cfg, runs, systems);
+  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale);
+  const html = renderChart(cfg, runs, systems, summary.rows, `Hubbub bench ${meta.date} (${meta.commit})`, table);
+  return { summary, table, html };
+}
+
 if (values.report !== undefined) {
   // --report FILE: the table and chart of a saved run, summarized again by this
   // version's code (a row added since is filled from the steps the run kept).
   const file = resolve(values.report);
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { meta: { date: string; commit: string; systems: SystemId[] }; config: BenchConfig; runs: RunResult[] };
-  const summary = summarize(saved.config, saved.runs, saved.meta.systems);
-  const table = renderTable(summary.rows, saved.meta.systems, summary.micro, summary.scaleOut, summary.scale);
+  const { summary, table, html } = report(saved.config, saved.runs, saved.meta.systems, saved.meta);
   writeFileSync(file, `${JSON.stringify({ ...saved, summary }, null, 1)}\n`);
-  writeFileSync(file.replace(/\.json$/, '.html'), renderChart(saved.config, saved.runs, saved.meta.systems, summary.rows, `Hubbub bench ${saved.meta.date} (${saved.meta.commit})`, table));
+  writeFileSync(file.replace(/\.json$/, '.html'), html);
   process.stdout.write(`${table}\n`);
   process.exit(0);
 }
@@ -128,12 +135,11 @@ const runs: RunResult[] = [];
 const started = Date.now();
 
 function save(): { json: string; html: string; table: string } {
-  const summary = summarize(cfg, runs, systems);
-  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale);
+  const { summary, table, html: page } = report(cfg, runs, systems, meta);
   const json = join(outDir, `${name}.json`);
   const html = join(outDir, `${name}.html`);
   writeFileSync(json, `${JSON.stringify({ meta, config: cfg, summary, runs }, null, 1)}\n`);
-  writeFileSync(html, renderChart(cfg, runs, systems, summary.rows, `Hubbub bench ${meta.date} (${meta.commit})`, table));
+  writeFileSync(html, page);
   return { json, html, table };
 }
 

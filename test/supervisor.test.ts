@@ -41,9 +41,6 @@ async function world(supervisorMailbox?: number) {
   const supervisor = new Supervisor(scheduler, createLogger('silent'), backplane, { mailboxCapacity: supervisorMailbox });
   await backplane.start(supervisor.sink());
   const env: ConnectionEnv = { scheduler, supervisor, onTransition: null };
-  const run = () => {
-    for (let i = 0; i < 1000 && deferred.length > 0; i++) deferred.shift()!();
-  };
   let n = 0;
   const connect = (name: string) => {
     const peer = new RecordingPeer();
@@ -56,6 +53,10 @@ async function world(supervisorMailbox?: number) {
     const fn = deferred.shift();
     fn?.();
     return fn !== undefined;
+  };
+  /** Slices until none is left (at most 1,000). */
+  const run = (): void => {
+    for (let i = 0; i < 1000 && step(); i++);
   };
   return { scheduler, supervisor, backplane, run, step, connect, close: () => backplane.close() };
 }

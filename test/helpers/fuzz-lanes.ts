@@ -150,7 +150,7 @@ export class FrameLane {
     if (this.#client === null || this.#client.ended) {
       this.#client = await RawClient.open(`${this.wsUrl}?name=${this.name}`, this.localAddress);
       this.stats.reconnects++;
-      await this.#client.until(() => this.#client!.events().some((e) => e.type === 'welcome'), 5000, 'welcome');
+      await this.#client.welcome();
     }
     const client = this.#client;
     if (input.vanish) {

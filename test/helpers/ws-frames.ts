@@ -252,6 +252,13 @@ export class RawClient {
     }
   }
 
+  /** Waits for the broker's welcome and returns it. */
+  async welcome(timeoutMs = 5000): Promise<{ type: string; session: string; user: string }> {
+    const find = () => this.events().find((e) => e.type === 'welcome') as { type: string; session: string; user: string } | undefined;
+    await this.until(() => find() !== undefined, timeoutMs, 'the welcome');
+    return find()!;
+  }
+
   /** Text frames received, parsed as JSON events (a batch frame would be split on \n; this client never asks for one). */
   events(): { type: string; [k: string]: unknown }[] {
     return this.frames.filter((f) => f.opcode === OP_TEXT).map((f) => JSON.parse(f.payload.toString()) as { type: string });
