@@ -14,9 +14,9 @@ import {
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
-import type { Backplane } from './transport/backplane/backplane.js';
-import { MemoryBackplane } from './transport/backplane/memory-backplane.js';
-import { serveClientModules } from './client/assets.js';
+import type { Backplane } from './backplane/backplane.js';
+import { MemoryBackplane } from './backplane/memory-backplane.js';
+import { serveClientModules } from './transport/client-assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
 import { createMetrics } from './transport/metrics.js';

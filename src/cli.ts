@@ -10,9 +10,9 @@ import { parseArgs } from 'node:util';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
 import { PRESENCE_TTL_MS } from './constants.js';
 import { inspect } from './debug/inspect-cli.js';
-import type { Backplane } from './transport/backplane/backplane.js';
-import { ClusterBackplane, processChannel } from './transport/backplane/cluster-backplane.js';
-import { RedisBackplane } from './transport/backplane/redis-backplane.js';
+import type { Backplane } from './backplane/backplane.js';
+import { ClusterBackplane, processChannel } from './backplane/cluster-backplane.js';
+import { RedisBackplane } from './backplane/redis-backplane.js';
 import { runPrimary, type ListeningNote } from './workers.js';
 
 const USAGE = `usage: hubbub <command> [options]

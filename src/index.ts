@@ -6,5 +6,5 @@ export { Mailbox } from './actors/mailbox.js';
 export { Supervisor } from './actors/supervisor.js';
 export { ConnectionActor, type Peer } from './actors/connection-actor.js';
 export { connectionMachine, type ConnectionState } from './actors/connection-machine.js';
-export { HubbubError, type ErrorCode } from './errors.js';
-export * as protocol from './transport/protocol.js';
+export { HubbubError, type ErrorCode } from './protocol/errors.js';
+export * as protocol from './protocol/protocol.js';

@@ -11,8 +11,8 @@
 // clients with 1001) and exits once they have.
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import { Batcher, isEnvelope, type ToHub, type ToWorker } from './transport/backplane/cluster-protocol.js';
-import { ClusterHub } from './transport/backplane/cluster-hub.js';
+import { Batcher, isEnvelope, type ToHub, type ToWorker } from './backplane/cluster-protocol.js';
+import { ClusterHub } from './backplane/cluster-hub.js';
 
 export interface PrimaryOptions {
   workers: number;

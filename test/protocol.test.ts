@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { frameBatch, frameText } from '../src/transport/out-frame.js';
-import { cleanUserName, encode, encodeError, parseClientOp } from '../src/transport/protocol.js';
+import { frameBatch, frameText } from '../src/protocol/out-frame.js';
+import { cleanUserName, encode, encodeError, parseClientOp } from '../src/protocol/protocol.js';
 
 const test = suite('protocol codec');
 

@@ -2,8 +2,8 @@
 // orders in which channel traffic and LOAD answers can arrive.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BackplaneSink, Requester } from '../src/transport/backplane/backplane.js';
-import { RoomFeed } from '../src/transport/backplane/redis-room-feed.js';
+import type { BackplaneSink, Requester } from '../src/backplane/backplane.js';
+import { RoomFeed } from '../src/backplane/redis-room-feed.js';
 
 /** A sink that records what it is told, as short strings. */
 function recorder(): { sink: BackplaneSink; log: string[] } {

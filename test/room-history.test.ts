@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RoomHistory } from '../src/transport/backplane/room-history.js';
+import { RoomHistory } from '../src/backplane/room-history.js';
 
 const test = suite('RoomHistory');
 const seqs = (r: { messages: { seq: number }[] }) => r.messages.map((m) => m.seq);

@@ -8,8 +8,8 @@ import { RateLimit } from '../src/actors/rate-limit.js';
 import { Scheduler } from '../src/actors/scheduler.js';
 import { Supervisor } from '../src/actors/supervisor.js';
 import { createLogger } from '../src/log.js';
-import { MemoryBackplane } from '../src/transport/backplane/memory-backplane.js';
-import type { OutFrame } from '../src/transport/out-frame.js';
+import { MemoryBackplane } from '../src/backplane/memory-backplane.js';
+import type { OutFrame } from '../src/protocol/out-frame.js';
 import { waitFor } from './helpers/wait.js';
 
 class RecordingPeer implements Peer {

@@ -7,8 +7,8 @@
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
 import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION } from '../constants.js';
-import type { OutFrame } from '../transport/out-frame.js';
-import { encode, encodeError, isFault, parseClientOp } from '../transport/protocol.js';
+import type { OutFrame } from '../protocol/out-frame.js';
+import { encode, encodeError, isFault, parseClientOp } from '../protocol/protocol.js';
 import { Actor, type StopReason } from './actor.js';
 import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,

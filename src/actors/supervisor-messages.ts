@@ -1,7 +1,7 @@
 // The messages the supervisor receives. In a file of its own so that actors can
 // name them without importing the supervisor.
-import type { DmOutcome, HistoryResult, Requester } from '../transport/backplane/backplane.js';
-import type { ClientOp } from '../transport/protocol.js';
+import type { DmOutcome, HistoryResult, Requester } from '../backplane/backplane.js';
+import type { ClientOp } from '../protocol/protocol.js';
 import type { Actor } from './actor.js';
 import type { ConnectionActor } from './connection-actor.js';
 
@@ -23,7 +23,7 @@ export type SupervisorMsg =
   | { type: 'failed'; actor: Actor<unknown>; error: unknown }
   /** Time to send the coalesced presence of big rooms. */
   | { type: 'flush-presence' }
-  // From the backplane (see src/transport/backplane/backplane.ts), via BackplaneSink:
+  // From the backplane (see src/backplane/backplane.ts), via BackplaneSink:
   /** A room message to fan out to this node's members, in seq order. */
   | { type: 'room-message'; room: string; seq: number; payload: Buffer }
   | { type: 'published'; who: Requester; room: string; seq: number }

@@ -36,9 +36,9 @@ import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_BATCH_NAMES, MAX_LISTED_USERS,
   MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
 } from '../constants.js';
-import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../transport/backplane/backplane.js';
-import { OutFrame } from '../transport/out-frame.js';
-import { encode, encodeError, withId, type OpId } from '../transport/protocol.js';
+import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../backplane/backplane.js';
+import { OutFrame } from '../protocol/out-frame.js';
+import { encode, encodeError, withId, type OpId } from '../protocol/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor, RELEASE } from './connection-actor.js';
 import { trieForEach, trieGet, trieValues } from './hash-trie.js';

@@ -1,9 +1,9 @@
 // The wire contract as the client sees it: the ops it sends and the events it
-// receives. The types ARE the broker's (src/transport/protocol.ts): type-only
+// receives. The types ARE the broker's (src/protocol/protocol.ts): type-only
 // imports are erased at compile time, so the browser build loads no Node code,
 // and client and broker cannot drift apart.
-import type { ErrorCode } from '../errors.js';
-import type { ClientOp, OpId, ServerEvent } from '../transport/protocol.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import type { ClientOp, OpId, ServerEvent } from '../protocol/protocol.js';
 
 export type { ClientOp, ErrorCode, OpId, ServerEvent };
 

@@ -15,7 +15,7 @@
 import type { IncomingMessage } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { JWT_CLOCK_TOLERANCE_S, MIN_JWT_SECRET_BYTES } from '../constants.js';
-import { cleanUserName } from './protocol.js';
+import { cleanUserName } from '../protocol/protocol.js';
 
 export interface UpgradeGuardOptions {
   /** HS256 secret; null: no authentication, names are whatever clients ask for. */

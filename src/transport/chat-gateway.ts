@@ -20,7 +20,7 @@ import { refuseUpgrade } from './http-server.js';
 import { HubSocket, releaseWriteMemo, type SocketOwner } from './hub-socket.js';
 import { IpLimit, clientIp } from './ip-limit.js';
 import { HubCounters } from './metrics.js';
-import { cleanUserName, encodeError } from './protocol.js';
+import { cleanUserName, encodeError } from '../protocol/protocol.js';
 
 export interface ChatGatewayOptions {
   maxFrameBytes: number;

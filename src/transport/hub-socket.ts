@@ -48,7 +48,7 @@ import {
   CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
 } from '../constants.js';
 import type { HubCounters } from './metrics.js';
-import { frameBatch, type OutFrame } from './out-frame.js';
+import { frameBatch, type OutFrame } from '../protocol/out-frame.js';
 
 /**
  * ws closes on its own for malformed input, with a code but no reason; every

@@ -19,8 +19,8 @@ import { WebSocketServer } from 'ws';
 import type { ChatGateway, ChatGatewayOptions } from './chat-gateway.js';
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket } from './hub-socket.js';
-import { OutFrame } from './out-frame.js';
-import { isFault, parseClientOp } from './protocol.js';
+import { OutFrame } from '../protocol/out-frame.js';
+import { isFault, parseClientOp } from '../protocol/protocol.js';
 
 /** The room a text client is in when its URL names none (gorilla's example has one room). */
 export const DEFAULT_TEXT_ROOM = 'lobby';

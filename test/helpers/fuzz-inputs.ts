@@ -1,7 +1,7 @@
 // Inputs for the fuzz test (fast-check arbitraries) and the oracle that says
 // which error a text frame must get. The oracle is docs/protocol.md (and the
 // join `since` / `history` fields of the backplane) written again from the
-// contract, not imported from src/transport/protocol.ts: a fuzzer that asks the
+// contract, not imported from src/protocol/protocol.ts: a fuzzer that asks the
 // implementation what the answer should be cannot find its bugs.
 import fc from 'fast-check';
 import {

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { RedisBackplane, type RedisBackplaneOptions } from '../../src/transport/backplane/redis-backplane.js';
+import { RedisBackplane, type RedisBackplaneOptions } from '../../src/backplane/redis-backplane.js';
 import { createLogger } from '../../src/log.js';
 import { withTimeout } from './wait.js';
 

@@ -4,7 +4,7 @@
 // process.send carries a batch: the ops of one scheduler slice, or of one
 // batch handled by the primary, so IPC costs one write per slice, not one per
 // message.
-import type { OpId } from '../protocol.js';
+import type { OpId } from '../protocol/protocol.js';
 import type { DmOutcome, HistoryResult } from './backplane.js';
 
 /** A requester as carried: actor id and op id. */

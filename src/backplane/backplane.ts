@@ -22,7 +22,7 @@
 // any scheduler turn, and the supervisor handles them in order like any other
 // message. Publishing is therefore asynchronous even in memory: the sender's
 // ack and the members' copies come back as messages.
-import type { OpId } from '../protocol.js';
+import type { OpId } from '../protocol/protocol.js';
 
 /** Who asked, so the answer can be routed back. Opaque to the backplane. */
 export interface Requester {

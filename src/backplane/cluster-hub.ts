@@ -9,7 +9,7 @@
 // a message before the ack of its sender, and a history read after the
 // messages it covers. A worker that exits is dropped: its members leave every
 // room (the other workers are told), its names are free.
-import { MAX_LISTED_USERS } from '../../constants.js';
+import { MAX_LISTED_USERS } from '../constants.js';
 import type { ToHub, ToWorker } from './cluster-protocol.js';
 import { toWireHistory } from './cluster-protocol.js';
 import { RoomHistory } from './room-history.js';

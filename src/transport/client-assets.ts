@@ -7,15 +7,15 @@
 // served, and a new module of the browser build is served without a list to edit.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { HttpServer } from '../transport/http-server.js';
+import type { HttpServer } from './http-server.js';
 
 /** URL path prefix of the client modules. */
 export const CLIENT_PATH = '/client/';
 const ENTRY = 'browser.js';
 const IMPORT = /(?:from|import)\s*['"](\.\/[A-Za-z0-9._-]+\.js)['"]/g;
 
-/** The browser build's modules (name → source), read from the directory this file runs from. */
-export function browserModules(dir: string = fileURLToPath(new URL('.', import.meta.url))): Map<string, Buffer> {
+/** The browser build's modules (name → source), read from the compiled client directory beside this one. */
+export function browserModules(dir: string = fileURLToPath(new URL('../client/', import.meta.url))): Map<string, Buffer> {
   const modules = new Map<string, Buffer>();
   const todo = [ENTRY];
   while (todo.length > 0) {

@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MAX_LISTED_USERS } from '../../constants.js';
+import { MAX_LISTED_USERS } from '../constants.js';
 import {
   unsequencedEvent, type Backplane, type BackplaneSink, type HistoryQuery, type HistoryResult,
   type RemoteMembers, type Requester, type StoredMessage,
