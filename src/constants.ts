@@ -37,16 +37,12 @@ export const MAILBOX_INITIAL_SLOTS = 4;
 export const FRAMES_PER_READ_MAX = Math.ceil((64 * 1024) / 6);
 
 // --- protocol and limits (README: Limits) ---
-/** Largest client frame, bytes. Over it ws closes with 1009. */
-export const MAX_FRAME_BYTES = 64 * 1024;
-/** User names: 1..32 characters. */
-export const MAX_NAME_LENGTH = 32;
-/** Room names: 1..64 characters. */
-export const MAX_ROOM_LENGTH = 64;
-/** Client-chosen op ids echoed in acks: up to 64 characters. */
-export const MAX_ID_LENGTH = 64;
-/** `joined.users` and `who.users` list at most this many names, plus `count`. */
-export const MAX_LISTED_USERS = 1000;
+// The wire's own limits and the close codes: src/protocol/limits.ts.
+export {
+  MAX_FRAME_BYTES, MAX_NAME_LENGTH, MAX_ROOM_LENGTH, MAX_ID_LENGTH, MAX_LISTED_USERS, MAX_HISTORY_LIMIT,
+  CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR, CLOSE_UNSUPPORTED_DATA, CLOSE_ABNORMAL,
+  CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, CLOSE_KICKED,
+} from './protocol/limits.js';
 /** Messages kept per room for `history` and recovery (`join` with `since`). */
 export const HISTORY_SIZE = 100;
 /** A room's history outlives its last member by this long (memory backplane), ms. */
@@ -56,8 +52,6 @@ export const HISTORY_RETENTION_MS = 10 * 60_000;
  * long is dead, and its users leave every room; nodes refresh every third of it. ms.
  */
 export const PRESENCE_TTL_MS = 15_000;
-/** Largest `limit` of the `history` op. */
-export const MAX_HISTORY_LIMIT = 1000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */
 export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */
@@ -118,16 +112,3 @@ export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '0.0.0.0';
 /** Graceful shutdown gives clients this long, ms, before the process exits anyway. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
-
-// --- WebSocket close codes (RFC 6455 §7.4.1 and the private range 4000-4999) ---
-export const CLOSE_NORMAL = 1000;
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_PROTOCOL_ERROR = 1002;
-export const CLOSE_UNSUPPORTED_DATA = 1003;
-export const CLOSE_ABNORMAL = 1006;
-export const CLOSE_INVALID_PAYLOAD = 1007;
-export const CLOSE_POLICY_VIOLATION = 1008;
-export const CLOSE_TOO_BIG = 1009;
-export const CLOSE_INTERNAL_ERROR = 1011;
-export const CLOSE_TRY_AGAIN_LATER = 1013;
-export const CLOSE_KICKED = 4000;

@@ -1,7 +1,7 @@
 // The wire protocol: parsing and validating client ops, encoding server events.
 // docs/protocol.md is the contract; this file is its only implementation.
 // Encoders return OutFrames so one encoded event can be written to many sockets.
-import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from '../constants.js';
+import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from './limits.js';
 import type { ErrorCode } from './errors.js';
 import { OutFrame } from './out-frame.js';
 

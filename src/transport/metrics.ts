@@ -6,10 +6,10 @@
 // /metrics is scraped. The one observation made as it happens is the slice
 // duration histogram: once per scheduler slice, not per message.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ActorStatus } from '../actors/actor.js';
 import type { ConnectionState } from '../actors/connection-machine.js';
 import type { RateLimit } from '../actors/rate-limit.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import type { HeartbeatWheel } from './heartbeat.js';
 import type { IpLimit } from './ip-limit.js';
 
 /** Plain counters of the transport, bumped inline by the gateway and its sockets. */
@@ -42,7 +42,16 @@ export class HubCounters {
 /** What the metrics read; the broker's parts, named narrowly so tests can fake them. */
 export interface MetricsSources {
   scheduler: Scheduler;
-  heartbeat: HeartbeatWheel;
+  /**
+   * The heartbeat wheel (it holds every open /ws socket), as far as metrics read
+   * it: named by shape, so metrics does not import the socket it counts (the
+   * socket imports HubCounters from here).
+   */
+  heartbeat: {
+    readonly size: number;
+    readonly terminated: number;
+    sockets(): Iterable<{ readonly actor: { readonly state: ConnectionState; readonly status: ActorStatus } | null }>;
+  };
   counters: HubCounters;
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
