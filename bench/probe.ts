@@ -69,7 +69,7 @@ async function handle(msg: ProbeCmd): Promise<unknown> {
     case 'mem':
       return mem();
     case 'mem-all': {
-      const workers = cluster.isPrimary ? Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected()) : [];
+      const workers = cluster.isPrimary ? Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true) : [];
       return [mem(), ...(await Promise.all(workers.map(workerMem)))];
     }
     case 'heap-snapshot':

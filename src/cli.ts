@@ -222,6 +222,7 @@ switch (command) {
     const { runChat } = await import('./client/terminal-chat.js');
     await runChat(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
     process.exit(); // stdin may still hold the loop open; the chat is over
+    break; // not reached: process.exit returns never, which the linter cannot see
   }
   case undefined:
   case 'help':

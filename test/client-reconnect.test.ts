@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Broker } from '../src/broker.js';
-import { connect, createClient, type HubbubClient } from '../src/client/index.js';
+import { connect, createClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { FakeBroker } from './helpers/fake-broker.js';
 import { nextEvent, refusal, within } from './helpers/client-waits.js';

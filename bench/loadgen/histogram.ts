@@ -20,7 +20,7 @@ function indexOf(us: number): number {
 }
 
 /** The midpoint of a bucket, µs. */
-function valueOf(index: number): number {
+function valueAt(index: number): number {
   if (index < SUB) return index;
   const exp = Math.floor((index - SUB) / SUB) + SUB_BITS;
   const sub = (index - SUB) % SUB;
@@ -52,7 +52,7 @@ export class Histogram {
     let seen = 0;
     for (let i = 0; i < SIZE; i++) {
       seen += this.counts[i];
-      if (seen >= rank) return Math.min(valueOf(i), this.max);
+      if (seen >= rank) return Math.min(valueAt(i), this.max);
     }
     return this.max;
   }

@@ -60,7 +60,8 @@ import { InvariantError } from '../protocol/errors.js';
 import type { Actor, StopReason } from './actor.js';
 import { Ring } from './ring.js';
 
-type AnyActor = Actor<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- the scheduler moves actors of every message type; it never reads a message
+// biome-ignore lint/suspicious/noExplicitAny: the scheduler moves actors of every message type; it never reads a message
+type AnyActor = Actor<any>;
 
 export interface SchedulerOptions {
   /** Time budget of one slice, ms. */

@@ -43,7 +43,7 @@ export class UpgradeGuard {
       this.#key = null;
     }
     const origins = options.allowedOrigins;
-    this.#anyOrigin = origins !== null && origins.includes('*');
+    this.#anyOrigin = origins?.includes('*') === true;
     this.#origins = origins === null ? null : new Set(origins.filter((o) => o !== '*').map(normalizeOrigin));
   }
 

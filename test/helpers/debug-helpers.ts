@@ -7,7 +7,8 @@ import { Broker, type BrokerConfig } from '../../src/broker.js';
 import { createLogger } from '../../src/log.js';
 import { TestClient } from './client.js';
 
-export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are checked field by field in the tests
+// biome-ignore lint/suspicious/noExplicitAny: replies are checked field by field in the tests
+export type Msg = Record<string, any>;
 
 const DEFAULT_WAIT_MS = 5000;
 
