@@ -16,5 +16,8 @@ let built = 0;
 try { built = statSync('dist/src/cli.js').mtimeMs; } catch { /* never built */ }
 if (built < Math.max(newest('src'), statSync('tsconfig.json').mtimeMs)) {
   console.error('hubbub: building (tsc)…');
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  // Both programs: the browser build of the client (served to the chat page) is in the second.
+  for (const config of ['tsconfig.json', 'tsconfig.browser.json']) {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', config], { stdio: 'inherit' });
+  }
 }

@@ -24,7 +24,14 @@ export const OVERRUN_MS = 50;
 export const SLOW_HANDLER_MS = 20;
 
 // --- actors ---
-/** Default mailbox capacity, messages. A full mailbox refuses the message (see Mailbox.put). */
+/**
+ * Default mailbox capacity, messages. Nothing a client sends is refused at it:
+ * a connection's socket stops being read at half of it (and what ws already
+ * parsed goes in past it, FRAMES_PER_READ_MAX), and a sender to a full
+ * supervisor puts its op in anyway and is not read again until the supervisor
+ * releases it. Only Ring.put without `force` refuses; the debug channel's
+ * counter hubbub_mailbox_dropped_total counts those.
+ */
 export const MAILBOX_CAPACITY = 1024;
 /** Initial ring allocation of a mailbox once used; grows by doubling up to its capacity. */
 export const MAILBOX_INITIAL_SLOTS = 4;

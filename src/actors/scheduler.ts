@@ -56,7 +56,7 @@
 import {
   GLOBAL_QUEUE_CHECK_TICKS, OVERRUN_MS, RUN_QUEUE_SIZE, RUNNEXT_STREAK_MAX, SLICE_BUDGET_MS, SLOW_HANDLER_MS,
 } from '../constants.js';
-import { InvariantError } from '../protocol/errors.js';
+import { HubbubError, InvariantError } from '../protocol/errors.js';
 import type { Actor, StopReason } from './actor.js';
 import { Ring } from './ring.js';
 
@@ -86,8 +86,11 @@ export interface SchedulerOptions {
 }
 
 /** The error fault injection throws. */
-export class InjectedFault extends Error {
+export class InjectedFault extends HubbubError<'injected_fault'> {
   override name = 'InjectedFault';
+  constructor(message: string) {
+    super('injected_fault', message);
+  }
 }
 
 export interface SchedulerStats {

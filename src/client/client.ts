@@ -8,8 +8,8 @@
 //
 // What it promises:
 // - Every op carries an `id`; its promise settles on the reply that names it
-//   (ack/pong by id, error by ref) or, for join/leave/who, whose answers carry
-//   no id, on the answer for that room. Never by arrival order: the broker
+//   (ack/pong/joined/left/who by id, error by ref; from a broker that does
+//   not echo ids on joined/left/who, by kind and room). Never by arrival order: the broker
 //   answers ping and malformed frames itself while room ops go through the
 //   supervisor, so replies can overtake each other.
 // - Rooms are remembered: after a reconnect each is joined again, with `since`

@@ -1,6 +1,7 @@
 // The client's one error class. `code` is stable (match on it, not on the
 // message): a broker error code when the broker refused the op, or one of the
 // client's own conditions below.
+import { HubbubError } from '../protocol/errors.js';
 import type { ErrorCode, OpId } from './wire.js';
 
 export type ClientErrorCode =
@@ -18,14 +19,14 @@ export type ClientErrorCode =
   /** The first connection attempt failed (connect() without retryFirst). */
   | 'connect_failed';
 
-export class HubbubClientError extends Error {
+export class HubbubClientError extends HubbubError<ClientErrorCode> {
   override name = 'HubbubClientError';
   constructor(
-    readonly code: ClientErrorCode,
+    code: ClientErrorCode,
     message: string,
     /** The op id this error answers, when it answers one. */
     readonly ref?: OpId,
   ) {
-    super(message);
+    super(code, message);
   }
 }

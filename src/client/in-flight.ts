@@ -1,6 +1,6 @@
 // InFlight: the ops a client has written and not yet seen answered. An answer
-// finds its op by id (ack, pong, error) or, for the answers that carry no id
-// (joined, left, who), by kind and room. Every op has a timer; one that runs
+// finds its op by id (ack, pong, joined, left, who; error by ref) or, when a
+// joined, left or who carries no id (an older broker), by kind and room. Every op has a timer; one that runs
 // out removes the op and hands it to the owner to fail.
 import type { HubbubClientError } from './errors.js';
 import type { ClientOp, OpId } from './wire.js';

@@ -10,6 +10,7 @@ import { actorItem, describeActor, listActors, SORT_KEYS, type ActorsQuery, type
 import { TOPICS, type DebugStream, type Topic } from './debug-stream.js';
 import type { StatsSampler } from './stats-sampler.js';
 import type { TraceRing } from './trace-ring.js';
+import { HubbubError } from '../protocol/errors.js';
 
 export interface OpContext {
   index: ActorIndex;
@@ -24,10 +25,9 @@ export type DebugErrorCode = 'bad_json' | 'bad_request' | 'unknown_op' | 'not_fo
 
 type Reply = Record<string, unknown>;
 
-class OpError extends Error {
-  constructor(readonly code: DebugErrorCode, message: string) {
-    super(message);
-  }
+/** A refused debug op: answered as `{ ok: false, code, error }`, never thrown out of handleDebugOp. */
+class OpError extends HubbubError<DebugErrorCode> {
+  override name = 'DebugOpError';
 }
 
 const DEFAULT_TOPICS: readonly Topic[] = ['lifecycle', 'transitions', 'stats'];

@@ -1,5 +1,8 @@
 // The wire protocol: parsing and validating client ops, encoding server events.
-// docs/protocol.md is the contract; this file is its only implementation.
+// docs/protocol.md is the contract. Every client op is parsed here. Events are
+// encoded here too, except where a hot path still builds its JSON itself (the
+// supervisor's message, history and joined frames, the backplane's seq) until
+// those encoders move here (issue 17).
 // Encoders return OutFrames so one encoded event can be written to many sockets.
 import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from './limits.js';
 import type { ErrorCode } from './errors.js';
