@@ -26,20 +26,13 @@
 // Heartbeats cost per connection, so they take the shortest path there is: a
 // ping is one shared 2-byte frame written straight to the TCP socket (ws's
 // ping builds a header, corks, writes an empty payload and uncorks: a writev
-// of two buffers for every ping), and a pong that arrives alone in its TCP
-// chunk, at a frame boundary, is recognised in the socket's 'data' listener
-// without passing through ws's Receiver (a Writable stream: a write, a parse
-// loop and an event). Anything else goes to ws unchanged.
+// of two buffers for every ping), and a lone pong is taken before ws's
+// Receiver (ws-fast-path.ts, which owns every reach into ws's internals).
 //
-// Slow consumers: unread output is bounded in bytes (this slice's outbox plus
-// what the TCP socket has not taken yet: checked on every delivery) and in
-// frames (checked after every flush: the frames written since the socket's
-// user-space write buffer was last empty, scaled by the share of their bytes
-// it still holds, since the kernel takes bytes from the front; O(1), no
-// per-write callback). Frames are shared by all recipients, so
-// a stalled peer's own cost is mostly per frame (a stream-buffer entry, ~85 B),
-// which the frame bound caps. Past either bound the connection is closed with
-// 1013 and gets nothing more.
+// Slow consumers: unread output is bounded in bytes (checked here on every
+// delivery) and in frames (output-bound.ts, after every flush); past either
+// bound the connection is closed with 1013 and gets nothing more. The shared
+// write of a room's members is write-memo.ts.
 import type { ClientRequestArgs } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
@@ -48,7 +41,12 @@ import {
   CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
 } from '../constants.js';
 import type { HubCounters } from './metrics.js';
-import { frameBatch, type OutFrame } from '../protocol/out-frame.js';
+import type { OutFrame } from '../protocol/out-frame.js';
+import { countHeld, type HeldOutput } from './output-bound.js';
+import { multiWire } from './write-memo.js';
+import {
+  installFastPongs, NO_EXTENSIONS, PING_FRAME, receiverIdle, trimReceiver, type WsInternals,
+} from './ws-fast-path.js';
 
 /**
  * ws closes on its own for malformed input, with a code but no reason; every
@@ -61,48 +59,6 @@ const DEFAULT_REASONS: Record<number, string> = {
   // ws's own 1008s: a message in more than maxFragments pieces, or too many chunks waiting to be parsed.
   [CLOSE_POLICY_VIOLATION]: 'policy violation: too many message fragments',
 };
-
-/**
- * The last multi-frame write built, kept for the next socket with the same
- * frames: a fan-out leaves every member of a room with the same outbox (the
- * same OutFrames in the same order), so a room's write is built once per
- * flush, not once per member. The gateway drops it after each flush.
- */
-let memoFrames: readonly OutFrame[] | null = null;
-let memoBatch = false;
-let memoWire: Buffer | null = null;
-
-/** Drops the shared write of the last flush (ChatGateway, after every flush). */
-export function releaseWriteMemo(): void {
-  memoFrames = null;
-  memoWire = null;
-}
-
-/** Several frames as one buffer: one text frame of lines in batch mode, else the frames back to back. */
-function multiWire(out: readonly OutFrame[], batch: boolean): Buffer {
-  if (memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
-  const wire = batch ? frameBatch(out) : concatWires(out);
-  memoFrames = out;
-  memoBatch = batch;
-  memoWire = wire;
-  return wire;
-}
-
-function sameFrames(a: readonly OutFrame[], b: readonly OutFrame[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** The frames' wire bytes, back to back in one buffer. */
-function concatWires(frames: readonly OutFrame[]): Buffer {
-  let len = 0;
-  for (let i = 0; i < frames.length; i++) len += frames[i].wire.length;
-  const buf = Buffer.allocUnsafe(len);
-  let at = 0;
-  for (let i = 0; i < frames.length; i++) at += frames[i].wire.copy(buf, at);
-  return buf;
-}
 
 /** What a socket needs from the gateway that owns it; one object shared by all its sockets. */
 export interface SocketOwner {
@@ -119,53 +75,7 @@ export interface SocketOwner {
   onSocketError(socket: HubSocket, err: Error): void;
 }
 
-/** The heartbeat's ping: FIN + opcode 0x9, no payload, unmasked (server to client). */
-const PING_FRAME = Buffer.from([0x89, 0x00]);
-
-/** ws's Receiver fields the pong fast path reads (ws/lib/receiver.js). */
-interface ReceiverState {
-  _buffers: Buffer[];
-  _bufferedBytes: number;
-  /** 0 = GET_INFO: the next byte starts a frame. */
-  _state: number;
-  _loop: boolean;
-  _errored: boolean;
-}
-
-/** ws's 'data' listener and the symbol it finds its WebSocket by, read off the first socket (both module-private in ws). */
-let wsOnData: ((this: Socket, chunk: Buffer) => void) | null = null;
-let kWebSocket: symbol | null = null;
-/** False when ws's internals are not as expected: every socket keeps ws's own listener. */
-let fastPongs = true;
-
-/**
- * Every socket's 'data' listener (one shared function): a client's pong to
- * an empty ping is 6 bytes (0x8A, mask bit with length 0, the 4-byte mask).
- * ws removes its own listener for good once it has read a close frame or
- * failed on bad input (it drains the socket to nowhere after that); the
- * listener it would remove is this one, so this one stops likewise.
- */
-function onSocketData(this: Socket, chunk: Buffer): void {
-  const ws = (this as unknown as Record<symbol, HubSocket | undefined>)[kWebSocket!];
-  if (ws === undefined || ws.parsingStopped()) return;
-  if (chunk.length === 6 && chunk[0] === 0x8a && chunk[1] === 0x80 && ws.takePong()) return;
-  wsOnData!.call(this, chunk);
-}
-
-/** What every socket has as ws's `_extensions`: compression is off, so nothing is ever added. */
-const NO_EXTENSIONS: Record<string, never> = Object.freeze({});
-
-/** ws's and EventEmitter's fields that HubSocket reads or replaces (not in their typings). */
-interface WsInternals {
-  _events: object | undefined;
-  _extensions: object;
-  _autoPong: boolean | undefined;
-  _socket: Socket | null;
-  _receiver: ReceiverState | null;
-  _closeFrameReceived: boolean;
-}
-
-export class HubSocket extends WebSocket implements Peer {
+export class HubSocket extends WebSocket implements Peer, HeldOutput {
   actor: ConnectionActor | null = null;
   owner: SocketOwner | null = null;
   /** Heartbeat: set by any pong or message, cleared when a ping goes out. */
@@ -176,9 +86,9 @@ export class HubSocket extends WebSocket implements Peer {
   batch = false;
   #outbox: OutFrame[] | null = null;
   #outboxBytes = 0;
-  /** Estimated frames held in the socket's user-space write buffer, and the bytes they were written with. */
-  #heldFrames = 0;
-  #heldBytes = 0;
+  /** Estimated frames held in the socket's user-space write buffer, and their bytes (output-bound.ts owns them). */
+  heldFrames = 0;
+  heldBytes = 0;
   /** Input stopped for good (shutdown): backpressure may no longer resume reading. */
   #inputHeld = false;
 
@@ -205,20 +115,7 @@ export class HubSocket extends WebSocket implements Peer {
   // Not in ws's typings: an internal method, called by its server and client alike.
   setSocket(socket: Socket, head: Buffer, options: object): void {
     (WebSocket.prototype as unknown as { setSocket(s: Socket, h: Buffer, o: object): void }).setSocket.call(this, socket, head, options);
-    if (!fastPongs) return;
-    if (wsOnData === null) {
-      const listeners = socket.listeners('data');
-      const last = listeners[listeners.length - 1] as ((this: Socket, chunk: Buffer) => void) | undefined;
-      kWebSocket = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'websocket') ?? null;
-      const receiver = (this as unknown as WsInternals)._receiver;
-      if (last?.name !== 'socketOnData' || kWebSocket === null || receiver === null || receiver._state !== 0 || typeof receiver._bufferedBytes !== 'number') {
-        fastPongs = false;
-        return;
-      }
-      wsOnData = last;
-    }
-    socket.removeListener('data', wsOnData);
-    socket.on('data', onSocketData);
+    installFastPongs(socket, this as unknown as WsInternals & HubSocket);
   }
 
   /**
@@ -227,17 +124,9 @@ export class HubSocket extends WebSocket implements Peer {
    * of another frame); else false, and ws parses it as usual.
    */
   takePong(): boolean {
-    const r = (this as unknown as WsInternals)._receiver;
-    if (r === null || r._state !== 0 || r._bufferedBytes !== 0 || r._loop) return false;
-    if (this.readyState !== WebSocket.OPEN) return false;
+    if (!receiverIdle(this as unknown as WsInternals) || this.readyState !== WebSocket.OPEN) return false;
     this.alive = true;
     return true;
-  }
-
-  /** True once ws would have removed its 'data' listener: a close frame read, or a parse error. */
-  parsingStopped(): boolean {
-    const self = this as unknown as WsInternals;
-    return self._closeFrameReceived || (self._receiver !== null && self._receiver._errored);
   }
 
   /** The heartbeat's ping (see the header). */
@@ -266,15 +155,15 @@ export class HubSocket extends WebSocket implements Peer {
         case 'message':
           this.alive = true;
           owner.onFrame(this, a as Buffer, b as boolean);
-          this.#trimReceiver();
+          trimReceiver(this as unknown as WsInternals);
           break;
         case 'pong':
           this.alive = true;
-          this.#trimReceiver();
+          trimReceiver(this as unknown as WsInternals);
           break;
         case 'ping':
           this.#answerPing(a as Buffer);
-          this.#trimReceiver();
+          trimReceiver(this as unknown as WsInternals);
           break;
         case 'close':
           owner.onSocketClosed(this, a as number, b as Buffer);
@@ -291,17 +180,6 @@ export class HubSocket extends WebSocket implements Peer {
     // An 'error' the owner handled must not throw for want of a listener of someone else's.
     if (event === 'error' && handled && this.listenerCount('error') === 0) return true;
     return super.emit(event, a, b) || handled;
-  }
-
-  /**
-   * ws appends every TCP chunk to the receiver's `_buffers` and shifts it out
-   * once parsed; V8 keeps the array's grown backing store (17 slots, 152 B) for
-   * good. Once a frame is parsed and nothing is left, a fresh empty array
-   * costs none: an idle socket holds no spare slots.
-   */
-  #trimReceiver(): void {
-    const receiver = (this as unknown as WsInternals)._receiver;
-    if (receiver !== null && receiver._buffers.length === 0) receiver._buffers = [];
   }
 
   /**
@@ -385,24 +263,8 @@ export class HubSocket extends WebSocket implements Peer {
     }
     const owner = this.owner!;
     owner.counters.bytesOut += bytes;
-    this.#countHeld(raw.writableLength, this.batch ? 1 : out.length, bytes, owner.maxOutboxFrames);
-  }
-
-  /** Updates the estimate of frames held after a write; closes 1013 past the bound. */
-  #countHeld(pending: number, frames: number, bytes: number, max: number): void {
-    if (pending === 0) {
-      // The kernel took it all (the usual case for a peer that reads): nothing is held here.
-      this.#heldFrames = 0;
-      this.#heldBytes = 0;
-      return;
-    }
-    const heldFrames = this.#heldFrames + frames;
-    const heldBytes = this.#heldBytes + bytes;
-    // ws's own pings and close frames are in `pending` too, so the share may pass 1.
-    const share = pending >= heldBytes ? 1 : pending / heldBytes;
-    this.#heldFrames = heldFrames * share;
-    this.#heldBytes = heldBytes * share;
-    if (this.#heldFrames > max) this.#slowConsumer(`over ${max} frames`);
+    const held = countHeld(this, raw.writableLength, this.batch ? 1 : out.length, bytes);
+    if (held > owner.maxOutboxFrames) this.#slowConsumer(`over ${owner.maxOutboxFrames} frames`);
   }
 
   closeAfterFlush(code: number, reason: string): void {
