@@ -1,75 +1,66 @@
-// Baseline: gorilla/websocket's examples/chat, ported faithfully (hub.go).
-//
-// One hub goroutine owns the map of clients and serves three channels:
-// register, unregister and broadcast. A broadcast is offered to every
-// client's send channel without blocking; a client whose channel (256) is
-// full is dropped: its channel is closed and writePump closes the socket.
-//
-// The one change for the bench: the example has a single room. Scenarios with
-// several rooms (many rooms, noisy neighbour) need rooms, so the map of
-// clients is keyed by room first (the room comes from ?room= in the URL) and
-// a broadcast carries its room. Still one hub goroutine, same channels.
+// The hub: one goroutine owns every room, so no lock guards them. Peers talk
+// to it through three unbuffered channels; a broadcast never waits on a slow
+// peer: a peer whose send buffer is full is evicted on the spot.
 package main
 
-type roomMessage struct {
+// post is one message for one room.
+type post struct {
 	room string
-	data []byte
+	body []byte
 }
 
-type Hub struct {
-	// Registered clients, by room.
-	rooms map[string]map[*Client]bool
-
-	// Inbound messages from the clients.
-	broadcast chan roomMessage
-
-	// Register requests from the clients.
-	register chan *Client
-
-	// Unregister requests from clients.
-	unregister chan *Client
+type hub struct {
+	joins     chan *peer
+	leaves    chan *peer
+	broadcast chan post
+	rooms     map[string]map[*peer]struct{} // touched by run() only
 }
 
-func newHub() *Hub {
-	return &Hub{
-		broadcast:  make(chan roomMessage),
-		register:   make(chan *Client),
-		unregister: make(chan *Client),
-		rooms:      make(map[string]map[*Client]bool),
+func newHub() *hub {
+	return &hub{
+		joins:     make(chan *peer),
+		leaves:    make(chan *peer),
+		broadcast: make(chan post),
+		rooms:     make(map[string]map[*peer]struct{}),
 	}
 }
 
-func (h *Hub) remove(client *Client) {
-	clients := h.rooms[client.room]
-	if _, ok := clients[client]; ok {
-		delete(clients, client)
-		close(client.send)
-		if len(clients) == 0 {
-			delete(h.rooms, client.room)
-		}
-	}
-}
-
-func (h *Hub) run() {
+func (h *hub) run() {
 	for {
 		select {
-		case client := <-h.register:
-			clients := h.rooms[client.room]
-			if clients == nil {
-				clients = make(map[*Client]bool)
-				h.rooms[client.room] = clients
+		case p := <-h.joins:
+			members, ok := h.rooms[p.room]
+			if !ok {
+				members = make(map[*peer]struct{})
+				h.rooms[p.room] = members
 			}
-			clients[client] = true
-		case client := <-h.unregister:
-			h.remove(client)
-		case message := <-h.broadcast:
-			for client := range h.rooms[message.room] {
+			members[p] = struct{}{}
+		case p := <-h.leaves:
+			h.evict(p)
+		case m := <-h.broadcast:
+			for p := range h.rooms[m.room] {
 				select {
-				case client.send <- message.data:
+				case p.outbox <- m.body:
 				default:
-					h.remove(client)
+					// Full buffer: the peer is not keeping up. Closing its outbox
+					// tells its writer to send a close frame and stop.
+					h.evict(p)
 				}
 			}
 		}
+	}
+}
+
+// evict removes a peer and closes its outbox, once: a peer evicted for being
+// slow later sends its own leave, which finds it gone.
+func (h *hub) evict(p *peer) {
+	members := h.rooms[p.room]
+	if _, ok := members[p]; !ok {
+		return
+	}
+	delete(members, p)
+	close(p.outbox)
+	if len(members) == 0 {
+		delete(h.rooms, p.room)
 	}
 }
