@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
 import { Broker } from '../src/broker.js';
 import { createLogger } from '../src/log.js';
-import { launchChromium } from './helpers/client-chromium.js';
+import { launchChromium } from './helpers/chromium.js';
 
 const WAIT = { timeout: 10_000 };
 const test = suite('chat page');

@@ -1,18 +1,17 @@
-// The inspector page in a real browser (Debian's chromium through playwright-core):
+// The inspector page in a real browser (helpers/chromium.ts):
 // it asks for the token, then a chat client that connects during the test shows
 // up in its live table, and clicking it shows its machine with `open` lit.
 // The screenshot lands in test/artifacts/ (gitignored).
-import { mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Broker } from '../src/broker.js';
+import { launchChromium } from './helpers/chromium.js';
 import { chatClient, startBroker } from './helpers/debug-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test/artifacts/', import.meta.url)); // dist/test -> test/artifacts
 const WAIT_MS = 10_000;
 
@@ -20,25 +19,14 @@ const Inspector = suite('inspector page (chromium)');
 
 // Setup lives in the test, not in before(): uvu 0.5 swallows a hook's error and still exits 0.
 async function withBrowser(fn: (context: BrowserContext, broker: Broker) => Promise<void>): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
   const broker = await startBroker({ debugToken: 'inspector-test-token' });
-  const profile = mkdtempSync(join(tmpdir(), 'hubbub-chromium-'));
-  let context: BrowserContext | null = null;
+  let browser: Browser | null = null;
   try {
-    // A fresh profile: playwright takes it as launchPersistentContext's directory, not as --user-data-dir.
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 900 },
-      timeout: 30_000,
-    });
-    await fn(context, broker);
+    browser = await launchChromium();
+    await fn(await browser.newContext({ viewport: { width: 1400, height: 900 } }), broker);
   } finally {
-    await context?.close();
+    await browser?.close();
     await broker.close();
-    rmSync(profile, { recursive: true, force: true });
   }
 }
 

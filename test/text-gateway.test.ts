@@ -11,7 +11,7 @@ import { Broker } from '../src/broker.js';
 import { connect, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { reply } from '../src/transport/http-server.js';
-import { launchChromium } from './helpers/client-chromium.js';
+import { launchChromium } from './helpers/chromium.js';
 import { nextEvent, within } from './helpers/client-waits.js';
 
 const GORILLA_LIKE_PAGE = (query: string): string => `<!DOCTYPE html>
