@@ -37,7 +37,7 @@ function build(): { index: ActorIndex; actors: ConnectionActor[] } {
     if (rooms.length > 0) trieSet(members, a.id, a);
     actors.push(a);
   }
-  const room: Room = { name: 'ten', members, live: new RoomLive() };
+  const room: Room = { name: 'ten', members, departures: 0, live: new RoomLive() };
   trieSet(state.rooms, 'ten', room);
   return { index, actors };
 }

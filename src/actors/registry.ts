@@ -3,7 +3,7 @@
 // Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
 //   sessions: actor id -> { actor, user, rooms[] }
 //   users:    user name -> actor
-//   rooms:    room name -> { name, members: actor id -> actor, live }
+//   rooms:    room name -> { name, members: actor id -> actor, departures, live }
 // `live` is a mutable RoomLive: pending presence and recovery bookkeeping
 // change often, and a chat message must not pay a produce().
 // immer neither drafts nor freezes class instances, so it rides along by
@@ -31,17 +31,28 @@ export class RoomLive {
   joined: string[] = [];
   left: string[] = [];
   lastPresenceAt = 0;
-  /**
-   * The `users` list of `joined` as JSON, kept while the room is too big to
-   * list whole (any MAX_LISTED_USERS members will do, so joins need not
-   * rebuild it); dropped when a member leaves.
-   */
-  listedJson: string | null = null;
+  /** The cached users list of a big room: read and written by room-view.ts only. */
+  listed: ListedUsers | null = null;
+}
+
+/**
+ * A big room's `users` list as JSON, with what it was computed from: it is
+ * valid while no member has left since (Room.departures) and the other nodes'
+ * roster is the same (RemoteMembers.version). Joins keep it: any
+ * MAX_LISTED_USERS members will do.
+ */
+export interface ListedUsers {
+  readonly json: string;
+  readonly departures: number;
+  readonly remote: object;
+  readonly remoteVersion: number;
 }
 
 export interface Room {
   readonly name: string;
   readonly members: HashTrie<ConnectionActor>;
+  /** Members that have left this room since it was made: a list of members made before is stale. */
+  readonly departures: number;
   readonly live: RoomLive;
 }
 
@@ -92,7 +103,7 @@ export function addMember(state: RegistryState, roomName: string, actor: Connect
   const next = change(state, (d) => {
     let r = trieGet(d.rooms, roomName);
     if (r === undefined) {
-      r = { name: roomName, members: emptyTrie(), live: new RoomLive() };
+      r = { name: roomName, members: emptyTrie(), departures: 0, live: new RoomLive() };
       trieSet(d.rooms, roomName, r);
     }
     trieSet(r.members, actor.id, actor);
@@ -123,5 +134,6 @@ function leaveRoom(d: RegistryState, roomName: string, actorId: string): void {
   const room = trieGet(d.rooms, roomName);
   if (room === undefined) return;
   trieDelete(room.members, actorId);
+  (room as { departures: number }).departures++;
   if (room.members.size === 0) trieDelete(d.rooms, roomName);
 }

@@ -1,5 +1,6 @@
-// Supervisor: the actor that owns the registry (sessions, names, rooms) and
-// decides what happens when another actor fails.
+// Supervisor: the actor that owns the registry (sessions, names, rooms),
+// dispatches every op that touches it, and decides what happens when another
+// actor fails.
 //
 // Every op that touches shared state comes here as a message, so the registry
 // has one writer and needs no locks. The data path is short: a `send` checks
@@ -11,11 +12,11 @@
 // leaves and registrations do produce(), each copying O(log32 n) of the state
 // (see registry.ts).
 //
-// Recovery: a `join` with `since` marks the member as recovering in that room.
-// Live messages for it are held back while the backplane reads the history;
-// when the history arrives the member gets `joined`, the missed messages, then
-// the held-back ones, skipping every seq it already got: no gap, no duplicate,
-// whatever the order in which history and live messages come back.
+// Its parts, each in its own file: names.ts (which name a connection gets),
+// recovery.ts (`join` with `since`), presence.ts (who joined and left, batched
+// in big rooms), room-view.ts (users lists and counts, and the one cache),
+// supervisor-sink.ts (the backplane's reports as mailbox messages). This file
+// keeps the dispatch and the failure boundary.
 //
 // Several nodes (Redis, or --workers): user names are claimed through the
 // backplane before `registered`; joins and leaves are told to it so the other
@@ -32,36 +33,30 @@
 // message whose handling throws leaves the registry as it was; the connection
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
-import {
-  BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_PRESENCE_MS_PER_MEMBER, BIG_ROOM_THRESHOLD, MAX_BATCH_NAMES, MAX_LISTED_USERS,
-  MAX_NAME_LENGTH, SUPERVISOR_BUDGET,
-} from '../constants.js';
+import { SUPERVISOR_BUDGET } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
-import { encode, encodeError, withId, type OpId } from '../protocol/protocol.js';
+import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor, RELEASE } from './connection-actor.js';
-import { trieForEach, trieGet, trieValues } from './hash-trie.js';
+import { trieForEach, trieGet } from './hash-trie.js';
+import { Names } from './names.js';
+import { Presence, type PresenceOptions } from './presence.js';
+import { Recoveries } from './recovery.js';
 import {
   addMember, addSession, emptyRegistry, removeMember, removeSession,
   type RegistryState, type Room,
 } from './registry.js';
+import { RoomView } from './room-view.js';
 import type { Scheduler } from './scheduler.js';
 import type { PeerMsg, RoomOp, SupervisorMsg } from './supervisor-messages.js';
+import { supervisorSink } from './supervisor-sink.js';
 
-export interface SupervisorOptions {
-  /** Rooms above this many members get coalesced presence. */
-  bigRoomThreshold?: number;
-  /** Coalesced presence is sent at most this often per room, ms. */
-  presenceIntervalMs?: number;
+export interface SupervisorOptions extends PresenceOptions {
   mailboxCapacity?: number;
 }
 
-/** A member waiting for its history replay; live messages for it wait here. */
-interface Recovery {
-  since: number;
-  held: { seq: number; frame: OutFrame }[];
-}
+const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
 
 export class Supervisor extends Actor<SupervisorMsg> {
   get kind(): 'supervisor' {
@@ -72,25 +67,17 @@ export class Supervisor extends Actor<SupervisorMsg> {
   state: RegistryState = emptyRegistry();
   readonly #scheduler: Scheduler;
   readonly #log: Logger;
-  readonly #bigRoom: number;
-  readonly #presenceIntervalMs: number;
-  /** Big rooms with presence waiting to be flushed. */
-  readonly #presencePending = new Set<string>();
-  #presenceTimer: NodeJS.Timeout | null = null;
-  /** When the armed presence timer fires (Date.now() ms). */
-  #presenceDue = 0;
   readonly #backplane: Backplane;
+  readonly #names: Names;
+  readonly #presence: Presence;
+  readonly #recoveries = new Recoveries();
+  readonly #view: RoomView;
   /** Times its own handler threw (each logged, the culprit stopped): 0 in a healthy broker. */
   handlerErrors = 0;
-  /** Members recovering history, by `${actorId}\n${room}`. */
-  readonly #recovering = new Map<string, Recovery>();
   /** The broker is closing every connection: presence has no audience left. */
   #quiescing = false;
   /** False while the backplane's link is down (Redis gone): local rooms go on. */
   backplaneUp = true;
-  /** Connections whose name claim is out to the backplane, by actor id; and the names. */
-  readonly #claims = new Map<string, { actor: ConnectionActor; user: string }>();
-  readonly #claimedNames = new Set<string>();
   /** Plain joins waiting for their room to be ready, by room. */
   readonly #readyWaits = new Map<string, Requester[]>();
 
@@ -99,8 +86,17 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#scheduler = scheduler;
     this.#log = log;
     this.#backplane = backplane;
-    this.#bigRoom = options.bigRoomThreshold ?? BIG_ROOM_THRESHOLD;
-    this.#presenceIntervalMs = options.presenceIntervalMs ?? BIG_ROOM_PRESENCE_INTERVAL_MS;
+    this.#view = new RoomView(backplane);
+    this.#names = new Names({
+      registered: (name) => trieGet(this.state.users, name) !== undefined,
+      grant: (actor, name) => this.#registered(actor, name),
+    }, backplane);
+    this.#presence = new Presence({
+      room: (name) => trieGet(this.state.rooms, name),
+      count: (room) => this.#view.count(room),
+      deliverAll: (room, frame, except) => this.#deliverAll(room, frame, except),
+      requestFlush: () => this.#scheduler.send(this, FLUSH_PRESENCE, true),
+    }, options);
     scheduler.onFailure((actor, error) => {
       scheduler.send(this, { type: 'failed', actor, error }, true);
     });
@@ -138,21 +134,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   /** The sink the backplane reports to: everything becomes a message in this mailbox. */
   sink(): BackplaneSink {
-    const send = (msg: SupervisorMsg) => this.#scheduler.send(this, msg, true);
-    return {
-      roomMessage: (room, seq, payload) => send({ type: 'room-message', room, seq, payload }),
-      published: (who, room, seq) => send({ type: 'published', who, room, seq }),
-      publishFailed: (who, room, reason) => send({ type: 'publish-failed', who, room, reason }),
-      history: (who, room, kind, result) => send({ type: 'history', who, room, kind, result }),
-      historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),
-      linkChanged: (up) => send({ type: 'link', up }),
-      roomReady: (room) => send({ type: 'room-ready', room }),
-      remotePresence: (room, user, event) => send({ type: 'remote-presence', room, user, event }),
-      claimed: (who, user, ok) => send({ type: 'claimed', who, user, ok }),
-      directMessage: (to, payload) => send({ type: 'direct-message', to, payload }),
-      dmResult: (who, to, outcome) => send({ type: 'dm-result', who, to, outcome }),
-      members: (who, room, users, count) => send({ type: 'members', who, room, users, count }),
-    };
+    return supervisorSink((msg) => this.#scheduler.send(this, msg, true));
   }
 
   /**
@@ -166,8 +148,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   /** Stops the presence timer; the broker calls this when it shuts down. */
   dispose(): void {
-    if (this.#presenceTimer !== null) clearTimeout(this.#presenceTimer);
-    this.#presenceTimer = null;
+    this.#presence.dispose();
   }
 
   #handle(msg: SupervisorMsg): void {
@@ -177,7 +158,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         this.#op(msg.from, msg.op);
         return;
       case 'register':
-        this.#register(msg.actor);
+        if (!msg.actor.dead) this.#names.register(msg.actor);
         return;
       case 'notify':
         // Everything this connection queued before its note is handled: it may go on.
@@ -194,8 +175,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         }
         return;
       case 'flush-presence':
-        this.#presenceTimer = null;
-        this.#flushPresence();
+        this.#presence.flush();
         return;
       case 'room-message':
         this.#fanOut(msg.room, msg.seq, msg.payload);
@@ -244,39 +224,9 @@ export class Supervisor extends Actor<SupervisorMsg> {
     else this.#scheduler.stop(actor, { kind: 'failed', error });
   }
 
-  #register(actor: ConnectionActor): void {
-    if (actor.dead) return;
-    let name = actor.requestedName;
-    if (name === null || this.#nameTaken(name)) name = this.#freeName(name);
-    this.#claim(actor, name);
-  }
-
-  /** Registers at once when the backplane says the name is ours; else waits for `claimed`. */
-  #claim(actor: ConnectionActor, name: string): void {
-    if (this.#backplane.claimUser(name, { actorId: actor.id })) {
-      this.#registered(actor, name);
-      return;
-    }
-    this.#claims.set(actor.id, { actor, user: name });
-    this.#claimedNames.add(name);
-  }
-
   #registered(actor: ConnectionActor, name: string): void {
     this.state = addSession(this.state, actor, name);
     this.#scheduler.send(actor, { type: 'registered', user: name }, true);
-  }
-
-  #nameTaken(name: string): boolean {
-    return trieGet(this.state.users, name) !== undefined || this.#claimedNames.has(name);
-  }
-
-  /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */
-  #freeName(base: string | null): string {
-    const stem = (base ?? 'guest').slice(0, MAX_NAME_LENGTH - 5);
-    for (;;) {
-      const name = `${stem}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
-      if (!this.#nameTaken(name)) return name;
-    }
   }
 
   #unregister(actor: ConnectionActor): void {
@@ -284,15 +234,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const { state, left } = removeSession(before, actor);
     this.state = state;
     for (const name of left) {
-      this.#endRecovery(actor, trieGet(before.rooms, name));
+      this.#recoveries.end(actor.id, trieGet(before.rooms, name));
       this.#backplane.membership(name, actor.user, false);
       const room = trieGet(state.rooms, name);
-      if (room !== undefined) room.live.listedJson = null;
-      if (room !== undefined && !this.#quiescing) this.#presence(room, actor.user, 'leave', null);
+      if (room !== undefined && !this.#quiescing) this.#presence.tell(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
     if (state !== before) this.#backplane.releaseUser(actor.user, { actorId: actor.id });
-    this.#dropClaim(actor.id);
+    this.#names.drop(actor.id);
   }
 
   #op(from: ConnectionActor, op: RoomOp): void {
@@ -320,7 +269,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         }
         from.peer.deliver(encode(withId({
           type: 'who', room: op.room,
-          users: room === undefined ? [] : this.#listUsers(room), count: room === undefined ? 0 : this.#count(room),
+          users: room === undefined ? [] : this.#view.users(room), count: room === undefined ? 0 : this.#view.count(room),
         }, op.id)));
         return;
       }
@@ -341,9 +290,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       from.peer.deliver(encodeError('not_in_room', `join "${roomName}" before sending to it`, id));
       return;
     }
-    const head = `{"type":"message","room":${JSON.stringify(roomName)},"from":${JSON.stringify(from.user)},` +
-      `"text":${JSON.stringify(text)},"ts":${Date.now()},"seq":`;
-    this.#backplane.publish(roomName, head, requester(from, id));
+    this.#backplane.publish(roomName, messageHead(roomName, from.user, text, Date.now()), requester(from, id));
   }
 
   /** The data path, second half: one OutFrame, the same bytes to every local member. */
@@ -356,9 +303,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       return;
     }
     trieForEach(room.members, (member) => {
-      const recovery = this.#recovering.get(recoveryKey(member.id, roomName));
-      if (recovery === undefined) this.#deliverOne(member, frame);
-      else recovery.held.push({ seq, frame });
+      if (!this.#recoveries.hold(member, room, seq, frame)) this.#deliverOne(member, frame);
     });
   }
 
@@ -387,55 +332,28 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
     if (added) {
       this.#backplane.membership(roomName, from.user, true);
-      this.#presence(room, from.user, 'join', from);
+      this.#presence.tell(room, from.user, 'join', from);
     }
     if (since === undefined) {
-      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#joinedFrame(room, id));
+      if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#view.joined(room, id));
       else this.#awaitReady(roomName, requester(from, id));
       return;
     }
     // Recovery: `joined` waits for the history, and live messages wait behind it.
-    const key = recoveryKey(from.id, roomName);
-    if (!this.#recovering.has(key)) room.live.recovering++;
-    this.#recovering.set(key, { since, held: [] });
+    this.#recoveries.begin(from.id, room, since);
     this.#backplane.history(roomName, { since }, requester(from, id), 'join');
   }
 
   #recovered(who: Requester, roomName: string, result: HistoryResult): void {
-    const key = recoveryKey(who.actorId, roomName);
-    const recovery = this.#recovering.get(key);
     const room = trieGet(this.state.rooms, roomName);
     const actor = this.#actor(who);
-    if (recovery === undefined || room === undefined || actor === undefined) return; // left meanwhile
-    this.#recovering.delete(key);
-    room.live.recovering--;
-    actor.peer.deliver(this.#joinedFrame(room, who.id, result));
-    let last = recovery.since;
-    for (const m of result.messages) {
-      if (m.seq <= last) continue;
-      actor.peer.deliver(new OutFrame(m.payload));
-      last = m.seq;
-    }
-    for (const h of recovery.held) {
-      if (h.seq <= last) continue;
-      actor.peer.deliver(h.frame);
-      last = h.seq;
-    }
-  }
-
-  #endRecovery(actor: ConnectionActor, room: Room | undefined): void {
-    if (room === undefined || room.live.recovering === 0) return;
-    if (this.#recovering.delete(recoveryKey(actor.id, room.name))) room.live.recovering--;
+    if (room === undefined || actor === undefined) return; // left meanwhile
+    this.#recoveries.finish(actor, room, result, () => this.#view.joined(room, who.id, result));
   }
 
   #historyReply(who: Requester, roomName: string, result: HistoryResult): void {
-    const actor = this.#actor(who);
-    if (actor === undefined) return;
-    // The stored events are JSON already: splice them in rather than parse and re-encode.
-    const parts = [`{"type":"history","room":${JSON.stringify(roomName)},"messages":[`];
-    result.messages.forEach((m, i) => parts.push(i === 0 ? '' : ',', m.payload.toString()));
-    parts.push(`],"seq":${result.latest}${who.id === undefined ? '' : `,"id":${JSON.stringify(who.id)}`}}`);
-    actor.peer.deliver(new OutFrame(Buffer.from(parts.join(''))));
+    // The stored events are JSON already: spliced in rather than parsed and re-encoded.
+    this.#actor(who)?.peer.deliver(encodeHistory(roomName, result.messages, result.latest, who.id));
   }
 
   #leave(from: ConnectionActor, roomName: string, id: OpId | undefined): void {
@@ -444,13 +362,12 @@ export class Supervisor extends Actor<SupervisorMsg> {
       from.peer.deliver(encodeError('not_in_room', `not a member of "${roomName}"`, id));
       return;
     }
-    this.#endRecovery(from, trieGet(this.state.rooms, roomName));
+    this.#recoveries.end(from.id, trieGet(this.state.rooms, roomName));
     this.#backplane.membership(roomName, from.user, false);
     this.state = state;
     from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
-    if (room !== undefined) room.live.listedJson = null;
-    if (room !== undefined) this.#presence(room, from.user, 'leave', null);
+    if (room !== undefined) this.#presence.tell(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
   }
 
@@ -469,68 +386,6 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id }));
   }
 
-  /**
-   * Presence to the others in a room. Small rooms get one event per change,
-   * encoded once. Big rooms (above the threshold) collect changes and get one
-   * `batch` event at most every presenceIntervalMs, and less often the bigger
-   * they are: a storm of 20k joins must not cost 20k x 20k writes, nor 20k
-   * writes every second it lasts.
-   */
-  #presence(room: Room, user: string, event: 'join' | 'leave', except: ConnectionActor | null): void {
-    if (room.members.size > this.#bigRoom) {
-      const names = event === 'join' ? room.live.joined : room.live.left;
-      if (names.length < MAX_BATCH_NAMES) names.push(user); // the batch lists no more; `count` has the rest
-      this.#presencePending.add(room.name);
-      this.#armPresence(room.live.lastPresenceAt + this.#presenceInterval(room));
-      return;
-    }
-    this.#deliverAll(room, encode({ type: 'presence', room: room.name, user, event }), except);
-  }
-
-  #presenceInterval(room: Room): number {
-    return Math.max(this.#presenceIntervalMs, room.members.size * BIG_ROOM_PRESENCE_MS_PER_MEMBER);
-  }
-
-  /** One timer for every pending room, due at the earliest of them. */
-  #armPresence(due: number): void {
-    if (this.#presenceTimer !== null) {
-      if (due >= this.#presenceDue) return;
-      clearTimeout(this.#presenceTimer);
-    }
-    this.#presenceDue = due;
-    this.#presenceTimer = setTimeout(() => this.#scheduler.send(this, { type: 'flush-presence' }, true), Math.max(0, due - Date.now()));
-    this.#presenceTimer.unref();
-  }
-
-  /** Sends the batch of every pending room whose interval has passed; re-arms for the rest. */
-  #flushPresence(): void {
-    const now = Date.now();
-    let nextDue = Infinity;
-    for (const name of this.#presencePending) {
-      const room = trieGet(this.state.rooms, name);
-      if (room === undefined) {
-        this.#presencePending.delete(name);
-        continue;
-      }
-      const live = room.live;
-      const due = live.lastPresenceAt + this.#presenceInterval(room);
-      if (due > now) {
-        nextDue = Math.min(nextDue, due);
-        continue;
-      }
-      this.#presencePending.delete(name);
-      const frame = encode({
-        type: 'presence', room: name, event: 'batch', joined: live.joined, left: live.left,
-        count: this.#count(room), // every node's members
-      });
-      live.joined = [];
-      live.left = [];
-      live.lastPresenceAt = now;
-      this.#deliverAll(room, frame, null);
-    }
-    if (nextDue !== Infinity) this.#armPresence(nextDue);
-  }
-
   // --- several nodes: what the backplane reports about the others ---
 
   #fromPeers(msg: PeerMsg): void {
@@ -539,14 +394,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#roomReady(msg.room);
       case 'remote-presence': {
         const room = trieGet(this.state.rooms, msg.room);
-        if (room === undefined) return;
-        // A big room's cached users list may name the other nodes' members (#listUsers).
-        room.live.listedJson = null;
-        this.#presence(room, msg.user, msg.event, null);
+        if (room !== undefined) this.#presence.tell(room, msg.user, msg.event, null);
         return;
       }
       case 'claimed':
-        return this.#claimed(msg.who, msg.user, msg.ok);
+        return this.#names.claimed(msg.who, msg.user, msg.ok);
       case 'direct-message': {
         const target = trieGet(this.state.users, msg.to);
         if (target !== undefined && !target.dead) target.peer.deliver(new OutFrame(msg.payload));
@@ -566,30 +418,6 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
   }
 
-  #claimed(who: Requester, user: string, ok: boolean): void {
-    const claim = this.#claims.get(who.actorId);
-    if (claim === undefined || claim.user !== user) {
-      if (ok) this.#backplane.releaseUser(user, who); // its connection went away meanwhile
-      return;
-    }
-    this.#dropClaim(who.actorId);
-    const actor = claim.actor;
-    if (actor.dead || actor.state !== 'connecting') {
-      if (ok) this.#backplane.releaseUser(user, who);
-    } else if (ok) {
-      this.#registered(actor, user);
-    } else {
-      this.#claim(actor, this.#freeName(actor.requestedName)); // taken on another node
-    }
-  }
-
-  #dropClaim(actorId: string): void {
-    const claim = this.#claims.get(actorId);
-    if (claim === undefined) return;
-    this.#claims.delete(actorId);
-    this.#claimedNames.delete(claim.user);
-  }
-
   #awaitReady(roomName: string, who: Requester): void {
     const waits = this.#readyWaits.get(roomName);
     if (waits === undefined) this.#readyWaits.set(roomName, [who]);
@@ -607,55 +435,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
     for (const who of waits) {
       const actor = this.#actor(who);
       if (actor === undefined || trieGet(room.members, actor.id) === undefined) continue; // left meanwhile
-      actor.peer.deliver(who.id === undefined ? (shared ??= this.#joinedFrame(room, undefined)) : this.#joinedFrame(room, who.id));
+      actor.peer.deliver(who.id === undefined ? (shared ??= this.#view.joined(room, undefined)) : this.#view.joined(room, who.id));
     }
-  }
-
-  /**
-   * The `joined` reply, with every node's members. In a big room the users
-   * list is cached JSON (RoomLive.listedJson): a join storm into a room of 19k
-   * would otherwise list and encode 1,000 names per join.
-   */
-  #joinedFrame(room: Room, id: OpId | undefined, recovery: HistoryResult | null = null): OutFrame {
-    const live = room.live;
-    const count = this.#count(room);
-    let users = count > MAX_LISTED_USERS ? live.listedJson : null;
-    if (users === null) {
-      users = JSON.stringify(this.#listUsers(room));
-      if (count > MAX_LISTED_USERS) live.listedJson = users;
-    }
-    let json = `{"type":"joined","room":${JSON.stringify(room.name)},"users":${users},"count":${count}`;
-    if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
-    if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
-    return new OutFrame(Buffer.from(`${json}}`));
-  }
-
-  /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
-  #listUsers(room: Room): string[] {
-    const users = listUsers(room);
-    const remote = this.#backplane.remoteMembers(room.name);
-    if (remote.size === 0 || users.length >= MAX_LISTED_USERS) return users;
-    for (const user of remote.keys()) {
-      users.push(user);
-      if (users.length >= MAX_LISTED_USERS) break;
-    }
-    return users;
-  }
-
-  #count(room: Room): number {
-    return room.members.size + this.#backplane.remoteMembers(room.name).size;
   }
 }
 
 function requester(from: ConnectionActor, id: OpId | undefined): Requester {
   return id === undefined ? { actorId: from.id } : { actorId: from.id, id };
 }
-
-function recoveryKey(actorId: string, room: string): string {
-  return `${actorId}\n${room}`;
-}
-
-function listUsers(room: Room): string[] {
-  return trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user);
-}
-

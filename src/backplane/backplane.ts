@@ -51,6 +51,11 @@ export type DmOutcome = 'sent' | 'unknown_user' | 'unavailable';
 /** A room's members on other nodes, as this node mirrors them. */
 export interface RemoteMembers {
   readonly size: number;
+  /**
+   * Goes up whenever the members change: what was computed from them (the
+   * supervisor's cached users list) is stale when it differs.
+   */
+  readonly version: number;
   keys(): IterableIterator<string>;
 }
 
@@ -140,21 +145,4 @@ export interface Backplane {
   dm(to: string, payload: Buffer, who: Requester): void;
   /** Members of a room this node cannot answer for alone; the answer comes to sink.members. */
   who(room: string, who: Requester): void;
-}
-
-/** The full event bytes from a head ending in `"seq":` and the assigned seq. */
-export function completeEvent(head: string, seq: number): Buffer {
-  return Buffer.from(`${head}${seq}}`);
-}
-
-const SEQ_TAIL = ',"seq":';
-
-/**
- * The event of a message that could not be sequenced (the link is down): no
- * seq, and `"local":true` so clients know it reached this node's members only
- * and will never be replayed.
- */
-export function unsequencedEvent(head: string): Buffer {
-  const body = head.endsWith(SEQ_TAIL) ? head.slice(0, -SEQ_TAIL.length) : head.slice(0, head.lastIndexOf(','));
-  return Buffer.from(`${body},"local":true}`);
 }

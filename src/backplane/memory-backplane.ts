@@ -5,8 +5,9 @@
 // swept by one timer. Presence is the supervisor's registry alone: every name
 // the supervisor found free is free, every room is ready, no one is remote.
 import type { Backplane, BackplaneSink, HistoryQuery, RemoteMembers, Requester } from './backplane.js';
-import { completeEvent } from './backplane.js';
+import { completeEvent } from '../protocol/protocol.js';
 import { RoomHistory } from './room-history.js';
+import { EMPTY_ROSTER } from './roster.js';
 
 export interface MemoryBackplaneOptions {
   /** Messages kept per room. */
@@ -15,7 +16,6 @@ export interface MemoryBackplaneOptions {
   historyRetentionMs: number;
 }
 
-const NO_ONE: RemoteMembers = new Map<string, string>();
 
 export class MemoryBackplane implements Backplane {
   readonly kind = 'memory';
@@ -69,7 +69,7 @@ export class MemoryBackplane implements Backplane {
   }
 
   remoteMembers(): RemoteMembers {
-    return NO_ONE;
+    return EMPTY_ROSTER;
   }
 
   claimUser(): boolean {

@@ -24,9 +24,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MAX_LISTED_USERS } from '../constants.js';
-import {
-  unsequencedEvent, type Backplane, type BackplaneSink, type HistoryQuery, type HistoryResult,
-  type RemoteMembers, type Requester, type StoredMessage,
+import { unsequencedEvent } from '../protocol/protocol.js';
+import type {
+  Backplane, BackplaneSink, HistoryQuery, HistoryResult, RemoteMembers, Requester, StoredMessage,
 } from './backplane.js';
 import { RoomFeed } from './redis-room-feed.js';
 import { reason, RedisPresence } from './redis-presence.js';

@@ -10,9 +10,14 @@ export type PresenceEvent = 'join' | 'leave';
 
 export class Roster implements RemoteMembers {
   readonly #members = new Map<string, string>();
+  #version = 0;
 
   get size(): number {
     return this.#members.size;
+  }
+
+  get version(): number {
+    return this.#version;
   }
 
   keys(): IterableIterator<string> {
@@ -24,9 +29,12 @@ export class Roster implements RemoteMembers {
     if (event === 'join') {
       const before = this.#members.get(user);
       this.#members.set(user, node);
+      if (before !== node) this.#version++;
       return before === undefined;
     }
-    return this.#members.delete(user);
+    const gone = this.#members.delete(user);
+    if (gone) this.#version++;
+    return gone;
   }
 
   /**
@@ -39,6 +47,7 @@ export class Roster implements RemoteMembers {
     for (const user of next.keys()) if (!this.#members.has(user)) changes.push({ user, event: 'join' });
     this.#members.clear();
     for (const [user, node] of next) this.#members.set(user, node);
+    this.#version++;
     return changes;
   }
 
@@ -47,6 +56,7 @@ export class Roster implements RemoteMembers {
     const gone: string[] = [];
     for (const [user, n] of this.#members) if (n === node) gone.push(user);
     for (const user of gone) this.#members.delete(user);
+    if (gone.length > 0) this.#version++;
     return gone;
   }
 }

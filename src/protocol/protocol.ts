@@ -55,6 +55,62 @@ export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFr
   return encode(ref === undefined ? { type: 'error', code, message } : { type: 'error', code, message, ref });
 }
 
+// --- Spliced encoders ---
+// Events built around JSON that is encoded already (stored messages, a cached
+// users list) or completed later (a message's seq, assigned by the backplane).
+// Splicing saves a parse and a re-encode per event; the splicing is kept here
+// so that the wire format is written in this one file.
+
+/**
+ * A room message up to its seq: `{"type":"message",...,"seq":`. The backplane
+ * assigns the seq and finishes it with completeEvent (or unsequencedEvent).
+ */
+export function messageHead(room: string, from: string, text: string, ts: number): string {
+  return `{"type":"message","room":${JSON.stringify(room)},"from":${JSON.stringify(from)},` +
+    `"text":${JSON.stringify(text)},"ts":${ts},"seq":`;
+}
+
+/** The full event bytes from a messageHead and the assigned seq. */
+export function completeEvent(head: string, seq: number): Buffer {
+  return Buffer.from(`${head}${seq}}`);
+}
+
+const SEQ_TAIL = ',"seq":';
+
+/**
+ * The event of a message that could not be sequenced (the link is down): no
+ * seq, and `"local":true` so clients know it reached this node's members only
+ * and will never be replayed.
+ */
+export function unsequencedEvent(head: string): Buffer {
+  const body = head.endsWith(SEQ_TAIL) ? head.slice(0, -SEQ_TAIL.length) : head.slice(0, head.lastIndexOf(','));
+  return Buffer.from(`${body},"local":true}`);
+}
+
+/** A `users` list as JSON, for encodeJoined (which may be given the same one many times). */
+export function usersJson(users: readonly string[]): string {
+  return JSON.stringify(users);
+}
+
+/** `joined`, around a users list that is JSON already (usersJson); `recovery` for a join with `since`. */
+export function encodeJoined(
+  room: string, users: string, count: number,
+  recovery: { recovered: boolean; latest: number } | null, id: OpId | undefined,
+): OutFrame {
+  let json = `{"type":"joined","room":${JSON.stringify(room)},"users":${users},"count":${count}`;
+  if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
+  if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
+  return new OutFrame(Buffer.from(`${json}}`));
+}
+
+/** `history`, around stored `message` events (each a complete JSON object), oldest first. */
+export function encodeHistory(room: string, messages: readonly { payload: Buffer }[], seq: number, id: OpId | undefined): OutFrame {
+  const parts = [`{"type":"history","room":${JSON.stringify(room)},"messages":[`];
+  messages.forEach((m, i) => parts.push(i === 0 ? '' : ',', m.payload.toString()));
+  parts.push(`],"seq":${seq}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
+  return new OutFrame(Buffer.from(parts.join('')));
+}
+
 const OPS = new Set(['join', 'leave', 'send', 'dm', 'who', 'ping', 'history']);
 
 /** Parses one client text frame. Never throws: bad input is a ProtocolFault. */
