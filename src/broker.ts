@@ -19,6 +19,7 @@ import { MemoryBackplane } from './backplane/memory-backplane.js';
 import { serveClientModules } from './transport/client-assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { OriginPolicy } from './transport/origin-policy.js';
 import { createMetrics } from './transport/metrics.js';
 import { TextGateway } from './transport/text-gateway.js';
 
@@ -40,8 +41,10 @@ export interface BrokerConfig {
   shutdownTimeoutMs: number;
   /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
   jwtSecret: string | null;
-  /** Origins browsers may connect from; null: the broker's own host only. "*": any. */
+  /** Origins browsers may connect from besides the broker's own address and publicUrl. "*": any. */
   allowedOrigins: string[] | null;
+  /** The URL browsers reach the broker at through a proxy or TLS terminator (its origin is allowed); null: none. */
+  publicUrl: string | null;
   /** Frames per second per connection (0: no limit), and the burst allowed. */
   rateLimit: number;
   rateBurst: number;
@@ -81,6 +84,7 @@ export function defaultConfig(): BrokerConfig {
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     jwtSecret: null,
     allowedOrigins: null,
+    publicUrl: null,
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
@@ -105,6 +109,8 @@ export class Broker {
   /** `/ws/text`: plain-text chat for gorilla-style clients. */
   readonly text: TextGateway;
   readonly log: Logger;
+  /** Which browser pages may connect to /ws, /ws/text and /debug. */
+  readonly origins: OriginPolicy;
   /** Shared by every connection actor; `onTransition` is where the debug channel listens. */
   readonly env: ConnectionEnv;
   /** Prometheus registry behind GET /metrics. */
@@ -131,7 +137,8 @@ export class Broker {
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
     this.http = new HttpServer(this.log);
     this.env = env;
-    this.chat = new ChatGateway(env, this.log, config);
+    this.origins = new OriginPolicy(config, this.log);
+    this.chat = new ChatGateway(env, this.log, config, this.origins);
     this.http.onUpgrade('/ws', (req, socket, head, url) => {
       if (this.#closing !== null) socket.destroy();
       else this.chat.upgrade(req, socket, head, url);
@@ -139,7 +146,7 @@ export class Broker {
     this.debug = config.debug
       ? new DebugGateway(
         { scheduler: this.scheduler, supervisor: this.supervisor, env, startedAt: this.startedAt, connections: () => this.chat.heartbeat.size },
-        { token: config.debugToken, log: this.log },
+        { token: config.debugToken, log: this.log, origins: this.origins },
       )
       : null;
     if (this.debug !== null) {
@@ -187,9 +194,10 @@ export class Broker {
     await broker.backplane.start(broker.supervisor.sink());
     await broker.http.listen(broker.config.port, broker.config.host);
     const c = broker.config;
+    broker.origins.bind(c.host, broker.port);
     const policies = {
       auth: c.jwtSecret === null ? 'anonymous' : 'jwt',
-      allowedOrigins: c.allowedOrigins ?? 'own host',
+      allowedOrigins: broker.origins.origins,
       rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
       maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
       ...(c.faultRate > 0 ? { faultRate: c.faultRate } : {}),

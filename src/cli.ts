@@ -43,8 +43,11 @@ security and limits (README: Limits):
                          from its name/sub claims. At least 32 bytes. Prefer the env
                          HUBBUB_JWT_SECRET: arguments are visible to every local user.
                          Without a secret, names are anonymous.
-  --allowed-origins <l>  comma-separated origins browsers may connect from, or *
-                         (default: the broker's own host; env HUBBUB_ALLOWED_ORIGINS)
+  --public-url <url>     the URL browsers use when it is not the bound address (a proxy,
+                         TLS): its origin may connect (env HUBBUB_PUBLIC_URL)
+  --allowed-origins <l>  comma-separated origins browsers may connect from besides the
+                         broker's own address and --public-url, or * for any
+                         (env HUBBUB_ALLOWED_ORIGINS)
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
@@ -70,6 +73,7 @@ async function serve(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'jwt-secret': { type: 'string' },
       'allowed-origins': { type: 'string' },
+      'public-url': { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
@@ -102,6 +106,11 @@ async function serve(argv: string[]): Promise<void> {
   if (secret !== undefined && secret !== '') config.jwtSecret = secret;
   const origins = values['allowed-origins'] ?? process.env.HUBBUB_ALLOWED_ORIGINS;
   if (origins !== undefined && origins.trim() !== '') config.allowedOrigins = origins.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const publicUrl = values['public-url'] ?? process.env.HUBBUB_PUBLIC_URL;
+  if (publicUrl !== undefined && publicUrl !== '') {
+    if (!/^https?:\/\/[^/]/i.test(publicUrl) || !URL.canParse(publicUrl)) fail(`--public-url must be an http:// or https:// URL, got "${publicUrl}"`);
+    config.publicUrl = publicUrl;
+  }
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);

@@ -1,10 +1,12 @@
 // Authentication: with a JWT secret, a client needs an HS256 token (?token= or
-// Authorization: Bearer); its name comes from the token, never from ?name=;
-// a bad token is refused 401 before the upgrade and costs no actor. Without a
-// secret, names are anonymous and the startup log says so.
+// Authorization: Bearer); the user is the token's sub (a string or an
+// integer), its name claim only a display name beside it, never ?name=; a bad
+// token or a claim of the wrong type is refused 401 with the reason, before
+// the upgrade, and costs no actor. Without a secret, names are anonymous and
+// the startup log says so.
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { type JWTPayload, SignJWT, UnsecuredJWT } from 'jose';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -19,8 +21,8 @@ const SECRET = 'correct horse battery staple, 32+ bytes';
 const KEY = new TextEncoder().encode(SECRET);
 
 interface Claims {
-  sub?: string;
-  name?: string;
+  sub?: unknown;
+  name?: unknown;
   exp?: number | string;
   nbf?: number;
 }
@@ -28,7 +30,8 @@ interface Claims {
 /** A token signed with `key` (the broker's by default) and `alg`. */
 function token(claims: Claims, key: Uint8Array = KEY, alg = 'HS256'): Promise<string> {
   const { exp = '10m', ...rest } = claims;
-  const jwt = new SignJWT({ ...rest }).setProtectedHeader({ alg }).setIssuedAt();
+  // Claims of any JSON type, as an identity provider may issue them: JWTPayload types sub as a string.
+  const jwt = new SignJWT({ ...rest } as JWTPayload).setProtectedHeader({ alg }).setIssuedAt();
   if (exp !== undefined) jwt.setExpirationTime(exp);
   return jwt.sign(key);
 }
@@ -46,28 +49,41 @@ Auth.after(async (ctx) => {
   await ctx.tb.broker.close();
 });
 
-Auth('a token in ?token= names the user from its claims; ?name= is ignored', async ({ tb }) => {
+Auth('a token in ?token= names the user by its sub, its name claim is the display name; ?name= is ignored', async ({ tb }) => {
   const t = await token({ sub: 'u-1001', name: 'Alice' });
   const alice = await TestClient.connect(`${tb.wsUrl}?name=mallory&token=${t}`, null);
-  assert.is(alice.user, 'Alice');
+  assert.is(alice.user, 'u-1001');
+  assert.is(alice.displayName, 'Alice');
   const bare = await TestClient.connect(`${tb.wsUrl}?name=mallory&token=${await token({ sub: 'u-1002' })}`, null);
-  assert.is(bare.user, 'u-1002', 'without a name claim the sub is the name');
+  assert.is(bare.user, 'u-1002');
+  assert.is(bare.displayName, null, 'without a name claim there is no display name');
   await Promise.all([alice.close(), bare.close()]);
+});
+
+Auth('a numeric sub (as many identity providers issue) is the user, as its decimal string', async ({ tb }) => {
+  const c = await TestClient.connect(`${tb.wsUrl}?token=${await token({ sub: 12345, name: 'Dana' })}`, null);
+  assert.is(c.user, '12345');
+  assert.is(c.displayName, 'Dana');
+  await c.close();
 });
 
 Auth('a token in the Authorization header works as well', async ({ tb }) => {
   const t = await token({ sub: 'u-7', name: 'Bob' });
   const bob = await TestClient.connect(tb.wsUrl, 'mallory', { headers: { Authorization: `Bearer ${t}` } });
-  assert.is(bob.user, 'Bob');
+  assert.is(bob.user, 'u-7');
+  assert.is(bob.displayName, 'Bob');
   bob.send({ op: 'join', room: 'auth' });
   await bob.nextOf('joined', { room: 'auth' });
   await bob.close();
 });
 
-Auth('a name claim that is not a usable name falls back to sub', async ({ tb }) => {
-  const c = await TestClient.connect(`${tb.wsUrl}?token=${await token({ sub: 'u-9', name: 'bad\u0007name' })}`, null);
-  assert.is(c.user, 'u-9');
-  await c.close();
+Auth('a name claim that is not a usable name (controls, bidi overrides) is left out; the sub is the user', async ({ tb }) => {
+  for (const name of ['bad\u0007name', 'alice\u202e', '\u200b']) {
+    const c = await TestClient.connect(`${tb.wsUrl}?token=${await token({ sub: 'u-9', name })}`, null);
+    assert.is(c.user, 'u-9');
+    assert.is(c.displayName, null, JSON.stringify(name));
+    await c.close();
+  }
 });
 
 const refusals: [string, () => Promise<string | null>][] = [
@@ -80,7 +96,13 @@ const refusals: [string, () => Promise<string | null>][] = [
   ['an unsigned token (alg none)', async () => new UnsecuredJWT({ sub: 'u' }).setExpirationTime('10m').encode()],
   ['a token without sub', () => token({ name: 'Nobody' })],
   ['a token without exp (a credential that never expires)', async () => new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256' }).sign(KEY)],
-  ['a token whose sub and name are both unusable', () => token({ sub: ' '.repeat(3) })],
+  ['a token whose sub is whitespace only', () => token({ sub: ' '.repeat(3) })],
+  ['a token whose sub has a zero-width space', () => token({ sub: 'alice\u200b' })],
+  ['a token whose sub is a fraction', () => token({ sub: 1.5 })],
+  ['a token whose sub is an object', () => token({ sub: { id: 1 } })],
+  ['a token whose sub is true', () => token({ sub: true })],
+  ['a token whose name is a number', () => token({ sub: 'u', name: 7 })],
+  ['a token whose name is an array', () => token({ sub: 'u', name: ['a'] })],
 ];
 
 for (const [what, make] of refusals) {
@@ -90,7 +112,7 @@ for (const [what, make] of refusals) {
     const refusedBefore = tb.broker.chat.counters.authRefused;
     const viaQuery = await upgradeStatus(t === null ? tb.wsUrl : `${tb.wsUrl}?token=${encodeURIComponent(t)}`);
     assert.is(viaQuery.status, 401);
-    assert.match(String(viaQuery.headers['www-authenticate']), /^Bearer/);
+    assert.match(String(viaQuery.headers['www-authenticate']), /^Bearer error="invalid_token", error_description="[^"]+"$/);
     if (t !== null) {
       const viaHeader = await upgradeStatus(tb.wsUrl, { headers: { Authorization: `Bearer ${t}` } });
       assert.is(viaHeader.status, 401);
@@ -102,6 +124,20 @@ for (const [what, make] of refusals) {
   });
 }
 
+Auth('a claim of the wrong type is refused with its reason in WWW-Authenticate, never a 500', async ({ tb }) => {
+  const cases: [Claims, RegExp][] = [
+    [{ sub: 1.5 }, /the sub claim must be a string or an integer, not a non-integer number/],
+    [{ sub: { id: 1 } }, /the sub claim must be a string or an integer, not an object/],
+    [{ sub: 'u', name: 7 }, /the name claim must be a string, not a number/],
+    [{ sub: 'r\u202eoot' }, /the sub claim must not contain control, format or invisible characters \(found U\+202E\)/],
+  ];
+  for (const [claims, why] of cases) {
+    const reply = await upgradeStatus(`${tb.wsUrl}?token=${await token(claims)}`);
+    assert.is(reply.status, 401, JSON.stringify(claims));
+    assert.match(String(reply.headers['www-authenticate']), why);
+  }
+});
+
 Auth('the plain-text endpoint (/ws/text) is held to the same token', async ({ tb }) => {
   const textUrl = `${tb.wsUrl}/text`;
   assert.is((await upgradeStatus(`${textUrl}?name=mallory`)).status, 401, 'no token');
@@ -111,7 +147,7 @@ Auth('the plain-text endpoint (/ws/text) is held to the same token', async ({ tb
   await watcher.nextOf('joined', { room: 'lobby' });
   const text = new WebSocket(`${textUrl}?name=mallory&token=${await token({ sub: 'u-3', name: 'Carol' })}`);
   await once(text, 'open', 3000, 'the text client to connect');
-  await watcher.nextOf('presence', { room: 'lobby', user: 'Carol', event: 'join' });
+  await watcher.nextOf('presence', { room: 'lobby', user: 'u-3', event: 'join' });
   text.close();
   await watcher.close();
 });

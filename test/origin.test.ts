@@ -1,9 +1,14 @@
-// Origin check (cross-site WebSocket hijacking): browsers from origins not
-// allowed are refused 403 before the upgrade; by default only the broker's own
-// host is allowed; clients without an Origin header (not browsers) are let in.
+// Origin check (cross-site WebSocket hijacking, DNS rebinding): browsers from
+// origins not allowed are refused 403 before the upgrade; by default only the
+// address the broker was started on (scheme, host, port) and --public-url are
+// allowed, never whatever the request's Host says; --allowed-origins adds to
+// that; clients without an Origin header (not browsers) are let in; each
+// refused origin is logged once a minute; /debug is held to the same rules.
 // Raw upgrades pin the rules; a real chromium shows them from both sides: a
 // page of another origin cannot open the broker's WebSocket, the broker's own
 // page can.
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { suite } from 'uvu';
@@ -24,7 +29,8 @@ Origin('default: the own host is allowed, any other origin refused 403, no Origi
       [null, 101],
       [`http://${own}`, 101],
       [`HTTP://${own.toUpperCase()}`, 101],
-      [`https://${own}`, 101], // a TLS terminator in front: same host and port
+      [`http://localhost:${port}`, 101], // bound to loopback: the browser's own name for it too
+      [`https://${own}`, 403], // another scheme is another origin (use --public-url behind TLS)
       ['http://evil.example', 403],
       [`http://evil.example:${port}`, 403],
       [`http://127.0.0.1:${Number(port) + 1}`, 403],
@@ -39,16 +45,37 @@ Origin('default: the own host is allowed, any other origin refused 403, no Origi
     // The plain-text endpoint is no way around the check.
     assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: 'http://evil.example' } })).status, 403, '/ws/text');
     assert.is((await upgradeStatus(`${tb.wsUrl}/text`, { headers: { Origin: `http://${own}` } })).status, 101, '/ws/text, own host');
-    // The Host header is what "own host" means: a proxy that forwards it keeps browsers of its own name working.
+    // DNS rebinding: the attacker's name points at the broker, so Host and Origin agree; both are his.
+    const rebound = await upgradeStatus(tb.wsUrl, { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } });
+    assert.is(rebound.status, 403, 'Host is not what "own" means');
     const proxied = await upgradeStatus(tb.wsUrl, { headers: { Host: 'chat.example.com', Origin: 'https://chat.example.com' } });
-    assert.is(proxied.status, 101);
-    assert.is(tb.broker.chat.counters.originRefused, 7);
+    assert.is(proxied.status, 403, 'a proxy needs --public-url');
+    assert.is(tb.broker.chat.counters.originRefused, 10);
   } finally {
     await tb.broker.close();
   }
 });
 
-Origin('--allowed-origins: exactly the listed origins; "*" allows any', async () => {
+Origin('--public-url: its origin is allowed (scheme, host and port as given), beside the bound address', async () => {
+  const tb = await startBroker({ publicUrl: 'https://Chat.Example.com/hubbub/' });
+  try {
+    const cases: [string, number][] = [
+      ['https://chat.example.com', 101],
+      ['https://chat.example.com:443', 101],
+      ['http://chat.example.com', 403],
+      ['https://chat.example.com:8443', 403],
+      [`http://${new URL(tb.url).host}`, 101],
+    ];
+    for (const [origin, expected] of cases) {
+      const reply = await upgradeStatus(tb.wsUrl, { headers: { Host: 'chat.example.com', Origin: origin } });
+      assert.is(reply.status, expected, `Origin ${origin}`);
+    }
+  } finally {
+    await tb.broker.close();
+  }
+});
+
+Origin('--allowed-origins: the listed origins besides the own address; "*" allows any', async () => {
   const tb = await startBroker({ allowedOrigins: ['https://chat.example.com', 'http://localhost:3000'] });
   const any = await startBroker({ allowedOrigins: ['*'] });
   try {
@@ -61,7 +88,7 @@ Origin('--allowed-origins: exactly the listed origins; "*" allows any', async ()
       ['http://chat.example.com', 403], // another scheme is another origin
       ['https://chat.example.com:8443', 403],
       ['https://evil.example', 403],
-      [own, 403], // the list replaces the default (so DNS-rebinding names are refused too)
+      [own, 101], // the list adds to the default: the broker's own pages keep working
     ];
     for (const [origin, expected] of cases) {
       const reply = await upgradeStatus(tb.wsUrl, { headers: origin === null ? {} : { Origin: origin } });
@@ -70,6 +97,43 @@ Origin('--allowed-origins: exactly the listed origins; "*" allows any', async ()
     assert.is((await upgradeStatus(any.wsUrl, { headers: { Origin: 'https://evil.example' } })).status, 101);
   } finally {
     await Promise.all([tb.broker.close(), any.broker.close()]);
+  }
+});
+
+Origin('/debug: the right token from a foreign page is refused 403; from the broker\'s own page it is let in', async () => {
+  const tb = await startBroker({ debugToken: 'debug-secret' });
+  try {
+    const url = `${tb.url.replace('http', 'ws')}debug?token=debug-secret`;
+    assert.is((await upgradeStatus(url, { headers: { Origin: 'http://evil.example' } })).status, 403, 'foreign origin');
+    const port = new URL(tb.url).port;
+    assert.is((await upgradeStatus(url, { headers: { Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` } })).status, 403, 'rebinding');
+    assert.is((await upgradeStatus(url, { headers: { Origin: `http://${new URL(tb.url).host}` } })).status, 101, 'own page');
+    assert.is((await upgradeStatus(url)).status, 101, 'no Origin: not a browser (the inspect CLI)');
+  } finally {
+    await tb.broker.close();
+  }
+});
+
+Origin('each refused origin is logged as a warning once a minute, with what is allowed', async () => {
+  const lines: { level: number; msg: string; origin?: string; allowed?: string[] }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const tb = await startBroker({ logger: pino({ level: 'info' }, sink) });
+  try {
+    for (const origin of ['http://evil.example', 'http://evil.example', 'https://other.example', 'http://evil.example']) {
+      assert.is((await upgradeStatus(tb.wsUrl, { headers: { Origin: origin } })).status, 403);
+    }
+    const refused = lines.filter((l) => /origin refused/.test(l.msg));
+    assert.equal(refused.map((l) => l.origin), ['http://evil.example', 'https://other.example'], 'once per origin');
+    assert.is(refused[0].level, 40, 'a warning');
+    assert.ok(refused[0].allowed?.includes(`http://${new URL(tb.url).host}`), 'names what is allowed');
+    assert.is(tb.broker.chat.counters.originRefused, 4, 'every refusal is counted');
+  } finally {
+    await tb.broker.close();
   }
 });
 

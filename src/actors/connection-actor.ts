@@ -75,6 +75,13 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   rlAt = 0;
   /** The name the supervisor gave it; '' until registered. */
   user = '';
+  /**
+   * True when requestedName is a verified JWT sub: the connection is that user
+   * (one of its tabs), never a generated alternative.
+   */
+  verified = false;
+  /** The display name beside the user id (a token's name claim); null: the user id is all there is. */
+  displayName: string | null = null;
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
   /**
    * Frames held, in arrival order: those that came before registration
@@ -94,7 +101,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     id: string,
     readonly peer: Peer,
     readonly env: ConnectionEnv,
-    /** The name asked for in the URL (null: none or unusable). */
+    /** The user asked for: the URL's name (null: none or unusable), or a verified token's sub. */
     readonly requestedName: string | null,
     mailboxCapacity?: number,
   ) {
@@ -283,7 +290,9 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   #enter(state: ConnectionState, event: ConnectionEvent): void {
     switch (state) {
       case 'open':
-        this.peer.deliver(encode({ type: 'welcome', session: this.id, user: this.user }));
+        this.peer.deliver(encode(this.displayName === null
+          ? { type: 'welcome', session: this.id, user: this.user }
+          : { type: 'welcome', session: this.id, user: this.user, name: this.displayName }));
         this.#release(); // what came before the welcome, as tokens allow
         break;
       case 'closing':

@@ -21,6 +21,7 @@ import type { Scheduler } from '../actors/scheduler.js';
 import type { Supervisor } from '../actors/supervisor.js';
 import { CLOSE_GOING_AWAY, CLOSE_KICKED, CLOSE_UNSUPPORTED_DATA } from '../constants.js';
 import { refuseUpgrade } from '../transport/http-server.js';
+import type { OriginPolicy } from '../transport/origin-policy.js';
 import { ActorIndex } from './actor-index.js';
 import { handleDebugOp, type OpContext } from './debug-ops.js';
 import { DebugStream, type StreamOptions } from './debug-stream.js';
@@ -46,6 +47,8 @@ export interface DebugOptions extends StreamOptions {
   /** The shared secret; null or '' generates one (see `tokenGenerated`). */
   token?: string | null;
   log: Logger;
+  /** Which browser pages may connect (the chat's policy); absent: no Origin check. */
+  origins?: OriginPolicy;
   traceSize?: number;
   statsIntervalMs?: number;
   maxClients?: number;
@@ -73,10 +76,12 @@ export class DebugGateway {
   readonly #maxBuffered: number;
   readonly #timer: NodeJS.Timeout;
   readonly #ops: OpContext;
+  readonly #origins: OriginPolicy | null;
 
   constructor(target: DebugTarget, options: DebugOptions) {
     this.#target = target;
     this.#log = options.log;
+    this.#origins = options.origins ?? null;
     this.tokenGenerated = options.token == null || options.token === '';
     this.token = this.tokenGenerated ? randomBytes(18).toString('base64url') : options.token!;
     this.#tokenDigest = digest(this.token);
@@ -116,8 +121,16 @@ export class DebugGateway {
     return this.#clients.size;
   }
 
-  /** Completes or refuses an upgrade on /debug; refusals are HTTP statuses, before any handshake. */
+  /**
+   * Completes or refuses an upgrade on /debug; refusals are HTTP statuses,
+   * before any handshake. Origin first: a page elsewhere that learnt the token
+   * (a log, a shared link) must not drive the channel from a victim's browser.
+   */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    if (this.#origins !== null && !this.#origins.allows(req)) {
+      refuseUpgrade(socket, 403, 'Forbidden');
+      return;
+    }
     if (!this.authorized(req, url)) {
       this.#log.warn({ remote: req.socket.remoteAddress }, 'debug channel: refused a connection without the right token');
       refuseUpgrade(socket, 401, 'Unauthorized');

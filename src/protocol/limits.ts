@@ -7,6 +7,8 @@
 export const MAX_FRAME_BYTES = 64 * 1024;
 /** User names: 1..32 characters. */
 export const MAX_NAME_LENGTH = 32;
+/** User ids: a JWT's sub (1..128 characters), or the name a client chose without one (1..32). A DM's `to` is one. */
+export const MAX_USER_ID_LENGTH = 128;
 /** Room names: 1..64 characters. */
 export const MAX_ROOM_LENGTH = 64;
 /** Client-chosen op ids echoed in acks: up to 64 characters. */

@@ -4,8 +4,9 @@
 // supervisor's message, history and joined frames, the backplane's seq) until
 // those encoders move here (issue 17).
 // Encoders return OutFrames so one encoded event can be written to many sockets.
-import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH } from './limits.js';
+import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH, MAX_USER_ID_LENGTH } from './limits.js';
 import type { ErrorCode } from './errors.js';
+import { cleanName, nameProblem } from './names.js';
 import { OutFrame } from './out-frame.js';
 
 /** A client's op id, echoed in its ack or error as given. */
@@ -28,7 +29,7 @@ export interface ProtocolFault {
 }
 
 export type ServerEvent =
-  | { type: 'welcome'; session: string; user: string }
+  | { type: 'welcome'; session: string; user: string; name?: string }
   | { type: 'joined'; room: string; users: string[]; count: number; recovered?: boolean; seq?: number; id?: OpId }
   | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
@@ -169,7 +170,7 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
     }
     default: {
       // 'dm'
-      const to = checkName(o.to, 'to', MAX_NAME_LENGTH);
+      const to = checkName(o.to, 'to', MAX_USER_ID_LENGTH);
       if (typeof to !== 'string') return withRef(to, ref);
       if (typeof o.text !== 'string') return withRef({ fault: 'bad_request', message: '"text" must be a string' }, ref);
       return withRef({ op: 'dm', to, text: o.text }, ref);
@@ -190,21 +191,13 @@ function withRef<T extends object>(x: T, ref: OpId | undefined): T {
   return x;
 }
 
-// Control characters (C0, DEL, C1) are refused in names: they break terminals and logs.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 function checkName(v: unknown, field: string, max: number): string | ProtocolFault {
   if (typeof v !== 'string') return { fault: 'bad_request', message: `missing "${field}"` };
-  if (v.length === 0 || v.length > max || CONTROL.test(v)) {
-    return { fault: 'bad_request', message: `"${field}" must be 1-${max} characters without control characters` };
-  }
-  return v;
+  const problem = nameProblem(v, `"${field}"`, max);
+  return problem === null ? v : { fault: 'bad_request', message: problem };
 }
 
-/** A user name a client asked for, or null when it is missing or not acceptable. */
-export function cleanUserName(v: string | null | undefined): string | null {
-  if (v == null) return null;
-  const name = v.trim();
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH || CONTROL.test(name)) return null;
-  return name;
+/** A user name a client asked for (trimmed), or null when it is missing or not acceptable (names.ts). */
+export function cleanUserName(v: unknown): string | null {
+  return cleanName(v, MAX_NAME_LENGTH);
 }

@@ -1,36 +1,31 @@
-// UpgradeGuard: who may open a WebSocket, decided before the handshake.
+// UpgradeGuard: who a WebSocket client is, decided before the handshake
+// (Origin is origin-policy.ts's business).
 //
-// Two checks, both on the HTTP upgrade request, so a refused client costs no
-// WebSocket, no actor and no registry entry:
-//   - Origin (cross-site WebSocket hijacking): a browser always sends Origin;
-//     one from a page not in the allowed list is refused 403. By default the
-//     allowed origin is the broker's own host (the Origin's host:port equals
-//     the request's Host). Clients without an Origin header are not browsers
-//     and are let through: they cannot carry a victim's ambient credentials.
-//   - JWT (when a secret is configured): an HS256 token in the Authorization
-//     header ("Bearer ...") or, for browsers, which cannot set headers on a
-//     WebSocket, in `?token=`. The user name comes from the token (its `name`
-//     claim, else `sub`), never from `?name=`. A missing, malformed, expired or
-//     badly signed token is refused 401. Verification is jose's, not ours.
+// With a secret, a client presents an HS256 JWT in the Authorization header
+// ("Bearer ...") or, for browsers, which cannot set headers on a WebSocket, in
+// `?token=`. The user is the token's `sub` (a string, or an integer as many
+// identity providers issue, normalised to its decimal string): DMs, presence
+// and uniqueness use it, and two connections with one sub are one user in
+// two tabs. The `name` claim, when present, is only a display name carried
+// beside it. `?name=` is never consulted. A missing, malformed, expired or
+// badly signed token, or a claim of the wrong type, is refused 401 with the
+// reason in WWW-Authenticate. Verification is jose's, not ours.
 import type { IncomingMessage } from 'node:http';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { JWT_CLOCK_TOLERANCE_S, MIN_JWT_SECRET_BYTES } from '../constants.js';
-import { cleanUserName } from '../protocol/protocol.js';
+import { MAX_NAME_LENGTH, MAX_USER_ID_LENGTH } from '../protocol/limits.js';
+import { cleanName, nameProblem } from '../protocol/names.js';
 
 export interface UpgradeGuardOptions {
   /** HS256 secret; null: no authentication, names are whatever clients ask for. */
   jwtSecret: string | null;
-  /** Origins allowed for browsers ("https://chat.example.com", or "*" for any); null: the broker's own host. */
-  allowedOrigins: readonly string[] | null;
 }
 
-/** The outcome of authentication: the user name to register, or why not. */
-export type Identity = { user: string } | { refused: string };
+/** The outcome of authentication: the user (the token's sub) and its display name, or why not. */
+export type Identity = { user: string; name: string | null } | { refused: string };
 
 export class UpgradeGuard {
   readonly #key: Uint8Array | null;
-  readonly #origins: ReadonlySet<string> | null;
-  readonly #anyOrigin: boolean;
 
   constructor(options: UpgradeGuardOptions) {
     if (options.jwtSecret !== null) {
@@ -42,29 +37,11 @@ export class UpgradeGuard {
     } else {
       this.#key = null;
     }
-    const origins = options.allowedOrigins;
-    this.#anyOrigin = origins?.includes('*') === true;
-    this.#origins = origins === null ? null : new Set(origins.filter((o) => o !== '*').map(normalizeOrigin));
   }
 
   /** True when clients must present a token. */
   get authenticates(): boolean {
     return this.#key !== null;
-  }
-
-  /** Whether a request's Origin may open a WebSocket here (see the file header). */
-  originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined) return true; // not a browser
-    if (this.#anyOrigin) return true;
-    let url: URL;
-    try {
-      url = new URL(origin);
-    } catch {
-      return false; // "null" (sandboxed frames, file://) and garbage
-    }
-    if (this.#origins !== null) return this.#origins.has(url.origin.toLowerCase());
-    return sameHost(url, req.headers.host);
   }
 
   /** The user a request's token names, or why it is refused. Only when `authenticates`. */
@@ -77,8 +54,7 @@ export class UpgradeGuard {
         requiredClaims: ['sub', 'exp'],
         clockTolerance: JWT_CLOCK_TOLERANCE_S,
       });
-      const user = cleanUserName(typeof payload.name === 'string' ? payload.name : null) ?? cleanUserName(payload.sub);
-      return user === null ? { refused: 'token has no usable sub or name' } : { user };
+      return identityOf(payload);
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { refused: 'token expired' };
       if (err instanceof joseErrors.JOSEError) return { refused: `invalid token (${err.code})` };
@@ -94,26 +70,30 @@ function bearerToken(req: IncomingMessage): string | null {
   return m === null ? null : m[1];
 }
 
-/** "HTTPS://Chat.Example.com:443/" -> "https://chat.example.com"; unparsable entries stay as given. */
-export function normalizeOrigin(origin: string): string {
-  try {
-    return new URL(origin).origin.toLowerCase();
-  } catch {
-    return origin.toLowerCase();
-  }
+/**
+ * The user and display name of a verified token's claims (see the file header).
+ * Claims are whatever the token's issuer put there: any JSON type may come.
+ */
+export function identityOf(claims: { sub?: unknown; name?: unknown }): Identity {
+  const { sub, name } = claims;
+  let user: string;
+  if (typeof sub === 'string') user = sub;
+  else if (typeof sub === 'number' && Number.isSafeInteger(sub)) user = String(sub);
+  else if (typeof sub === 'number' && Number.isInteger(sub)) return { refused: 'the sub claim is an integer too large to be exact in JSON; issue it as a string' };
+  else return { refused: `the sub claim must be a string or an integer, not ${jsonType(sub)}` };
+  const problem = nameProblem(user, 'the sub claim', MAX_USER_ID_LENGTH);
+  if (problem !== null) return { refused: problem };
+  if (user !== user.trim()) return { refused: 'the sub claim must not begin or end with whitespace' };
+  if (name === undefined || name === null) return { user, name: null };
+  if (typeof name !== 'string') return { refused: `the name claim must be a string, not ${jsonType(name)}` };
+  // A display name that is not acceptable (controls, invisible characters) is left out, not refused: the sub still names the user.
+  return { user, name: cleanName(name, MAX_NAME_LENGTH) };
 }
 
-/**
- * The Origin names the host the request was sent to. The Host header carries no
- * scheme, so a Host without a port matches the Origin scheme's default port.
- */
-function sameHost(origin: URL, host: string | undefined): boolean {
-  if (host === undefined) return false;
-  let h: URL;
-  try {
-    h = new URL(`${origin.protocol}//${host}`);
-  } catch {
-    return false;
-  }
-  return h.hostname.toLowerCase() === origin.hostname.toLowerCase() && h.port === origin.port;
+function jsonType(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'a number' : 'a non-integer number';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

@@ -2,7 +2,7 @@
 // actors and socket events into mailbox messages; flushes output per slice.
 //
 // Before the handshake it applies the edge's checks, cheapest first: Origin
-// (403), connections per IP (429), token (401; see auth.ts). After it, it
+// (403; origin-policy.ts), connections per IP (429), token (401; auth.ts). After it, it
 // decides no policy: a frame becomes a message for the socket's actor, a
 // close becomes `socket-closed`, and everything else is the actors' business.
 // Sockets call the gateway directly for their events (HubSocket.emit): no
@@ -15,6 +15,7 @@ import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.
 import type { Scheduler } from '../actors/scheduler.js';
 import { CLOSE_UNSUPPORTED_DATA, FRAMES_PER_READ_MAX } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
+import type { OriginPolicy } from './origin-policy.js';
 import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket, type SocketOwner } from './hub-socket.js';
@@ -32,8 +33,17 @@ export interface ChatGatewayOptions {
   heartbeatBuckets: number;
   mailboxCapacity: number;
   jwtSecret: string | null;
-  allowedOrigins: readonly string[] | null;
   maxConnsPerIp: number;
+}
+
+/** Who a connection asks to be, as the edge established it (see UpgradeGuard). */
+export interface AskedIdentity {
+  /** The user id: a verified token's sub, or the URL's ?name= (null: none or unusable, a guest name is made). */
+  user: string | null;
+  /** True for a token's sub: the connection is that user, in one more tab if it is already online. */
+  verified: boolean;
+  /** A display name beside the id (the token's name claim). */
+  name: string | null;
 }
 
 export class ChatGateway implements SocketOwner {
@@ -46,6 +56,7 @@ export class ChatGateway implements SocketOwner {
   readonly maxOutboxFrames: number;
   readonly counters = new HubCounters();
   readonly guard: UpgradeGuard;
+  readonly origins: OriginPolicy;
   readonly ipLimit: IpLimit;
   #accepting = true;
   #dirty: HubSocket[] = [];
@@ -53,13 +64,14 @@ export class ChatGateway implements SocketOwner {
   /** Connections accepted over the gateway's life. */
   accepted = 0;
 
-  constructor(env: ConnectionEnv, log: Logger, options: ChatGatewayOptions) {
+  constructor(env: ConnectionEnv, log: Logger, options: ChatGatewayOptions, origins: OriginPolicy) {
     this.#env = env;
     this.#log = log;
     this.#mailboxCapacity = options.mailboxCapacity;
     this.maxOutboxBytes = options.maxOutboxBytes;
     this.maxOutboxFrames = options.maxOutboxFrames;
     this.guard = new UpgradeGuard(options);
+    this.origins = origins;
     this.ipLimit = new IpLimit(options.maxConnsPerIp);
     // closeTimeout is ws >= 8.19 and not yet in @types/ws: a non-literal object skips the excess-property check.
     const serverOptions: ServerOptions<typeof HubSocket> & { closeTimeout: number } = {
@@ -83,10 +95,10 @@ export class ChatGateway implements SocketOwner {
   /** Checks, then completes, a WebSocket upgrade on /ws. Called by the HTTP server's upgrade router. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const batch = url.searchParams.get('batch') === '1';
-    this.admit(req, socket, url, (name) => {
+    this.admit(req, socket, url, (who) => {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         (ws as HubSocket).batch = batch;
-        this.adopt(ws as HubSocket, name, 'c');
+        this.adopt(ws as HubSocket, who, 'c');
       });
     });
   }
@@ -94,15 +106,15 @@ export class ChatGateway implements SocketOwner {
   /**
    * The edge's checks, before any handshake, for every chat endpoint (/ws and
    * /ws/text alike): Origin (403), connections per IP (429), token (401). Calls
-   * `handshake` with the user name to register (the token's, or the URL's when
-   * there is no secret), or refuses the socket.
+   * `handshake` with who the connection is (the token's sub, or the URL's name
+   * when there is no secret), or refuses the socket.
    */
-  admit(req: IncomingMessage, socket: Duplex, url: URL, handshake: (name: string | null) => void): void {
+  admit(req: IncomingMessage, socket: Duplex, url: URL, handshake: (who: AskedIdentity) => void): void {
     if (!this.#accepting) {
       socket.destroy();
       return;
     }
-    if (!this.guard.originAllowed(req)) {
+    if (!this.origins.allows(req)) {
       this.counters.originRefused++;
       refuseUpgrade(socket, 403, 'Forbidden');
       return;
@@ -113,7 +125,7 @@ export class ChatGateway implements SocketOwner {
       return;
     }
     if (!this.guard.authenticates) {
-      handshake(cleanUserName(url.searchParams.get('name')));
+      handshake({ user: cleanUserName(url.searchParams.get('name')), verified: false, name: null });
       return;
     }
     this.guard.identify(req, url).then(
@@ -121,11 +133,12 @@ export class ChatGateway implements SocketOwner {
         if ('refused' in id) {
           this.counters.authRefused++;
           this.#log.debug({ remote: req.socket.remoteAddress, why: id.refused }, 'upgrade refused: token');
-          refuseUpgrade(socket, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${id.refused}"` });
+          const why = id.refused.replace(/["\\]/g, "'");
+          refuseUpgrade(socket, 401, 'Unauthorized', { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${why}"` });
         } else if (socket.destroyed || !this.#accepting) {
           socket.destroy(); // the client went, or shutdown began, while its token was checked
         } else {
-          handshake(id.user);
+          handshake({ user: id.user, verified: true, name: id.name });
         }
       },
       (err: unknown) => {
@@ -149,8 +162,10 @@ export class ChatGateway implements SocketOwner {
    * registration. Every gateway's sockets come through here (the text gateway's
    * too), so all share one flush per slice and one heartbeat wheel.
    */
-  adopt(ws: HubSocket, name: string | null, idPrefix: string): ConnectionActor {
-    const actor = new ConnectionActor(`${idPrefix}${++this.#nextId}`, ws, this.#env, name, this.#mailboxCapacity);
+  adopt(ws: HubSocket, who: AskedIdentity, idPrefix: string): ConnectionActor {
+    const actor = new ConnectionActor(`${idPrefix}${++this.#nextId}`, ws, this.#env, who.user, this.#mailboxCapacity);
+    actor.verified = who.verified;
+    actor.displayName = who.name;
     ws.actor = actor;
     ws.owner = this; // from here on the socket's events come to onFrame, onSocketClosed, onSocketError
     this.heartbeat.add(ws);

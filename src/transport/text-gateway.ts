@@ -16,7 +16,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { ChatGateway, ChatGatewayOptions } from './chat-gateway.js';
+import type { AskedIdentity, ChatGateway, ChatGatewayOptions } from './chat-gateway.js';
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket } from './hub-socket.js';
 import { OutFrame } from '../protocol/out-frame.js';
@@ -77,14 +77,14 @@ export class TextGateway {
       return;
     }
     // Origin, per-IP cap and token: the chat gateway's checks, so this door is no way around them.
-    this.#chat.admit(req, socket, url, (name) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, name, room, join));
+    this.#chat.admit(req, socket, url, (who) => {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, who, room, join));
     });
   }
 
-  #accept(ws: TextSocket, name: string | null, room: string, join: string): void {
+  #accept(ws: TextSocket, who: AskedIdentity, room: string, join: string): void {
     ws.sendPrefix = `{"op":"send","room":${JSON.stringify(room)},"text":`;
-    const actor = this.#chat.adopt(ws, name, 't');
+    const actor = this.#chat.adopt(ws, who, 't');
     // Held by the actor until it is registered, then handled before anything the client sends.
     this.#chat.scheduler.send(actor, join, true);
   }

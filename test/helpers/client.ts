@@ -22,6 +22,8 @@ export class TestClient {
   readonly ws: WebSocket;
   /** Set by the welcome. */
   user = '';
+  /** The welcome's display name (a token's name claim), if it had one. */
+  displayName: string | null = null;
   session = '';
   /** Every frame received, in order (for assertions that something did NOT arrive). */
   readonly received: Frame[] = [];
@@ -59,6 +61,7 @@ export class TestClient {
     const client = new TestClient(new WebSocket(url, { perMessageDeflate: false, ...options }));
     const welcome = await client.next((f) => f.type === 'welcome', DEFAULT_WAIT_MS, `welcome for ${name}`);
     client.user = welcome.user as string;
+    client.displayName = typeof welcome.name === 'string' ? welcome.name : null;
     client.session = welcome.session as string;
     return client;
   }

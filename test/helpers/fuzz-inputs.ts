@@ -19,8 +19,11 @@ export interface Expected {
 }
 
 const OPS = ['join', 'leave', 'send', 'dm', 'who', 'ping', 'history'];
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const goodName = (v: unknown, max: number): boolean => typeof v === 'string' && v.length >= 1 && v.length <= max && !CONTROL.test(v);
+// docs/protocol.md "Names": no control, format, default-ignorable, line-separator, private-use,
+// unassigned or lone-surrogate code point, and not whitespace only.
+const REFUSED_IN_NAMES = /[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Co}\p{Cn}\p{Cs}]/u;
+const goodName = (v: unknown, max: number): boolean =>
+  typeof v === 'string' && v.length >= 1 && v.length <= max && !REFUSED_IN_NAMES.test(v) && v.trim() !== '';
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** What the broker must answer to a text frame whose UTF-8 decodes to `text`. */
@@ -60,7 +63,7 @@ export function expectedReply(text: string): Expected {
     case 'send':
       return goodName(o.room, 64) && typeof o.text === 'string' ? ok : bad('bad_request');
     default: // dm
-      return goodName(o.to, 32) && typeof o.text === 'string' ? ok : bad('bad_request');
+      return goodName(o.to, 128) && typeof o.text === 'string' ? ok : bad('bad_request');
   }
 }
 
