@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ConnectionEnv } from './actors/connection-actor.js';
 import { RateLimit } from './actors/rate-limit.js';
+import type { RoomRules } from './actors/room-access.js';
 import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
@@ -45,6 +46,8 @@ export interface BrokerConfig {
   allowedOrigins: string[] | null;
   /** The URL browsers reach the broker at through a proxy or TLS terminator (its origin is allowed); null: none. */
   publicUrl: string | null;
+  /** Who may read and write which rooms when a token has no rooms claim (room-access.ts); null: every room rw. */
+  roomPolicy: RoomRules | null;
   /** Frames per second per connection (0: no limit), and the burst allowed. */
   rateLimit: number;
   rateBurst: number;
@@ -85,6 +88,7 @@ export function defaultConfig(): BrokerConfig {
     jwtSecret: null,
     allowedOrigins: null,
     publicUrl: null,
+    roomPolicy: null,
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
@@ -131,6 +135,7 @@ export class Broker {
     this.supervisor = new Supervisor(this.scheduler, this.log, this.backplane, {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
+      roomPolicy: config.roomPolicy ?? undefined,
     });
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;

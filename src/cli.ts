@@ -6,7 +6,9 @@
 // `hubbub inspect` watches one through its debug channel.
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseRoomRules, type RoomRules } from './actors/room-access.js';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
 import { PRESENCE_TTL_MS } from './constants.js';
 import { inspect } from './debug/inspect-cli.js';
@@ -48,6 +50,9 @@ security and limits (README: Limits):
   --allowed-origins <l>  comma-separated origins browsers may connect from besides the
                          broker's own address and --public-url, or * for any
                          (env HUBBUB_ALLOWED_ORIGINS)
+  --room-policy <file>   JSON rules of who may read and write which rooms, for connections
+                         whose token has no rooms claim, e.g. {"announce":"r","*":"rw"}
+                         (env HUBBUB_ROOM_POLICY; default: every room rw; docs/api.md)
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
@@ -74,6 +79,7 @@ async function serve(argv: string[]): Promise<void> {
       'jwt-secret': { type: 'string' },
       'allowed-origins': { type: 'string' },
       'public-url': { type: 'string' },
+      'room-policy': { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
@@ -111,6 +117,8 @@ async function serve(argv: string[]): Promise<void> {
     if (!/^https?:\/\/[^/]/i.test(publicUrl) || !URL.canParse(publicUrl)) fail(`--public-url must be an http:// or https:// URL, got "${publicUrl}"`);
     config.publicUrl = publicUrl;
   }
+  const roomPolicy = values['room-policy'] ?? process.env.HUBBUB_ROOM_POLICY;
+  if (roomPolicy !== undefined && roomPolicy !== '') config.roomPolicy = readRoomPolicy(roomPolicy);
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
@@ -241,4 +249,17 @@ switch (command) {
     break;
   default:
     fail(`unknown command "${command}"`);
+}
+
+/** The --room-policy file's rules, or exit 2 naming what is wrong with it. */
+function readRoomPolicy(path: string): RoomRules {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    fail(`--room-policy ${path}: ${(err as Error).message}`);
+  }
+  const rules = parseRoomRules(json, `--room-policy ${path}`);
+  if (typeof rules === 'string') fail(rules);
+  return rules;
 }

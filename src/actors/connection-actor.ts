@@ -6,6 +6,7 @@
 // supervisor) only reads the current state. Output never passes through the
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
+import type { RoomRules } from './room-access.js';
 import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION } from '../constants.js';
 import type { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, isFault, parseClientOp } from '../protocol/protocol.js';
@@ -82,6 +83,8 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   verified = false;
   /** The display name beside the user id (a token's name claim); null: the user id is all there is. */
   displayName: string | null = null;
+  /** What this connection may read and write (its token's rooms claim); null: the broker's room policy. */
+  rooms: RoomRules | null = null;
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
   /**
    * Frames held, in arrival order: those that came before registration

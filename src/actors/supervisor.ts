@@ -47,6 +47,7 @@ import {
   addMember, addSession, emptyRegistry, removeMember, removeSession,
   type RegistryState, type Room,
 } from './registry.js';
+import { accessTo, OPEN_RULES, type Access, type RoomRules } from './room-access.js';
 import { RoomView } from './room-view.js';
 import type { Scheduler } from './scheduler.js';
 import type { PeerMsg, RoomOp, SupervisorMsg } from './supervisor-messages.js';
@@ -54,6 +55,8 @@ import { supervisorSink } from './supervisor-sink.js';
 
 export interface SupervisorOptions extends PresenceOptions {
   mailboxCapacity?: number;
+  /** Who may read and write which rooms when a connection's token has no rooms claim (room-access.ts). */
+  roomPolicy?: RoomRules;
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
@@ -80,6 +83,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   backplaneUp = true;
   /** Plain joins waiting for their room to be ready, by room. */
   readonly #readyWaits = new Map<string, Requester[]>();
+  readonly #roomPolicy: RoomRules;
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
     super('supervisor', options.mailboxCapacity ?? 1 << 16);
@@ -87,6 +91,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#log = log;
     this.#backplane = backplane;
     this.#view = new RoomView(backplane);
+    this.#roomPolicy = options.roomPolicy ?? OPEN_RULES;
     this.#names = new Names({
       registered: (name) => trieGet(this.state.users, name) !== undefined,
       grant: (actor, name) => this.#registered(actor, name),
@@ -245,6 +250,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #op(from: ConnectionActor, op: RoomOp): void {
+    if (op.op !== 'dm' && op.op !== 'leave' && !this.#allowed(from, op.room, op.op === 'send' ? 'rw' : 'r', op.id)) return;
     switch (op.op) {
       case 'send':
         return this.#publish(from, op.room, op.text, op.id);
@@ -274,6 +280,18 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
     }
+  }
+
+  /** Whether `from` may do what needs `need` in `room`; if not, it is told so (`forbidden`). */
+  #allowed(from: ConnectionActor, room: string, need: 'r' | 'rw', id: OpId | undefined): boolean {
+    const rules = from.rooms ?? this.#roomPolicy;
+    if (rules === OPEN_RULES) return true; // no policy, no claim: the common case costs one comparison
+    const has: Access = accessTo(rules, room);
+    if (has === 'rw' || has === need) return true;
+    from.peer.deliver(encodeError('forbidden', has === 'r'
+      ? `"${room}" is read-only for you`
+      : `you may not ${need === 'rw' ? 'send to' : 'join or read'} "${room}"`, id));
+    return false;
   }
 
   #isMember(actor: ConnectionActor, roomName: string): boolean {

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'unknown_op'
   | 'not_in_room'
   | 'unknown_user'
+  | 'forbidden'
   | 'overloaded'
   | 'unavailable';
 

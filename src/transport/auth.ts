@@ -15,6 +15,7 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { JWT_CLOCK_TOLERANCE_S, MIN_JWT_SECRET_BYTES } from '../constants.js';
 import { MAX_NAME_LENGTH, MAX_USER_ID_LENGTH } from '../protocol/limits.js';
 import { cleanName, nameProblem } from '../protocol/names.js';
+import { parseRoomRules, type RoomRules } from '../actors/room-access.js';
 
 export interface UpgradeGuardOptions {
   /** HS256 secret; null: no authentication, names are whatever clients ask for. */
@@ -22,7 +23,7 @@ export interface UpgradeGuardOptions {
 }
 
 /** The outcome of authentication: the user (the token's sub) and its display name, or why not. */
-export type Identity = { user: string; name: string | null } | { refused: string };
+export type Identity = { user: string; name: string | null; rooms: RoomRules | null } | { refused: string };
 
 export class UpgradeGuard {
   readonly #key: Uint8Array | null;
@@ -74,7 +75,7 @@ function bearerToken(req: IncomingMessage): string | null {
  * The user and display name of a verified token's claims (see the file header).
  * Claims are whatever the token's issuer put there: any JSON type may come.
  */
-export function identityOf(claims: { sub?: unknown; name?: unknown }): Identity {
+export function identityOf(claims: { sub?: unknown; name?: unknown; rooms?: unknown }): Identity {
   const { sub, name } = claims;
   let user: string;
   if (typeof sub === 'string') user = sub;
@@ -84,10 +85,17 @@ export function identityOf(claims: { sub?: unknown; name?: unknown }): Identity 
   const problem = nameProblem(user, 'the sub claim', MAX_USER_ID_LENGTH);
   if (problem !== null) return { refused: problem };
   if (user !== user.trim()) return { refused: 'the sub claim must not begin or end with whitespace' };
-  if (name === undefined || name === null) return { user, name: null };
+  // The rooms claim: what this user may read and write (room-access.ts); absent, the broker's room policy decides.
+  let rooms: RoomRules | null = null;
+  if (claims.rooms !== undefined && claims.rooms !== null) {
+    const parsed = parseRoomRules(claims.rooms, 'the rooms claim');
+    if (typeof parsed === 'string') return { refused: parsed };
+    rooms = parsed;
+  }
+  if (name === undefined || name === null) return { user, name: null, rooms };
   if (typeof name !== 'string') return { refused: `the name claim must be a string, not ${jsonType(name)}` };
   // A display name that is not acceptable (controls, invisible characters) is left out, not refused: the sub still names the user.
-  return { user, name: cleanName(name, MAX_NAME_LENGTH) };
+  return { user, name: cleanName(name, MAX_NAME_LENGTH), rooms };
 }
 
 function jsonType(v: unknown): string {

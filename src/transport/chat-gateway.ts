@@ -7,6 +7,7 @@
 // close becomes `socket-closed`, and everything else is the actors' business.
 // Sockets call the gateway directly for their events (HubSocket.emit): no
 // listener, closure or listener table per connection.
+import type { RoomRules } from '../actors/room-access.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -44,6 +45,8 @@ export interface AskedIdentity {
   verified: boolean;
   /** A display name beside the id (the token's name claim). */
   name: string | null;
+  /** The token's rooms claim: what this user may read and write; null: the broker's room policy decides. */
+  rooms: RoomRules | null;
 }
 
 export class ChatGateway implements SocketOwner {
@@ -125,7 +128,7 @@ export class ChatGateway implements SocketOwner {
       return;
     }
     if (!this.guard.authenticates) {
-      handshake({ user: cleanUserName(url.searchParams.get('name')), verified: false, name: null });
+      handshake({ user: cleanUserName(url.searchParams.get('name')), verified: false, name: null, rooms: null });
       return;
     }
     this.guard.identify(req, url).then(
@@ -138,7 +141,7 @@ export class ChatGateway implements SocketOwner {
         } else if (socket.destroyed || !this.#accepting) {
           socket.destroy(); // the client went, or shutdown began, while its token was checked
         } else {
-          handshake({ user: id.user, verified: true, name: id.name });
+          handshake({ user: id.user, verified: true, name: id.name, rooms: id.rooms });
         }
       },
       (err: unknown) => {
@@ -166,6 +169,7 @@ export class ChatGateway implements SocketOwner {
     const actor = new ConnectionActor(`${idPrefix}${++this.#nextId}`, ws, this.#env, who.user, this.#mailboxCapacity);
     actor.verified = who.verified;
     actor.displayName = who.name;
+    actor.rooms = who.rooms;
     ws.actor = actor;
     ws.owner = this; // from here on the socket's events come to onFrame, onSocketClosed, onSocketError
     this.heartbeat.add(ws);
