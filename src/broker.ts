@@ -22,6 +22,7 @@ import { ChatGateway } from './transport/chat-gateway.js';
 import { HttpServer, reply } from './transport/http-server.js';
 import { OriginPolicy } from './transport/origin-policy.js';
 import { createMetrics } from './transport/metrics.js';
+import { ServerApi } from './transport/server-api.js';
 import { TextGateway } from './transport/text-gateway.js';
 
 export interface BrokerConfig {
@@ -46,6 +47,8 @@ export interface BrokerConfig {
   allowedOrigins: string[] | null;
   /** The URL browsers reach the broker at through a proxy or TLS terminator (its origin is allowed); null: none. */
   publicUrl: string | null;
+  /** The key of the server API under /api/ (docs/api.md); null: the API is off. */
+  apiKey: string | null;
   /** Who may read and write which rooms when a token has no rooms claim (room-access.ts); null: every room rw. */
   roomPolicy: RoomRules | null;
   /** Frames per second per connection (0: no limit), and the burst allowed. */
@@ -89,6 +92,7 @@ export function defaultConfig(): BrokerConfig {
     allowedOrigins: null,
     publicUrl: null,
     roomPolicy: null,
+    apiKey: process.env.HUBBUB_API_KEY || null,
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
@@ -119,6 +123,8 @@ export class Broker {
   readonly env: ConnectionEnv;
   /** Prometheus registry behind GET /metrics. */
   readonly metrics: Registry;
+  /** The server API under /api/ (docs/api.md). */
+  readonly api: ServerApi;
   /** The debug channel (docs/debug.md); null with `debug: false`. */
   readonly debug: DebugGateway | null;
   readonly startedAt = Date.now();
@@ -169,6 +175,11 @@ export class Broker {
       else this.text.upgrade(req, socket, head, url);
     });
     serveClientModules(this.http);
+    this.api = new ServerApi(this.scheduler, this.supervisor, this.log, { apiKey: config.apiKey, maxBodyBytes: config.maxFrameBytes });
+    this.http.onPrefix('/api/', (req, res, url) => {
+      if (this.#closing !== null) reply(res, 503, '{"error":"unavailable","message":"shutting down"}', 'application/json');
+      else this.api.handle(req, res, url);
+    });
     this.http.onGet('/healthz', (_req, res) => {
       reply(res, this.#closing === null ? 200 : 503, JSON.stringify({
         status: this.#closing === null ? 'ok' : 'shutting down',
@@ -205,6 +216,8 @@ export class Broker {
       allowedOrigins: broker.origins.origins,
       rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
       maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
+      serverApi: c.apiKey === null ? 'off' : 'on',
+      roomPolicy: c.roomPolicy === null ? 'open' : 'rules',
       ...(c.faultRate > 0 ? { faultRate: c.faultRate } : {}),
     };
     // One line: the policies, and a warning when names are anonymous or faults are injected.

@@ -50,6 +50,8 @@ security and limits (README: Limits):
   --allowed-origins <l>  comma-separated origins browsers may connect from besides the
                          broker's own address and --public-url, or * for any
                          (env HUBBUB_ALLOWED_ORIGINS)
+  --api-key <k>          turn on the server API under /api/ with this key (docs/api.md); prefer
+                         the env HUBBUB_API_KEY (default: off)
   --room-policy <file>   JSON rules of who may read and write which rooms, for connections
                          whose token has no rooms claim, e.g. {"announce":"r","*":"rw"}
                          (env HUBBUB_ROOM_POLICY; default: every room rw; docs/api.md)
@@ -80,6 +82,7 @@ async function serve(argv: string[]): Promise<void> {
       'allowed-origins': { type: 'string' },
       'public-url': { type: 'string' },
       'room-policy': { type: 'string' },
+      'api-key': { type: 'string' },
       rate: { type: 'string' },
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
@@ -117,6 +120,8 @@ async function serve(argv: string[]): Promise<void> {
     if (!/^https?:\/\/[^/]/i.test(publicUrl) || !URL.canParse(publicUrl)) fail(`--public-url must be an http:// or https:// URL, got "${publicUrl}"`);
     config.publicUrl = publicUrl;
   }
+  if (values['api-key'] !== undefined) config.apiKey = values['api-key'];
+  if (config.apiKey !== null && config.apiKey.length < 16) fail('--api-key (or HUBBUB_API_KEY) must be at least 16 characters');
   const roomPolicy = values['room-policy'] ?? process.env.HUBBUB_ROOM_POLICY;
   if (roomPolicy !== undefined && roomPolicy !== '') config.roomPolicy = readRoomPolicy(roomPolicy);
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);

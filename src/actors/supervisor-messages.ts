@@ -3,6 +3,7 @@
 import type { DmOutcome, HistoryResult, Requester } from '../backplane/backplane.js';
 import type { ClientOp } from '../protocol/protocol.js';
 import type { Actor } from './actor.js';
+import type { ReplyTo, ServerCall } from './server-calls.js';
 import type { ConnectionActor } from './connection-actor.js';
 
 export type RoomOp = Exclude<ClientOp, { op: 'ping' }>;
@@ -21,6 +22,8 @@ export type SupervisorMsg =
   | { type: 'notify'; actor: ConnectionActor }
   /** An actor's handler threw; it is already dead (scheduler's error boundary). */
   | { type: 'failed'; actor: Actor<unknown>; error: unknown }
+  /** A call of the server API (server-calls.ts): answered through `reply`, never by a connection. */
+  | { type: 'call'; call: ServerCall; reply: ReplyTo }
   /** Time to send the coalesced presence of big rooms. */
   | { type: 'flush-presence' }
   // From the backplane (see src/backplane/backplane.ts), via BackplaneSink:

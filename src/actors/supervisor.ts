@@ -33,7 +33,7 @@
 // message whose handling throws leaves the registry as it was; the connection
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
-import { SUPERVISOR_BUDGET } from '../constants.js';
+import { CLOSE_KICKED, SUPERVISOR_BUDGET } from '../constants.js';
 import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
@@ -49,6 +49,7 @@ import {
 } from './registry.js';
 import { accessTo, OPEN_RULES, type Access, type RoomRules } from './room-access.js';
 import { RoomView } from './room-view.js';
+import { errorJson, publishedJson, ServerCalls, type ReplyTo, type ServerCall } from './server-calls.js';
 import type { Scheduler } from './scheduler.js';
 import type { PeerMsg, RoomOp, SupervisorMsg } from './supervisor-messages.js';
 import { supervisorSink } from './supervisor-sink.js';
@@ -84,6 +85,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Plain joins waiting for their room to be ready, by room. */
   readonly #readyWaits = new Map<string, Requester[]>();
   readonly #roomPolicy: RoomRules;
+  readonly #calls = new ServerCalls();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
     super('supervisor', options.mailboxCapacity ?? 1 << 16);
@@ -182,10 +184,18 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'flush-presence':
         this.#presence.flush();
         return;
+      case 'call':
+        this.#call(msg.call, msg.reply);
+        return;
       case 'room-message':
         this.#fanOut(msg.room, msg.seq, msg.payload);
         return;
       case 'published': {
+        if (ServerCalls.owns(msg.who)) {
+          if (msg.who.id !== undefined && msg.seq > 0) this.#calls.stored(msg.room, String(msg.who.id), msg.seq);
+          this.#calls.settle(msg.who, 200, publishedJson(msg.seq));
+          return;
+        }
         const from = this.#actor(msg.who);
         if (from !== undefined && msg.who.id !== undefined) {
           // seq 0: the backplane is down; the message reached this node's members only.
@@ -194,13 +204,21 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'publish-failed':
+        if (ServerCalls.owns(msg.who)) {
+          const body = errorJson('unavailable', `message not stored: ${msg.reason}`);
+          if (msg.who.id !== undefined) this.#calls.forget(msg.room, String(msg.who.id), 503, body);
+          this.#calls.settle(msg.who, 503, body);
+          return;
+        }
         this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `message not stored: ${msg.reason}`, msg.who.id));
         return;
       case 'history':
+        if (this.#calls.settle(msg.who, 200, historyJson(msg.room, msg.result))) return;
         if (msg.kind === 'join') this.#recovered(msg.who, msg.room, msg.result);
         else this.#historyReply(msg.who, msg.room, msg.result);
         return;
       case 'history-failed':
+        if (this.#calls.settle(msg.who, 503, errorJson('unavailable', `history unavailable: ${msg.reason}`))) return;
         if (msg.kind === 'join') this.#recovered(msg.who, msg.room, { messages: [], latest: 0, recovered: false });
         else this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `history unavailable: ${msg.reason}`, msg.who.id));
         return;
@@ -404,6 +422,59 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id }));
   }
 
+  // --- the server API (server-calls.ts): never limited by room rules ---
+
+  #call(call: ServerCall, reply: ReplyTo): void {
+    switch (call.call) {
+      case 'publish': {
+        if (call.id !== undefined && this.#calls.claim(call.room, call.id, reply, Date.now()) === 'answered') return;
+        const who = this.#calls.begin(reply, call.id);
+        this.#backplane.publish(call.room, messageHead(call.room, call.from, call.text, Date.now(), { data: call.data }), who);
+        return;
+      }
+      case 'send': {
+        const event = { type: 'dm', from: call.from, to: call.to, text: call.text, data: call.data, server: true, ts: Date.now() } as const;
+        const target = trieGet(this.state.users, call.to);
+        if (target !== undefined) {
+          target.peer.deliver(encode(event));
+          reply({ status: 200, json: '{"delivered":true}' });
+        } else if (this.#backplane.multiNode) {
+          this.#backplane.dm(call.to, encode(event).payload, this.#calls.begin(reply));
+        } else {
+          reply({ status: 404, json: errorJson('unknown_user', `no user "${call.to}" is online`) });
+        }
+        return;
+      }
+      case 'disconnect': {
+        const target = trieGet(this.state.users, call.user);
+        if (target !== undefined) this.#scheduler.send(target, { type: 'close', code: CLOSE_KICKED, reason: call.reason }, true);
+        reply({ status: 200, json: JSON.stringify({ disconnected: target === undefined ? 0 : 1 }) });
+        return;
+      }
+      case 'presence': {
+        const room = trieGet(this.state.rooms, call.room);
+        if (this.#backplane.multiNode && (room === undefined || !this.#backplane.isReady(call.room))) {
+          this.#backplane.who(call.room, this.#calls.begin(reply));
+          return;
+        }
+        reply({ status: 200, json: JSON.stringify({
+          room: call.room, users: room === undefined ? [] : this.#view.users(room), count: room === undefined ? 0 : this.#view.count(room),
+        }) });
+        return;
+      }
+      case 'history':
+        this.#backplane.history(call.room, { limit: call.limit }, this.#calls.begin(reply), 'history');
+        return;
+      case 'rooms': {
+        const rooms: { room: string; count: number }[] = [];
+        trieForEach(this.state.rooms, (room) => { rooms.push({ room: room.name, count: this.#view.count(room) }); });
+        rooms.sort((a, b) => b.count - a.count || (a.room < b.room ? -1 : 1));
+        reply({ status: 200, json: JSON.stringify({ rooms }) });
+        return;
+      }
+    }
+  }
+
   // --- several nodes: what the backplane reports about the others ---
 
   #fromPeers(msg: PeerMsg): void {
@@ -423,6 +494,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return; // gone meanwhile: a DM is delivered at most once, never queued
       }
       case 'dm-result': {
+        if (this.#calls.settle(msg.who, msg.outcome === 'sent' ? 200 : msg.outcome === 'unknown_user' ? 404 : 503,
+          msg.outcome === 'sent' ? '{"delivered":true}' : msg.outcome === 'unknown_user'
+            ? errorJson('unknown_user', `no user "${msg.to}" is online`)
+            : errorJson('unavailable', 'the backplane is down: users on other nodes cannot be reached'))) return;
         const from = this.#actor(msg.who);
         if (from === undefined) return;
         if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', `no user "${msg.to}" is online`, msg.who.id));
@@ -431,6 +506,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'members':
+        if (this.#calls.settle(msg.who, 200, JSON.stringify({ room: msg.room, users: msg.users, count: msg.count }))) return;
         this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));
         return;
     }
@@ -456,6 +532,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
       actor.peer.deliver(who.id === undefined ? (shared ??= this.#view.joined(room, undefined)) : this.#view.joined(room, who.id));
     }
   }
+}
+
+/** A history page as the API answers it: the stored events spliced in as they are. */
+function historyJson(room: string, result: HistoryResult): string {
+  return `{"room":${JSON.stringify(room)},"seq":${result.latest},"messages":[${result.messages.map((m) => m.payload.toString()).join(',')}]}`;
 }
 
 function requester(from: ConnectionActor, id: OpId | undefined): Requester {

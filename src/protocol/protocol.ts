@@ -34,9 +34,9 @@ export type ServerEvent =
   | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
-  | { type: 'message'; room: string; from: string; text: string; ts: number; seq: number }
+  | { type: 'message'; room: string; from: string; text: string; data?: unknown; server?: true; ts: number; seq: number }
   | { type: 'ack'; id: OpId; seq?: number; stored?: false }
-  | { type: 'dm'; from: string; to: string; text: string; ts: number }
+  | { type: 'dm'; from: string; to: string; text: string; data?: unknown; server?: true; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
   | { type: 'pong'; id?: OpId }
   | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; id?: OpId }
@@ -66,9 +66,20 @@ export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFr
  * A room message up to its seq: `{"type":"message",...,"seq":`. The backplane
  * assigns the seq and finishes it with completeEvent (or unsequencedEvent).
  */
-export function messageHead(room: string, from: string, text: string, ts: number): string {
+export function messageHead(room: string, from: string, text: string, ts: number, server?: ServerExtras): string {
+  const extras = server === undefined ? ''
+    : `${server.data === undefined ? '' : `,"data":${JSON.stringify(server.data)}`},"server":true`;
   return `{"type":"message","room":${JSON.stringify(room)},"from":${JSON.stringify(from)},` +
-    `"text":${JSON.stringify(text)},"ts":${ts},"seq":`;
+    `"text":${JSON.stringify(text)}${extras},"ts":${ts},"seq":`;
+}
+
+/**
+ * What a message from the server API carries besides a client's: `server:true`
+ * (no connection can set it: the mark to trust, not the `from` name) and an
+ * optional structured `data` value.
+ */
+export interface ServerExtras {
+  data?: unknown;
 }
 
 /** The full event bytes from a messageHead and the assigned seq. */

@@ -18,6 +18,8 @@ export class HttpServer {
   readonly server: Server;
   readonly #upgrades = new Map<string, UpgradeHandler>();
   readonly #routes = new Map<string, RequestHandler>();
+  /** Paths under a prefix, any method (the server API): checked before the GET-only routes. */
+  readonly #prefixes: { prefix: string; handler: RequestHandler }[] = [];
   readonly #pages: StaticPages;
   readonly #log: Logger;
   #port = 0;
@@ -43,6 +45,11 @@ export class HttpServer {
     this.#routes.set(path, handler);
   }
 
+  /** Serves every method on paths that start with `prefix` with `handler`. */
+  onPrefix(prefix: string, handler: RequestHandler): void {
+    this.#prefixes.push({ prefix, handler });
+  }
+
   listen(port: number, host: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -65,6 +72,7 @@ export class HttpServer {
   #request(req: IncomingMessage, res: ServerResponse): void {
     const url = parseUrl(req);
     if (url === null) return reply(res, 400, 'bad request\n');
+    for (const p of this.#prefixes) if (url.pathname.startsWith(p.prefix)) return p.handler(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return reply(res, 405, 'method not allowed\n');
