@@ -199,7 +199,9 @@ Nodes('two nodes through Redis: a call to one node reaches a user on the other',
     assert.equal(who.body.users, ['frank']);
     const hist = await call(b.url, '/api/history?room=x');
     assert.equal((hist.body.messages as { text: string }[]).map((m) => m.text), ['via b']);
-    await frank.close();
+    assert.equal((await call(b.url, '/api/disconnect', { user: 'frank', reason: 'bye from b' })).body, { disconnected: 1 });
+    assert.equal(await frank.closed(), { code: 4000, reason: 'bye from b' });
+    assert.equal((await call(b.url, '/api/disconnect', { user: 'nobody' })).body, { disconnected: 0 });
   } finally {
     await a.broker.close();
     await b.broker.close();

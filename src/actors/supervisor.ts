@@ -61,6 +61,8 @@ export interface SupervisorOptions extends PresenceOptions {
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
+/** First byte of a DM payload that is the server API's disconnect, not an event (events start with `{`). */
+const KICK_MARK = 0;
 
 export class Supervisor extends Actor<SupervisorMsg> {
   get kind(): 'supervisor' {
@@ -447,7 +449,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       case 'disconnect': {
         const target = trieGet(this.state.users, call.user);
-        if (target !== undefined) this.#scheduler.send(target, { type: 'close', code: CLOSE_KICKED, reason: call.reason }, true);
+        if (target === undefined && this.#backplane.multiNode) {
+          // The user may be on another node: the kick travels as a DM whose first byte no event has.
+          const counted: ReplyTo = (r) => reply(r.status === 200 || r.status === 404
+            ? { status: 200, json: JSON.stringify({ disconnected: r.status === 200 ? 1 : 0 }) } : r);
+          this.#backplane.dm(call.user, Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
+          return;
+        }
+        if (target !== undefined) this.#kick(target, call.reason);
         reply({ status: 200, json: JSON.stringify({ disconnected: target === undefined ? 0 : 1 }) });
         return;
       }
@@ -475,6 +484,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
   }
 
+  #kick(target: ConnectionActor, reason: string): void {
+    this.#scheduler.send(target, { type: 'close', code: CLOSE_KICKED, reason }, true);
+  }
+
   // --- several nodes: what the backplane reports about the others ---
 
   #fromPeers(msg: PeerMsg): void {
@@ -490,8 +503,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return this.#names.claimed(msg.who, msg.user, msg.ok);
       case 'direct-message': {
         const target = trieGet(this.state.users, msg.to);
-        if (target !== undefined && !target.dead) target.peer.deliver(new OutFrame(msg.payload));
-        return; // gone meanwhile: a DM is delivered at most once, never queued
+        if (target === undefined || target.dead) return; // gone meanwhile: a DM is delivered at most once, never queued
+        if (msg.payload[0] === KICK_MARK) this.#kick(target, msg.payload.subarray(1).toString());
+        else target.peer.deliver(new OutFrame(msg.payload));
+        return;
       }
       case 'dm-result': {
         if (this.#calls.settle(msg.who, msg.outcome === 'sent' ? 200 : msg.outcome === 'unknown_user' ? 404 : 503,
