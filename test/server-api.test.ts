@@ -168,7 +168,12 @@ Nodes('--workers 2: publish, send, presence and disconnect act on every worker',
       seqs.push(a.body.seq as number);
     }
     for (let i = 0; i < 6; i++) await erin.nextOf('message', { text: `m${i}` });
+    // Retries of one id on fresh connections (so on both workers): stored once, the primary remembers it.
+    const retries = [];
+    for (let i = 0; i < 4; i++) retries.push(await call(broker.url, '/api/publish', { room: 'w', text: 'm0 again', id: 'w-0' }));
+    for (const r of retries) assert.equal(r.body, { seq: seqs[0], duplicate: true });
     assert.equal(seqs, [...seqs].sort((a, b) => a - b), 'one seq order for the room');
+    assert.ok(!erin.received.some((f) => f.text === 'm0 again'), 'no retry was delivered');
     for (let i = 0; i < 4; i++) {
       assert.is((await call(broker.url, '/api/send', { to: 'erin', text: `dm${i}` })).status, 200);
       await erin.nextOf('dm', { text: `dm${i}` });
@@ -192,13 +197,14 @@ Nodes('two nodes through Redis: a call to one node reaches a user on the other',
     await frank.nextOf('joined', { room: 'x' });
     const pub = await call(b.url, '/api/publish', { room: 'x', text: 'via b', id: 'r-1' });
     assert.is(pub.status, 200);
+    assert.equal((await call(b.url, '/api/publish', { room: 'x', text: 'via b', id: 'r-1' })).body, { seq: pub.body.seq, duplicate: true });
     assert.is((await frank.nextOf('message', { text: 'via b' })).seq, pub.body.seq);
     assert.equal((await call(b.url, '/api/send', { to: 'frank', text: 'dm via b' })).body, { delivered: true });
     await frank.nextOf('dm', { text: 'dm via b' });
     const who = await call(b.url, '/api/presence?room=x');
     assert.equal(who.body.users, ['frank']);
     const hist = await call(b.url, '/api/history?room=x');
-    assert.equal((hist.body.messages as { text: string }[]).map((m) => m.text), ['via b']);
+    assert.equal((hist.body.messages as { text: string }[]).map((m) => m.text), ['via b'], 'the retry was not stored');
     assert.equal((await call(b.url, '/api/disconnect', { user: 'frank', reason: 'bye from b' })).body, { disconnected: 1 });
     assert.equal(await frank.closed(), { code: 4000, reason: 'bye from b' });
     assert.equal((await call(b.url, '/api/disconnect', { user: 'nobody' })).body, { disconnected: 0 });

@@ -29,7 +29,7 @@ export type SupervisorMsg =
   // From the backplane (see src/backplane/backplane.ts), via BackplaneSink:
   /** A room message to fan out to this node's members, in seq order. */
   | { type: 'room-message'; room: string; seq: number; payload: Buffer }
-  | { type: 'published'; who: Requester; room: string; seq: number }
+  | { type: 'published'; who: Requester; room: string; seq: number; duplicate: boolean }
   | { type: 'publish-failed'; who: Requester; room: string; reason: string }
   | { type: 'history'; who: Requester; room: string; kind: 'join' | 'history'; result: HistoryResult }
   | { type: 'history-failed'; who: Requester; room: string; kind: 'join' | 'history'; reason: string }

@@ -7,7 +7,7 @@ import type { SupervisorMsg } from './supervisor-messages.js';
 export function supervisorSink(send: (msg: SupervisorMsg) => void): BackplaneSink {
   return {
     roomMessage: (room, seq, payload) => send({ type: 'room-message', room, seq, payload }),
-    published: (who, room, seq) => send({ type: 'published', who, room, seq }),
+    published: (who, room, seq, duplicate) => send({ type: 'published', who, room, seq, duplicate: duplicate === true }),
     publishFailed: (who, room, reason) => send({ type: 'publish-failed', who, room, reason }),
     history: (who, room, kind, result) => send({ type: 'history', who, room, kind, result }),
     historyFailed: (who, room, kind, reason) => send({ type: 'history-failed', who, room, kind, reason }),

@@ -193,11 +193,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         this.#fanOut(msg.room, msg.seq, msg.payload);
         return;
       case 'published': {
-        if (ServerCalls.owns(msg.who)) {
-          if (msg.who.id !== undefined && msg.seq > 0) this.#calls.stored(msg.room, String(msg.who.id), msg.seq);
-          this.#calls.settle(msg.who, 200, publishedJson(msg.seq));
-          return;
-        }
+        if (this.#calls.settle(msg.who, 200, publishedJson(msg.seq, msg.duplicate))) return;
         const from = this.#actor(msg.who);
         if (from !== undefined && msg.who.id !== undefined) {
           // seq 0: the backplane is down; the message reached this node's members only.
@@ -206,12 +202,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'publish-failed':
-        if (ServerCalls.owns(msg.who)) {
-          const body = errorJson('unavailable', `message not stored: ${msg.reason}`);
-          if (msg.who.id !== undefined) this.#calls.forget(msg.room, String(msg.who.id), 503, body);
-          this.#calls.settle(msg.who, 503, body);
-          return;
-        }
+        if (this.#calls.settle(msg.who, 503, errorJson('unavailable', `message not stored: ${msg.reason}`))) return;
         this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `message not stored: ${msg.reason}`, msg.who.id));
         return;
       case 'history':
@@ -429,9 +420,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #call(call: ServerCall, reply: ReplyTo): void {
     switch (call.call) {
       case 'publish': {
-        if (call.id !== undefined && this.#calls.claim(call.room, call.id, reply, Date.now()) === 'answered') return;
-        const who = this.#calls.begin(reply, call.id);
-        this.#backplane.publish(call.room, messageHead(call.room, call.from, call.text, Date.now(), { data: call.data }), who);
+        const head = messageHead(call.room, call.from, call.text, Date.now(), { data: call.data });
+        this.#backplane.publish(call.room, head, this.#calls.begin(reply), call.id);
         return;
       }
       case 'send': {

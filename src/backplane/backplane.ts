@@ -71,7 +71,7 @@ export interface BackplaneSink {
    * with this seq. Seq 0: the link is down; the message went to this node's
    * members only and was not stored.
    */
-  published(who: Requester, room: string, seq: number): void;
+  published(who: Requester, room: string, seq: number, duplicate?: boolean): void;
   publishFailed(who: Requester, room: string, reason: string): void;
   history(who: Requester, room: string, kind: 'join' | 'history', result: HistoryResult): void;
   historyFailed(who: Requester, room: string, kind: 'join' | 'history', reason: string): void;
@@ -115,9 +115,12 @@ export interface Backplane {
    * delivers it to every node with interest (roomMessage), then confirms to
    * this node (published). `head` is the encoded event up to and including
    * `"seq":` — the backplane appends the number and the closing brace, so the
-   * event is encoded once, where the seq is known.
+   * event is encoded once, where the seq is known. `once`, an idempotency key:
+   * when a publish to the room with the same key was stored in the last ten
+   * minutes (on any node), nothing is stored or delivered and `published`
+   * reports that one's seq as a duplicate.
    */
-  publish(room: string, head: string, who: Requester): void;
+  publish(room: string, head: string, who: Requester, once?: string): void;
   /** This node has (on) or no longer has (off) members in `room`. */
   interest(room: string, on: boolean): void;
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void;

@@ -55,8 +55,8 @@ export class ClusterBackplane implements Backplane {
     });
   }
 
-  publish(room: string, head: string, who: Requester): void {
-    this.#out.push({ t: 'pub', room, head, who: wire(who) });
+  publish(room: string, head: string, who: Requester, once?: string): void {
+    this.#out.push(once === undefined ? { t: 'pub', room, head, who: wire(who) } : { t: 'pub', room, head, who: wire(who), once });
   }
 
   interest(room: string, on: boolean): void {
@@ -114,7 +114,7 @@ export class ClusterBackplane implements Backplane {
         return;
       }
       case 'pubd':
-        return sink.published(requester(op.who), op.room, op.seq);
+        return sink.published(requester(op.who), op.room, op.seq, op.duplicate === true);
       case 'ready': {
         const feed = this.#feeds.get(op.room);
         if (feed === undefined || feed.gen !== op.gen) return; // an older interest's answer

@@ -12,6 +12,7 @@
 import { MAX_LISTED_USERS } from '../constants.js';
 import type { ToHub, ToWorker } from './cluster-protocol.js';
 import { toWireHistory } from './cluster-protocol.js';
+import { OnceKeys } from './once-keys.js';
 import { RoomHistory } from './room-history.js';
 
 export interface ClusterHubOptions {
@@ -34,6 +35,7 @@ export class ClusterHub {
   /** user -> owner */
   readonly #users = new Map<string, { worker: number; actor: string }>();
   readonly #options: ClusterHubOptions;
+  readonly #once = new OnceKeys();
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(options: ClusterHubOptions) {
@@ -47,10 +49,15 @@ export class ClusterHub {
     const send = this.#options.send;
     switch (op.t) {
       case 'pub': {
+        if (op.once !== undefined) {
+          const prior = this.#once.seen(op.room, op.once, Date.now());
+          if (prior !== undefined) return send(worker, { t: 'pubd', room: op.room, seq: prior, who: op.who, duplicate: true });
+        }
         const room = this.#room(op.room);
         let text = '';
         const msg = room.history.append((seq) => Buffer.from((text = `${op.head}${seq}}`)));
         for (const w of room.interest.keys()) send(w, { t: 'msg', room: op.room, seq: msg.seq, payload: text });
+        if (op.once !== undefined) this.#once.remember(op.room, op.once, msg.seq, Date.now());
         send(worker, { t: 'pubd', room: op.room, seq: msg.seq, who: op.who });
         return;
       }

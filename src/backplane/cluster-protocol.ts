@@ -14,7 +14,7 @@ export interface WireRequester {
 }
 
 export type ToHub =
-  | { t: 'pub'; room: string; head: string; who: WireRequester }
+  | { t: 'pub'; room: string; head: string; who: WireRequester; once?: string }
   | { t: 'interest'; room: string; on: boolean; gen: number }
   | { t: 'history'; room: string; since?: number; limit?: number; who: WireRequester; kind: 'join' | 'history' }
   | { t: 'claim'; user: string; who: WireRequester }
@@ -25,7 +25,7 @@ export type ToHub =
 
 export type ToWorker =
   | { t: 'msg'; room: string; seq: number; payload: string }
-  | { t: 'pubd'; room: string; seq: number; who: WireRequester }
+  | { t: 'pubd'; room: string; seq: number; who: WireRequester; duplicate?: true }
   | { t: 'ready'; room: string; gen: number; members: [string, number][] }
   | { t: 'presence'; room: string; user: string; worker: number; event: 'join' | 'leave' }
   | { t: 'history'; room: string; who: WireRequester; kind: 'join' | 'history'; result: WireHistory }

@@ -6,6 +6,7 @@
 // the supervisor found free is free, every room is ready, no one is remote.
 import type { Backplane, BackplaneSink, HistoryQuery, RemoteMembers, Requester } from './backplane.js';
 import { completeEvent } from '../protocol/protocol.js';
+import { OnceKeys } from './once-keys.js';
 import { RoomHistory } from './room-history.js';
 import { EMPTY_ROSTER } from './roster.js';
 
@@ -23,6 +24,7 @@ export class MemoryBackplane implements Backplane {
   readonly #rooms = new Map<string, RoomHistory>();
   /** Rooms with members on this node: their histories are never swept. */
   readonly #interest = new Set<string>();
+  readonly #once = new OnceKeys();
   readonly #options: MemoryBackplaneOptions;
   #sink: BackplaneSink | null = null;
   #sweeper: NodeJS.Timeout | null = null;
@@ -38,9 +40,14 @@ export class MemoryBackplane implements Backplane {
     this.#sweeper.unref();
   }
 
-  publish(room: string, head: string, who: Requester): void {
-    const msg = this.#room(room).append((seq) => completeEvent(head, seq));
+  publish(room: string, head: string, who: Requester, once?: string): void {
     const sink = this.#sink!;
+    if (once !== undefined) {
+      const prior = this.#once.seen(room, once, Date.now());
+      if (prior !== undefined) return sink.published(who, room, prior, true);
+    }
+    const msg = this.#room(room).append((seq) => completeEvent(head, seq));
+    if (once !== undefined) this.#once.remember(room, once, msg.seq, Date.now());
     if (this.#interest.has(room)) sink.roomMessage(room, msg.seq, msg.payload);
     sink.published(who, room, msg.seq);
   }

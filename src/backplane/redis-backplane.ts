@@ -28,6 +28,7 @@ import { unsequencedEvent } from '../protocol/protocol.js';
 import type {
   Backplane, BackplaneSink, HistoryQuery, HistoryResult, RemoteMembers, Requester, StoredMessage,
 } from './backplane.js';
+import { ONCE_TTL_MS } from './once-keys.js';
 import { RoomFeed } from './redis-room-feed.js';
 import { reason, RedisPresence } from './redis-presence.js';
 import {
@@ -129,7 +130,7 @@ export class RedisBackplane implements Backplane {
     this.#timer.unref();
   }
 
-  publish(room: string, head: string, who: Requester): void {
+  publish(room: string, head: string, who: Requester, once?: string): void {
     const sink = this.#sink!;
     if (!this.#up) {
       this.stats.localOnly++;
@@ -138,8 +139,16 @@ export class RedisBackplane implements Backplane {
       return;
     }
     const k = this.#keys;
-    this.#run(PUBLISH, [k.seq(room), k.log(room)], [head, this.#options.historySize, this.#options.historyRetentionMs, k.roomChannel(room)])
+    const keys = [k.seq(room), k.log(room)];
+    const args: (string | number)[] = [head, this.#options.historySize, this.#options.historyRetentionMs, k.roomChannel(room)];
+    if (once !== undefined) {
+      keys.push(k.once(room, once));
+      args.push(ONCE_TTL_MS);
+    }
+    this.#run(PUBLISH, keys, args)
       .then((seq) => {
+        // Negative: a publish with this idempotency key was stored already, with that seq.
+        if (Number(seq) < 0) return sink.published(who, room, -Number(seq), true);
         this.stats.published++;
         const feed = this.#feeds.get(room);
         if (feed !== undefined) feed.acked(Number(seq), who);

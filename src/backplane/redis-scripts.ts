@@ -24,6 +24,8 @@ export class RedisKeys {
   log(room: string): string { return `${this.prefix}log:${room}`; }
   members(room: string): string { return `${this.prefix}members:${room}`; }
   roomChannel(room: string): string { return `${this.prefix}room:${room}`; }
+  /** An idempotency key of a publish (the server API's id); holds the seq it got. */
+  once(room: string, key: string): string { return `${this.prefix}once:${room}\u0000${key}`; }
   get users(): string { return `${this.prefix}users`; }
   get nodes(): string { return `${this.prefix}nodes`; }
   nodeUsers(node: string): string { return `${this.prefix}node:${node}:users`; }
@@ -47,11 +49,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * KEYS seq, log. ARGV head, maxlen, retentionMs, channel.
+ * KEYS seq, log[, once]. ARGV head, maxlen, retentionMs, channel[, onceTtlMs].
+ * With `once` (an idempotency key) already set, nothing is stored: returns -(its seq).
  * Assigns the seq, stores the event, publishes it; returns the seq. The ack
  * is sent only after this returned, so an acked message is in the stream.
  */
 export const PUBLISH = script('publish', `
+if KEYS[3] then
+  local prior = redis.call('GET', KEYS[3])
+  if prior then return -tonumber(prior) end
+end
 local seq = redis.call('INCR', KEYS[1])
 local event = ARGV[1] .. seq .. '}'
 local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'm', event)
@@ -66,6 +73,7 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'm' .. seq .. ' ' .. event)
+if KEYS[3] then redis.call('SET', KEYS[3], seq, 'PX', ARGV[5]) end
 return seq
 `);
 
