@@ -21,6 +21,7 @@ function recorder(): { sink: BackplaneSink; log: string[] } {
     directMessage: () => log.push('dm'),
     dmResult: () => log.push('dm-result'),
     members: () => log.push('members'),
+    roomList: () => log.push('rooms'),
   };
   return { sink, log };
 }

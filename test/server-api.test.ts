@@ -203,6 +203,7 @@ Nodes('two nodes through Redis: a call to one node reaches a user on the other',
     await frank.nextOf('dm', { text: 'dm via b' });
     const who = await call(b.url, '/api/presence?room=x');
     assert.equal(who.body.users, ['frank']);
+    assert.equal((await call(b.url, '/api/rooms')).body, { rooms: [{ room: 'x', count: 1 }] }, 'b has no member: the list is Redis\'s');
     const hist = await call(b.url, '/api/history?room=x');
     assert.equal((hist.body.messages as { text: string }[]).map((m) => m.text), ['via b'], 'the retry was not stored');
     assert.equal((await call(b.url, '/api/disconnect', { user: 'frank', reason: 'bye from b' })).body, { disconnected: 1 });

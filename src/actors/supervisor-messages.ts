@@ -1,6 +1,6 @@
 // The messages the supervisor receives. In a file of its own so that actors can
 // name them without importing the supervisor.
-import type { DmOutcome, HistoryResult, Requester } from '../backplane/backplane.js';
+import type { DmOutcome, HistoryResult, Requester, RoomCount } from '../backplane/backplane.js';
 import type { ClientOp } from '../protocol/protocol.js';
 import type { Actor } from './actor.js';
 import type { ReplyTo, ServerCall } from './server-calls.js';
@@ -43,4 +43,5 @@ export type PeerMsg =
   | { type: 'claimed'; who: Requester; user: string; ok: boolean }
   | { type: 'direct-message'; to: string; payload: Buffer }
   | { type: 'dm-result'; who: Requester; to: string; outcome: DmOutcome }
-  | { type: 'members'; who: Requester; room: string; users: string[]; count: number };
+  | { type: 'members'; who: Requester; room: string; users: string[]; count: number }
+  | { type: 'room-list'; who: Requester; rooms: RoomCount[] };

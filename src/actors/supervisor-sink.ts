@@ -18,5 +18,6 @@ export function supervisorSink(send: (msg: SupervisorMsg) => void): BackplaneSin
     directMessage: (to, payload) => send({ type: 'direct-message', to, payload }),
     dmResult: (who, to, outcome) => send({ type: 'dm-result', who, to, outcome }),
     members: (who, room, users, count) => send({ type: 'members', who, room, users, count }),
+    roomList: (who, rooms) => send({ type: 'room-list', who, rooms }),
   };
 }

@@ -34,7 +34,7 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import { CLOSE_KICKED, SUPERVISOR_BUDGET } from '../constants.js';
-import type { Backplane, BackplaneSink, HistoryResult, Requester } from '../backplane/backplane.js';
+import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
 import { Actor } from './actor.js';
@@ -465,10 +465,13 @@ export class Supervisor extends Actor<SupervisorMsg> {
         this.#backplane.history(call.room, { limit: call.limit }, this.#calls.begin(reply), 'history');
         return;
       case 'rooms': {
-        const rooms: { room: string; count: number }[] = [];
+        if (this.#backplane.multiNode) {
+          this.#backplane.listRooms(this.#calls.begin(reply));
+          return;
+        }
+        const rooms: RoomCount[] = [];
         trieForEach(this.state.rooms, (room) => { rooms.push({ room: room.name, count: this.#view.count(room) }); });
-        rooms.sort((a, b) => b.count - a.count || (a.room < b.room ? -1 : 1));
-        reply({ status: 200, json: JSON.stringify({ rooms }) });
+        reply({ status: 200, json: JSON.stringify({ rooms: biggestRooms(rooms) }) });
         return;
       }
     }
@@ -510,6 +513,9 @@ export class Supervisor extends Actor<SupervisorMsg> {
         else if (msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id }));
         return;
       }
+      case 'room-list':
+        this.#calls.settle(msg.who, 200, JSON.stringify({ rooms: msg.rooms }));
+        return;
       case 'members':
         if (this.#calls.settle(msg.who, 200, JSON.stringify({ room: msg.room, users: msg.users, count: msg.count }))) return;
         this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));

@@ -92,6 +92,22 @@ export interface BackplaneSink {
   dmResult(who: Requester, to: string, outcome: DmOutcome): void;
   /** The answer to who(): members across every node, at most MAX_LISTED_USERS names. */
   members(who: Requester, room: string, users: string[], count: number): void;
+  /** The answer to listRooms(): rooms with members anywhere, biggest first, at most MAX_LISTED_ROOMS. */
+  roomList(who: Requester, rooms: RoomCount[]): void;
+}
+
+/** A room and how many members it has across the deployment. */
+export interface RoomCount {
+  room: string;
+  count: number;
+}
+
+/** At most this many rooms in a listRooms answer (the biggest). */
+export const MAX_LISTED_ROOMS = 1000;
+
+/** The biggest `max` rooms, biggest first, names breaking ties. */
+export function biggestRooms(rooms: RoomCount[], max = MAX_LISTED_ROOMS): RoomCount[] {
+  return rooms.sort((a, b) => b.count - a.count || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0)).slice(0, max);
 }
 
 export interface HistoryQuery {
@@ -148,4 +164,6 @@ export interface Backplane {
   dm(to: string, payload: Buffer, who: Requester): void;
   /** Members of a room this node cannot answer for alone; the answer comes to sink.members. */
   who(room: string, who: Requester): void;
+  /** Every room with members on any node, with its count; the answer comes to sink.roomList. */
+  listRooms(who: Requester): void;
 }

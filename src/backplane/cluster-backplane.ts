@@ -101,6 +101,10 @@ export class ClusterBackplane implements Backplane {
     this.#out.push({ t: 'who', room, who: wire(who) });
   }
 
+  listRooms(who: Requester): void {
+    this.#out.push({ t: 'rooms', who: wire(who) });
+  }
+
   async close(): Promise<void> {
     this.#out.flush();
   }
@@ -145,6 +149,8 @@ export class ClusterBackplane implements Backplane {
         return sink.dmResult(requester(op.who), op.to, op.outcome as DmOutcome);
       case 'members':
         return sink.members(requester(op.who), op.room, op.users, op.count);
+      case 'rooms':
+        return sink.roomList(requester(op.who), op.rooms);
     }
   }
 }

@@ -12,6 +12,7 @@
 import { MAX_LISTED_USERS } from '../constants.js';
 import type { ToHub, ToWorker } from './cluster-protocol.js';
 import { toWireHistory } from './cluster-protocol.js';
+import { biggestRooms, type RoomCount } from './backplane.js';
 import { OnceKeys } from './once-keys.js';
 import { RoomHistory } from './room-history.js';
 
@@ -104,6 +105,12 @@ export class ClusterHub {
         const members = this.#rooms.get(op.room)?.members;
         const users = members === undefined ? [] : [...take(members.keys(), MAX_LISTED_USERS)];
         send(worker, { t: 'members', room: op.room, users, count: members?.size ?? 0, who: op.who });
+        return;
+      }
+      case 'rooms': {
+        const rooms: RoomCount[] = [];
+        for (const [name, room] of this.#rooms) if (room.members.size > 0) rooms.push({ room: name, count: room.members.size });
+        send(worker, { t: 'rooms', rooms: biggestRooms(rooms), who: op.who });
         return;
       }
     }

@@ -5,7 +5,7 @@
 // batch handled by the primary, so IPC costs one write per slice, not one per
 // message.
 import type { OpId } from '../protocol/protocol.js';
-import type { DmOutcome, HistoryResult } from './backplane.js';
+import type { DmOutcome, HistoryResult, RoomCount } from './backplane.js';
 
 /** A requester as carried: actor id and op id. */
 export interface WireRequester {
@@ -21,7 +21,8 @@ export type ToHub =
   | { t: 'release'; user: string; actor: string }
   | { t: 'member'; room: string; user: string; on: boolean }
   | { t: 'dm'; to: string; payload: string; who: WireRequester }
-  | { t: 'who'; room: string; who: WireRequester };
+  | { t: 'who'; room: string; who: WireRequester }
+  | { t: 'rooms'; who: WireRequester };
 
 export type ToWorker =
   | { t: 'msg'; room: string; seq: number; payload: string }
@@ -32,7 +33,8 @@ export type ToWorker =
   | { t: 'claimed'; user: string; ok: boolean; who: WireRequester }
   | { t: 'dm-in'; to: string; payload: string }
   | { t: 'dm-result'; to: string; outcome: DmOutcome; who: WireRequester }
-  | { t: 'members'; room: string; users: string[]; count: number; who: WireRequester };
+  | { t: 'members'; room: string; users: string[]; count: number; who: WireRequester }
+  | { t: 'rooms'; rooms: RoomCount[]; who: WireRequester };
 
 export interface WireHistory {
   messages: [number, string][];

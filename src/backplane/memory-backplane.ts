@@ -96,6 +96,10 @@ export class MemoryBackplane implements Backplane {
     this.#sink!.members(who, room, [], 0);
   }
 
+  listRooms(who: Requester): void {
+    this.#sink!.roomList(who, []); // one node: the supervisor's registry is the whole answer
+  }
+
   /** Rooms with a history (for stats and tests). */
   get rooms(): number {
     return this.#rooms.size;

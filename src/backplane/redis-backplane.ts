@@ -25,8 +25,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MAX_LISTED_USERS } from '../constants.js';
 import { unsequencedEvent } from '../protocol/protocol.js';
-import type {
-  Backplane, BackplaneSink, HistoryQuery, HistoryResult, RemoteMembers, Requester, StoredMessage,
+import {
+  biggestRooms, type Backplane, type BackplaneSink, type HistoryQuery, type HistoryResult, type RemoteMembers,
+  type Requester, type RoomCount, type StoredMessage,
 } from './backplane.js';
 import { ONCE_TTL_MS } from './once-keys.js';
 import { RoomFeed } from './redis-room-feed.js';
@@ -250,6 +251,33 @@ export class RedisBackplane implements Backplane {
       const r = reply as (number | string)[];
       sink.members(who, room, r.slice(1).map(String), Number(r[0]));
     }, () => sink.members(who, room, [], 0));
+  }
+
+  listRooms(who: Requester): void {
+    this.#scanRooms().then((rooms) => this.#sink!.roomList(who, rooms), (err: unknown) => {
+      this.#log.debug({ err: reason(err) }, 'listing rooms failed');
+      this.#sink!.roomList(who, []);
+    });
+  }
+
+  /** Every members hash (a room with members on some node) and its size; SCAN, so Redis is never blocked. */
+  async #scanRooms(): Promise<RoomCount[]> {
+    if (!this.#up) return [];
+    const prefix = this.#keys.members('');
+    const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const rooms: RoomCount[] = [];
+    let cursor = '0';
+    // Bounded: at most 100 rounds of about 1,000 keys each.
+    for (let round = 0; round < 100; round++) {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      if (keys.length > 0) {
+        const sizes = await Promise.all(keys.map((k) => this.#redis.hlen(k)));
+        keys.forEach((k, i) => { if (sizes[i] > 0) rooms.push({ room: k.slice(prefix.length), count: sizes[i] }); });
+      }
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    return biggestRooms(rooms);
   }
 
   async close(): Promise<void> {
