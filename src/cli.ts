@@ -12,6 +12,7 @@ import { parseRoomRules, type RoomRules } from './actors/room-access.js';
 import { Broker, defaultConfig, type BrokerConfig } from './broker.js';
 import { PRESENCE_TTL_MS } from './constants.js';
 import { inspect } from './debug/inspect-cli.js';
+import { HubbubError } from './protocol/errors.js';
 import type { Backplane } from './backplane/backplane.js';
 import { ClusterBackplane, processChannel } from './backplane/cluster-backplane.js';
 import { RedisBackplane } from './backplane/redis-backplane.js';
@@ -23,6 +24,11 @@ commands:
   serve     start a broker (embedded defaults: port 8080, in-memory)
   inspect   a top-like view of a running broker: hubbub inspect ws://host:port --token T
   chat      terminal chat: hubbub chat ws://host:port --room lobby --name alice
+
+hubbub <command> --help shows a command's options.
+`;
+
+const SERVE_USAGE = `usage: hubbub serve [options]
 
 serve options:
   --port <n>             port to listen on (default 8080; env PORT)
@@ -62,11 +68,6 @@ security and limits (README: Limits):
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
   --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
   --fault-rate <p>       TESTS ONLY: probability that a connection's handler call throws (default 0)
-
-inspect options:
-  --token <t>            the broker's debug token (env HUBBUB_DEBUG_TOKEN)
-  --interval <ms>        refresh period (default 1000)
-  --once                 print one screen and exit
 `;
 
 async function serve(argv: string[]): Promise<void> {
@@ -101,7 +102,7 @@ async function serve(argv: string[]): Promise<void> {
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(SERVE_USAGE);
     return;
   }
   if (values['log-level'] !== undefined) process.env.HUBBUB_LOG_LEVEL = values['log-level'];
@@ -227,22 +228,50 @@ function intOption(name: string, value: string, min = 0): number {
   return n;
 }
 
+/** A usage mistake: one line saying what, one saying where the options are; exit 2. */
 function fail(message: string): never {
-  process.stderr.write(`hubbub: ${message}\n\n${USAGE}`);
-  process.exit(2);
+  throw new HubbubError('usage', message);
+}
+
+/**
+ * How a command ends in error: a usage mistake (exit 2) points to the
+ * command's --help; anything else (exit 1) is one line saying what happened
+ * and, for the usual causes, what to do. Never the whole usage text: it
+ * scrolls the one line that matters out of sight.
+ */
+function exitWith(cmd: string, err: unknown): never {
+  const usage = (err instanceof HubbubError && err.code === 'usage')
+    || (err instanceof TypeError && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'));
+  const message = err instanceof Error ? err.message : String(err);
+  if (usage) {
+    process.stderr.write(`hubbub ${cmd}: ${message}\n(hubbub ${cmd} --help lists the options)\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`hubbub ${cmd}: ${message}${hint(err)}\n`);
+  process.exit(1);
+}
+
+function hint(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  switch (e.code) {
+    case 'EADDRINUSE': return `\n  another process has port ${e.port ?? ''} on ${e.address ?? 'this address'}: stop it, or choose another with --port`;
+    case 'EACCES': return '\n  ports below 1024 need privileges: choose one above 1024 with --port';
+    case 'EADDRNOTAVAIL': return '\n  this machine has no such address: check --host';
+    default: return '';
+  }
 }
 
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'serve':
-    await serve(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    await serve(rest).catch((err: unknown) => exitWith('serve', err));
     break;
   case 'inspect':
-    await inspect(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    await inspect(rest).catch((err: unknown) => exitWith('inspect', err));
     break;
   case 'chat': {
     const { runChat } = await import('./client/terminal-chat.js');
-    await runChat(rest).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+    await runChat(rest).catch((err: unknown) => exitWith('chat', err));
     process.exit(); // stdin may still hold the loop open; the chat is over
     break; // not reached: process.exit returns never, which the linter cannot see
   }
@@ -253,7 +282,8 @@ switch (command) {
     process.stdout.write(USAGE);
     break;
   default:
-    fail(`unknown command "${command}"`);
+    process.stderr.write(`hubbub: unknown command "${command}"; the commands are serve, inspect and chat (hubbub --help)\n`);
+    process.exit(2);
 }
 
 /** The --room-policy file's rules, or exit 2 naming what is wrong with it. */

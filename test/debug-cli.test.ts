@@ -5,7 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runCli, type CliRun } from './helpers/cli.js';
 import { chatClient, startBroker, upgradeStatus, type Msg } from './helpers/debug-helpers.js';
+import { applyKey, initialView, type InspectView } from '../src/debug/inspect-cli.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const WAIT_MS = 10_000;
@@ -67,22 +69,8 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 /** Runs `hubbub inspect ...` to its end. */
-function runInspect(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, 'inspect', ...args], { env: { ...process.env, HUBBUB_DEBUG_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hubbub inspect did not finish within ${WAIT_MS} ms: ${stdout}${stderr}`));
-    }, WAIT_MS);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runInspect(args: string[]): Promise<CliRun> {
+  return runCli(['inspect', ...args], {}, WAIT_MS);
 }
 
 const Cli = suite('hubbub serve / inspect and the debug channel');
@@ -142,12 +130,66 @@ Cli('inspect --once draws scheduler stats and the busiest actors', async () => {
     const bad = await runInspect([`127.0.0.1:${broker.port}`, '--token', 'wrong', '--once']);
     assert.is(bad.code, 1);
     assert.match(bad.stderr, /refused the token \(401\)/);
+    assert.match(bad.stderr, /--debug-token/, 'it says how to keep a token across restarts');
     const none = await runInspect([`127.0.0.1:${broker.port}`, '--once']);
     assert.is(none.code, 2, 'no token is a usage error');
     assert.match(none.stderr, /needs --token/);
   } finally {
     await broker.close();
   }
+});
+
+Cli('inspect sorts naturally, filters and pages, by flags as by keys', async () => {
+  const broker = await startBroker({ debugToken: 'cli-token' });
+  const clients = [];
+  try {
+    for (let i = 0; i < 12; i++) clients.push(await chatClient(broker, `u${i}`, i % 2 === 0 ? 'even' : undefined));
+    const base = [`ws://127.0.0.1:${broker.port}`, '--token', 'cli-token', '--once'];
+    const byId = await runInspect([...base, '--sort', 'id']);
+    assert.is(byId.code, 0, byId.stderr);
+    const ids = [...byId.stdout.matchAll(/^(c\d+)\s/gm)].map((m) => Number(m[1].slice(1)));
+    assert.ok(ids.length >= 12, byId.stdout);
+    assert.equal(ids, [...ids].sort((a, b) => a - b), 'c9 before c10: natural order, not string order');
+    assert.match(byId.stdout, /page 1 of 1/);
+    const found = await runInspect([...base, '--search', 'u1']);
+    const users = [...found.stdout.matchAll(/^c\d+\s+(u\d+)\s/gm)].map((m) => m[1]).sort();
+    assert.equal(users, ['u1', 'u10', 'u11']);
+    const paged = await runInspect([...base, '--sort', 'id', '--page', '9']);
+    assert.match(paged.stdout, /no actor matches/);
+    const badSort = await runInspect([...base, '--sort', 'size']);
+    assert.is(badSort.code, 2);
+    assert.match(badSort.stderr, /--sort must be one of busiest, id/);
+  } finally {
+    for (const c of clients) await c.close();
+    await broker.close();
+  }
+});
+
+Cli('inspect keys: s sorts by the next column, f filters by the next state, / searches, n and p page, q quits', () => {
+  let v: InspectView = initialView();
+  const press = (...keys: string[]): InspectView => {
+    for (const k of keys) {
+      const next = applyKey(v, k);
+      assert.ok(next !== 'quit', `${JSON.stringify(k)} must not quit here`);
+      v = next;
+    }
+    return v;
+  };
+  assert.is(press('s').sort, 'id');
+  assert.is(press('s').sort, 'user');
+  assert.is(press('f').state, 'open');
+  assert.is(press('n', 'n').page, 2);
+  assert.is(press('p').page, 1);
+  press('/', 'a', 'l', 'x', '\x7f', 'i');
+  assert.is(v.typing, 'ali');
+  assert.is(v.search, '', 'not applied until Enter');
+  assert.is(applyKey(v, 'q') !== 'quit' && (applyKey(v, 'q') as InspectView).typing, 'aliq', 'q while typing is a letter');
+  press('\r');
+  assert.equal([v.search, v.typing, v.page], ['ali', null, 0], 'Enter applies the search and goes to page 1');
+  press('/', '\x1b');
+  assert.is(v.search, '', 'Esc clears the search');
+  assert.is(applyKey(v, 'q'), 'quit');
+  assert.is(applyKey(v, '\x03'), 'quit');
 });
 
 Cli.run();

@@ -63,9 +63,10 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-/** Builds the chat URL: http(s) becomes ws(s), a bare host gets /ws, name and token become query parameters. */
+/** Builds the chat URL: http(s) becomes ws(s), host:port gets ws://, a bare host /ws, name and token become query parameters. Throws TypeError for what is not an address. */
 export function chatUrl(base: string, name?: string, token?: string): string {
-  const url = new URL(base);
+  // host:port without a scheme is meant as ws:// (new URL would read "localhost:" as the scheme).
+  const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(base) ? base : `ws://${base}`);
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';

@@ -7,6 +7,8 @@
 // prints plain lines, so it can be scripted.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { HubbubError } from '../protocol/errors.js';
+import { chatUrl } from './client-types.js';
 import { createClient, type HubbubClient, type StateChange } from './index.js';
 import { printable, TerminalScreen } from './terminal-screen.js';
 
@@ -36,10 +38,15 @@ export async function runChat(argv: string[]): Promise<void> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length !== 1) {
+  if (values.help) {
     process.stdout.write(USAGE);
-    if (!values.help) process.exitCode = 2;
     return;
+  }
+  if (positionals.length !== 1) throw new HubbubError('usage', positionals.length === 0 ? 'which broker? give its address: hubbub chat ws://host:port' : `one address only; got ${positionals.length}: ${positionals.join(' ')}`);
+  try {
+    chatUrl(positionals[0]);
+  } catch {
+    throw new HubbubError('usage', `"${positionals[0]}" is not an address: give ws://host:port (or host:port)`);
   }
   const chat = new TerminalChat(positionals[0], values.room!, values.name, values.token);
   await chat.run();
