@@ -136,6 +136,7 @@ Api('bad calls get a JSON error with a stable code and leave the broker serving'
     ['/api/publish', { room: 'a\u202Eb', text: 'x' }, 400, 'bad_request'],
     ['/api/publish', { room: 'r', text: 5 }, 400, 'bad_request'],
     ['/api/publish', { room: 'r', text: 'x'.repeat(2_000_000) }, 413, 'too_big'],
+    ['/api/publish', { room: 'r', text: 'x'.repeat(20_000) }, 413, 'too_large'],
     ['/api/history?room=r&limit=0', undefined, 400, 'bad_request'],
     ['/api/presence', undefined, 400, 'bad_request'],
     ['/api/nothing', undefined, 404, 'not_found'],

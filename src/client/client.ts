@@ -23,6 +23,7 @@
 // It runs on any runtime: the socket comes from a SocketFactory (socket.ts).
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
+import { MAX_TEXT_LENGTH, textTooLargeMessage } from '../protocol/limits.js';
 import { HubbubClientError } from './errors.js';
 import { chatUrl, type ClientEvents, type ClientOptions, type ConnectionState } from './client-types.js';
 import { InFlight, type OpKind, type Pending } from './in-flight.js';
@@ -145,11 +146,11 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   /** Sends to a room; resolves with the ack (its `seq` is the message's place in the room). */
   send(room: string, text: string): Promise<AckEvent> {
-    return this.#request('send', { op: 'send', room, text }, room);
+    return tooLarge(text) ?? this.#request('send', { op: 'send', room, text }, room);
   }
 
   dm(to: string, text: string): Promise<AckEvent> {
-    return this.#request('dm', { op: 'dm', to, text }, null);
+    return tooLarge(text) ?? this.#request('dm', { op: 'dm', to, text }, null);
   }
 
   who(room: string): Promise<WhoEvent> {
@@ -398,4 +399,10 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
 function closedError(): HubbubClientError {
   return new HubbubClientError('closed', 'client is closed');
+}
+
+/** A text the broker would refuse, refused here before it is queued or sent (same code and words as the broker's). */
+function tooLarge(text: string): Promise<never> | null {
+  if (text.length <= MAX_TEXT_LENGTH) return null;
+  return Promise.reject(new HubbubClientError('too_large', textTooLargeMessage(text.length)));
 }

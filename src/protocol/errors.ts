@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'not_in_room'
   | 'unknown_user'
   | 'forbidden'
+  | 'too_large'
   | 'overloaded'
   | 'unavailable';
 

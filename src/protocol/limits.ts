@@ -5,6 +5,18 @@
 
 /** Largest client frame, bytes. Over it ws closes with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * Longest `text` of a message or DM, in UTF-16 code units (JavaScript's
+ * length). Over it the op is refused `too_large` and the connection stays:
+ * well under the frame limit, so a person who pastes too much meets a
+ * sentence, not a disconnect (even text that JSON escapes to twice its size fits a frame).
+ */
+export const MAX_TEXT_LENGTH = 16_384;
+
+/** The words of a `too_large` refusal, shared by the broker and the client library (which refuses first). */
+export function textTooLargeMessage(length: number): string {
+  return `the text has ${length.toLocaleString('en-US')} characters; at most ${MAX_TEXT_LENGTH.toLocaleString('en-US')} are allowed`;
+}
 /** User names: 1..32 characters. */
 export const MAX_NAME_LENGTH = 32;
 /** User ids: a JWT's sub (1..128 characters), or the name a client chose without one (1..32). A DM's `to` is one. */

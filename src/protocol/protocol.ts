@@ -4,7 +4,7 @@
 // supervisor's message, history and joined frames, the backplane's seq) until
 // those encoders move here (issue 17).
 // Encoders return OutFrames so one encoded event can be written to many sockets.
-import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH, MAX_USER_ID_LENGTH } from './limits.js';
+import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH, MAX_TEXT_LENGTH, MAX_USER_ID_LENGTH, textTooLargeMessage } from './limits.js';
 import type { ErrorCode } from './errors.js';
 import { cleanName, nameProblem } from './names.js';
 import { OutFrame } from './out-frame.js';
@@ -41,6 +41,11 @@ export type ServerEvent =
   | { type: 'pong'; id?: OpId }
   | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
+
+/** The refusal of a text over MAX_TEXT_LENGTH: the limit is in the sentence, for people. */
+export function textTooLarge(length: number): ProtocolFault {
+  return { fault: 'too_large', message: textTooLargeMessage(length) };
+}
 
 export function encode(event: ServerEvent): OutFrame {
   return new OutFrame(Buffer.from(JSON.stringify(event)));
@@ -177,6 +182,7 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
       const room = checkName(o.room, 'room', MAX_ROOM_LENGTH);
       if (typeof room !== 'string') return withRef(room, ref);
       if (typeof o.text !== 'string') return withRef({ fault: 'bad_request', message: '"text" must be a string' }, ref);
+      if (o.text.length > MAX_TEXT_LENGTH) return withRef(textTooLarge(o.text.length), ref);
       return withRef({ op, room, text: o.text }, ref);
     }
     default: {
@@ -184,6 +190,7 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
       const to = checkName(o.to, 'to', MAX_USER_ID_LENGTH);
       if (typeof to !== 'string') return withRef(to, ref);
       if (typeof o.text !== 'string') return withRef({ fault: 'bad_request', message: '"text" must be a string' }, ref);
+      if (o.text.length > MAX_TEXT_LENGTH) return withRef(textTooLarge(o.text.length), ref);
       return withRef({ op: 'dm', to, text: o.text }, ref);
     }
   }

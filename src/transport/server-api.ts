@@ -15,7 +15,7 @@ import type { Scheduler } from '../actors/scheduler.js';
 import { errorJson, type ServerCall, type ServerReply } from '../actors/server-calls.js';
 import type { SupervisorMsg } from '../actors/supervisor-messages.js';
 import type { Actor } from '../actors/actor.js';
-import { MAX_HISTORY_LIMIT, MAX_ROOM_LENGTH, MAX_USER_ID_LENGTH, MAX_ID_LENGTH } from '../protocol/limits.js';
+import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_ROOM_LENGTH, MAX_TEXT_LENGTH, MAX_USER_ID_LENGTH, textTooLargeMessage } from '../protocol/limits.js';
 import { nameProblem } from '../protocol/names.js';
 
 export interface ServerApiOptions {
@@ -155,6 +155,7 @@ function name(v: unknown, what: string, max: number): string | Parsed {
 function content(b: Body): { text: string; data?: unknown } | Parsed {
   if (b.text !== undefined && typeof b.text !== 'string') return bad('"text" must be a string');
   if (b.text === undefined && b.data === undefined) return bad('a message needs "text", "data" or both');
+  if (typeof b.text === 'string' && b.text.length > MAX_TEXT_LENGTH) return { status: 413, error: 'too_large', message: textTooLargeMessage(b.text.length) };
   return b.data === undefined ? { text: (b.text as string | undefined) ?? '' } : { text: (b.text as string | undefined) ?? '', data: b.data };
 }
 
