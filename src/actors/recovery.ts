@@ -15,7 +15,8 @@ import type { Room } from './registry.js';
 /** A member waiting for its history replay; live messages for it wait here. */
 interface Recovery {
   since: number;
-  held: { seq: number; frame: OutFrame }[];
+  /** Live messages (by seq) and the member's own acks (seq null: never skipped), in arrival order. */
+  held: { seq: number | null; frame: OutFrame }[];
 }
 
 export class Recoveries {
@@ -39,6 +40,19 @@ export class Recoveries {
   }
 
   /**
+   * Holds back an ack for the member's own send in a room it is recovering:
+   * its message is held (or in the history still being read), and the ack
+   * must not overtake it. False: deliver it now.
+   */
+  holdAck(member: ConnectionActor, room: Room, frame: OutFrame): boolean {
+    if (room.live.recovering === 0) return false;
+    const recovery = this.#recovering.get(recoveryKey(member.id, room.name));
+    if (recovery === undefined) return false;
+    recovery.held.push({ seq: null, frame });
+    return true;
+  }
+
+  /**
    * The history came: `joined` (made by the caller), then the missed and the
    * held-back messages, each seq once. Nothing when the member is not
    * recovering any more (it left meanwhile).
@@ -57,6 +71,10 @@ export class Recoveries {
       last = m.seq;
     }
     for (const h of recovery.held) {
+      if (h.seq === null) {
+        actor.peer.deliver(h.frame); // an ack, after every message before it
+        continue;
+      }
       if (h.seq <= last) continue;
       actor.peer.deliver(h.frame);
       last = h.seq;

@@ -197,7 +197,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         const from = this.#actor(msg.who);
         if (from !== undefined && msg.who.id !== undefined) {
           // seq 0: the backplane is down; the message reached this node's members only.
-          from.peer.deliver(encode(msg.seq > 0 ? { type: 'ack', id: msg.who.id, seq: msg.seq } : { type: 'ack', id: msg.who.id, stored: false }));
+          const ack = encode(msg.seq > 0 ? { type: 'ack', id: msg.who.id, seq: msg.seq } : { type: 'ack', id: msg.who.id, stored: false });
+          // A sender still recovering the room has its own message held: the ack waits behind it.
+          const room = trieGet(this.state.rooms, msg.room);
+          if (room === undefined || !this.#recoveries.holdAck(from, room, ack)) from.peer.deliver(ack);
         }
         return;
       }

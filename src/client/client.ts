@@ -312,7 +312,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   #sendJoin(rec: RoomRecord): void {
     const id = this.#nextId++;
-    const op: ClientOp = rec.lastSeq === null ? { op: 'join', room: rec.name, id } : { op: 'join', room: rec.name, id, since: rec.lastSeq };
+    const op: ClientOp = rec.lastSeq == null ? { op: 'join', room: rec.name, id } : { op: 'join', room: rec.name, id, since: rec.lastSeq };
     rec.joinId = id;
     const settle = (): void => {};
     this.#write({ id, kind: 'join', op, room: rec.name, resolve: settle, reject: settle, timer: null });

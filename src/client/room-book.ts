@@ -3,7 +3,10 @@
 //
 // Replays are recognised by (seq, ts, from), not by seq alone: a broker that
 // restarted without history counts seqs from 1 again, and those new messages
-// must not be mistaken for old ones.
+// must not be mistaken for old ones. Only sequenced messages can be replays:
+// a local one (sent while the broker's backplane was down: no seq,
+// `local:true`) is never replayed, so it is never dropped as one, and it
+// never moves the last seq, which is what a rejoin resumes from.
 import type { HubbubClientError } from './errors.js';
 import type { JoinedEvent, ChatMessageEvent } from './wire.js';
 
@@ -42,6 +45,8 @@ export class RoomRecord {
 
   /** True when this message was seen already; otherwise remembers it. */
   seen(ev: ChatMessageEvent): boolean {
+    // The wire type says seq is a number; a local message has none all the same.
+    if (typeof ev.seq !== 'number') return false;
     const key = `${ev.seq}:${ev.ts}:${ev.from}`;
     if (this.#recentSet.has(key)) return true;
     this.#recent.push(key);
