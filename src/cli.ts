@@ -41,6 +41,8 @@ serve options:
   --workers <n>          run n worker processes sharing the port, one scheduler each
                          (default 0: this process serves)
   --history-size <n>     messages kept per room for history and recovery (default 100)
+  --redis-timeout-ms <n> with --redis: a command unanswered this long fails and the link is
+                         redialled, so a hung Redis cannot stall sends (default 2000)
   --presence-ttl-ms <n>  with --redis: a node silent this long is dead and its users
                          leave every room (default 15000)
   --debug-token <t>      secret of the /debug channel (env HUBBUB_DEBUG_TOKEN; default: generated, logged)
@@ -95,6 +97,7 @@ async function serve(argv: string[]): Promise<void> {
       workers: { type: 'string' },
       'history-size': { type: 'string' },
       'presence-ttl-ms': { type: 'string' },
+      'redis-timeout-ms': { type: 'string' },
       'debug-token': { type: 'string' },
       'no-debug': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -165,6 +168,7 @@ async function serve(argv: string[]): Promise<void> {
     backplane = new RedisBackplane({
       url: redisUrl, historySize: config.historySize, historyRetentionMs: config.historyRetentionMs,
       presenceTtlMs, log: config.logger,
+      ...(values['redis-timeout-ms'] === undefined ? {} : { commandTimeoutMs: intOption('--redis-timeout-ms', values['redis-timeout-ms'], 50) }),
     });
   } else if (worker !== null) {
     backplane = new ClusterBackplane(processChannel());

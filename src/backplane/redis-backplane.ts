@@ -14,6 +14,10 @@
 //             sender sees its message before its ack (redis-room-feed.ts).
 //   interest  SUBSCRIBE room:<room>, then LOAD: the room's seq and roster.
 //   presence  names, memberships, heartbeats and reaping: redis-presence.ts.
+//   hang     a command unanswered for commandTimeoutMs fails (a publish:
+//             `unavailable`, may or may not be stored) and the link is
+//             dropped and redialled, so the node serves local rooms instead
+//             of stalling behind a Redis that holds its socket open.
 //   link down commands fail at once (no offline queue, no resend: a publish
 //             is never run twice). Sends go to this node's members only,
 //             unsequenced (`"local":true`, ack `stored:false`); history fails
@@ -51,7 +55,16 @@ export interface RedisBackplaneOptions {
   prefix?: string;
   /** How long start() waits for Redis before going on with the link down, ms. */
   connectWaitMs?: number;
+  /**
+   * A command unanswered this long fails, and the link is treated as down
+   * (reconnected): a Redis that hangs without closing its socket (stopped,
+   * swapping, a dead peer behind a stateful firewall) must not stall publishes, ms.
+   */
+  commandTimeoutMs?: number;
 }
+
+/** Default of RedisBackplaneOptions.commandTimeoutMs: far above a healthy Redis's worst, far below a person's patience. */
+export const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 const M = 0x6d; // 'm'
 const J = 0x6a; // 'j'
@@ -98,8 +111,15 @@ export class RedisBackplane implements Backplane {
       enableAutoPipelining: true,
       connectionName: `hubbub-${this.nodeId}`,
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+      commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
+      // A frozen Redis still completes the TCP handshake (the kernel does): the ready check must time out too.
+      connectTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
     });
-    this.#run = scriptRunner(this.#redis);
+    const run = scriptRunner(this.#redis);
+    this.#run = (script, keys, args, buffers) => run(script, keys, args, buffers).catch((err: unknown) => {
+      if (err instanceof Error && err.message === 'Command timed out') this.#hung();
+      throw err;
+    });
     this.#presence = new RedisPresence({
       nodeId: this.nodeId, keys: this.#keys, presenceTtlMs: options.presenceTtlMs, run: this.#run, log: this.#log,
     });
@@ -323,6 +343,13 @@ export class RedisBackplane implements Backplane {
       this.#log.warn('redis connection lost: serving local rooms only (sends unsequenced, not stored) until it returns');
     }
     this.#tell(false);
+  }
+
+  /** A command timed out: the link is as good as down; drop it and let ioredis redial. */
+  #hung(): void {
+    if (this.#closing || !this.#up) return;
+    this.#log.warn({ timeoutMs: this.#options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS }, 'redis did not answer in time: treating the link as down and reconnecting');
+    this.#redis.disconnect(true);
   }
 
   #onError(err: Error): void {

@@ -67,6 +67,11 @@ export class RedisServer {
     await withTimeout(ready, timeoutMs, `redis-server on port ${this.port} to accept connections`);
   }
 
+  /** SIGSTOP / SIGCONT: a Redis that hangs with its sockets open, then wakes. */
+  freeze(frozen: boolean): void {
+    this.#child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** SIGTERM: a clean shutdown (the AOF is flushed). */
   async stop(timeoutMs = 10_000): Promise<void> {
     const child = this.#child;
