@@ -34,7 +34,7 @@ export type ServerEvent =
   | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
-  | { type: 'message'; room: string; from: string; text: string; data?: unknown; server?: true; ts: number; seq: number }
+  | { type: 'message'; room: string; from: string; text: string; data?: unknown; server?: true; ts: number; seq: number; local?: true }
   | { type: 'ack'; id: OpId; seq?: number; stored?: false }
   | { type: 'dm'; from: string; to: string; text: string; data?: unknown; server?: true; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
