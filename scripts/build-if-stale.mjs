@@ -15,9 +15,12 @@ function newest(dir) {
 let built = 0;
 try { built = statSync('dist/src/cli.js').mtimeMs; } catch { /* never built */ }
 if (built < Math.max(newest('src'), statSync('tsconfig.json').mtimeMs)) {
-  console.error('hubbub: building (tsc)…');
+  // tsgo, TypeScript's native compiler: about 3 s here where tsc took 20 s (README, "Building").
   // Both programs: the browser build of the client (served to the chat page) is in the second.
-  for (const config of ['tsconfig.json', 'tsconfig.browser.json']) {
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', config], { stdio: 'inherit' });
+  const started = Date.now();
+  for (const [i, config] of ['tsconfig.json', 'tsconfig.browser.json'].entries()) {
+    console.error(`hubbub: building ${i === 0 ? 'the broker' : 'the browser client'} (tsgo -p ${config})…`);
+    execFileSync(process.execPath, ['node_modules/@typescript/native-preview/bin/tsgo', '-p', config], { stdio: 'inherit' });
   }
+  console.error(`hubbub: built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

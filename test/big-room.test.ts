@@ -8,8 +8,9 @@ import { BIG_ROOM_THRESHOLD, MAX_LISTED_USERS } from '../src/constants.js';
 import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
 import { CpuSampler } from './helpers/cpu-sampler.js';
 import { LoadProcess } from './helpers/load-process.js';
+import { soakSize } from './helpers/soak.js';
 
-const TOTAL = Number(process.env.BIG_ROOM_MEMBERS ?? 19_000);
+const TOTAL = soakSize('BIG_ROOM_MEMBERS', 19_000, 4_000);
 const ROOM = 'big';
 /**
  * The broker's CPU for the whole join storm. Judged in CPU seconds, not wall time: the

@@ -33,8 +33,9 @@ import { SOURCE_ADDRESSES } from './helpers/many-clients.js';
 import {
   OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, clientFrame, closePayload, predict, textFrame,
 } from './helpers/ws-frames.js';
+import { soakSize } from './helpers/soak.js';
 
-const SCALE = Number(process.env.HUBBUB_FUZZ_SCALE ?? 1);
+const SCALE = soakSize('HUBBUB_FUZZ_SCALE', 1, 0.1);
 const SEED = process.env.HUBBUB_FUZZ_SEED === undefined ? undefined : Number(process.env.HUBBUB_FUZZ_SEED);
 const TEXT_BATCH = 100;
 const TEXT_RUNS = 800 * SCALE; // 80k text inputs

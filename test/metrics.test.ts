@@ -124,8 +124,8 @@ Metrics('closes by code, slow consumers, rate-limit events, refused upgrades', a
     await c.nextOf('joined', { room: 'busy' });
   }
   (sleeper.ws as WebSocket & { _socket: { pause(): void } })._socket.pause();
-  const big = 'z'.repeat(60_000);
-  for (let i = 0; i < 400 && tb.broker.chat.counters.slowConsumers === 0; i++) {
+  const big = 'z'.repeat(16_000); // the longest text allowed is 16,384 characters
+  for (let i = 0; i < 1600 && tb.broker.chat.counters.slowConsumers === 0; i++) {
     clock.t += 1000;
     talker.send({ op: 'send', room: 'busy', text: big, id: i });
     await talker.nextOf('ack', { id: i });

@@ -34,9 +34,10 @@ import WebSocket from 'ws';
 import { spawnBrokerChild, waitForStats, type BrokerChild } from './helpers/broker-child.js';
 import { joinMany, rawSocketOf } from './helpers/many-clients.js';
 import { once, withTimeout } from './helpers/wait.js';
+import { soakSize } from './helpers/soak.js';
 
-const SECONDS = Number(process.env.HUBBUB_SLOW_SECONDS ?? 30);
-const SLOW = Number(process.env.HUBBUB_SLOW_CLIENTS ?? 500);
+const SECONDS = soakSize('HUBBUB_SLOW_SECONDS', 30, 6);
+const SLOW = soakSize('HUBBUB_SLOW_CLIENTS', 500, 150);
 const READERS = 50;
 const ROOMS = 5;
 const WINDOW = 8; // sends in flight per reader

@@ -30,6 +30,7 @@ export class HttpServer {
     this.server = createServer((req, res) => this.#request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      this.#log.debug({ err: err.code ?? err.message }, 'http: a client sent what is not HTTP, or went away mid-request');
       if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
       else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
