@@ -10,7 +10,7 @@ import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
-  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
@@ -54,6 +54,8 @@ export interface BrokerConfig {
   /** Frames per second per connection (0: no limit), and the burst allowed. */
   rateLimit: number;
   rateBurst: number;
+  /** Rooms one connection may be in at once. */
+  maxRoomsPerConn: number;
   /** Open connections per remote IP; 0: no cap. */
   maxConnsPerIp: number;
   /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
@@ -96,6 +98,7 @@ export function defaultConfig(): BrokerConfig {
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
+    maxRoomsPerConn: MAX_ROOMS_PER_CONN,
     faultRate: 0,
     processMetrics: true,
     historySize: HISTORY_SIZE,
@@ -142,6 +145,7 @@ export class Broker {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
       roomPolicy: config.roomPolicy ?? undefined,
+      maxRoomsPerConn: config.maxRoomsPerConn,
     });
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;

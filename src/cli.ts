@@ -66,6 +66,8 @@ security and limits (README: Limits):
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
+  --max-rooms-per-conn <n> rooms one connection may be in at once (env HUBBUB_MAX_ROOMS_PER_CONN;
+                         default 128); a join past it gets error too_many_rooms
   --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
   --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
@@ -89,6 +91,7 @@ async function serve(argv: string[]): Promise<void> {
       rate: { type: 'string' },
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
+      'max-rooms-per-conn': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
       'max-outbox-frames': { type: 'string' },
       'shutdown-ms': { type: 'string' },
@@ -130,6 +133,8 @@ async function serve(argv: string[]): Promise<void> {
   if (roomPolicy !== undefined && roomPolicy !== '') config.roomPolicy = readRoomPolicy(roomPolicy);
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
+  const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
+  if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
   if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);
   if (values['max-outbox-frames'] !== undefined) config.maxOutboxFrames = intOption('--max-outbox-frames', values['max-outbox-frames'], 1);

@@ -99,6 +99,8 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
 export const RATE_LIMIT_PER_S = 1000;
 /** Frames a connection may send at once (token bucket size). */
 export const RATE_LIMIT_BURST = 2000;
+/** Rooms one connection may be in at once (Centrifugo's default too): bounds what one session costs the registry. */
+export const MAX_ROOMS_PER_CONN = 128;
 /** Open connections per remote IP address. 0 = no cap (the default, so loopback tests can open 10k). */
 export const MAX_CONNS_PER_IP = 0;
 

@@ -31,10 +31,11 @@ function build(): { index: ActorIndex; actors: ConnectionActor[] } {
     a.snapshot = open;
     index.transitioned(a, 'connecting');
     a.handled = (i * 7919) % 1000; // a spread of counts
-    const rooms = i % 10 === 0 ? ['ten'] : [];
+    const rooms = emptyTrie<string>();
+    if (i % 10 === 0) trieSet(rooms, 'ten', 'ten');
     trieSet(state.sessions, a.id, { actor: a, user: a.user, rooms });
     trieSet(state.users, a.user, a);
-    if (rooms.length > 0) trieSet(members, a.id, a);
+    if (rooms.size > 0) trieSet(members, a.id, a);
     actors.push(a);
   }
   const room: Room = { name: 'ten', members, departures: 0, live: new RoomLive() };

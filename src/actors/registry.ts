@@ -1,7 +1,7 @@
 // The supervisor's registry: sessions, user names and rooms, as one immer value.
 //
 // Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
-//   sessions: actor id -> { actor, user, rooms[] }
+//   sessions: actor id -> { actor, user, rooms: room name -> room name }
 //   users:    user name -> actor
 //   rooms:    room name -> { name, members: actor id -> actor, departures, live }
 // `live` is a mutable RoomLive: pending presence and recovery bookkeeping
@@ -10,7 +10,7 @@
 // reference; actors do too.
 import { produce, setAutoFreeze } from 'immer';
 import type { ConnectionActor } from './connection-actor.js';
-import { appended, emptyTrie, trieDelete, trieGet, trieSet, type HashTrie } from './hash-trie.js';
+import { emptyTrie, trieDelete, trieGet, trieSet, trieValues, type HashTrie } from './hash-trie.js';
 
 // The registry is changed only through `change` below, so deep-freezing every
 // new version buys no safety here and cost a third of each join's produce()
@@ -20,8 +20,16 @@ setAutoFreeze(false);
 export interface Session {
   readonly actor: ConnectionActor;
   readonly user: string;
-  readonly rooms: string[];
+  /**
+   * The rooms it is in, as a trie too: a join or leave copies O(log32 n) of
+   * it, never the session's whole list (a session in 20,000 rooms made each
+   * join cost the copy of all of them). Their count is capped by the supervisor.
+   */
+  readonly rooms: HashTrie<string>;
 }
+
+/** Every new session starts with this one (never mutated: immer copies it on the first join). */
+const NO_ROOMS: HashTrie<string> = emptyTrie();
 
 /** The parts of a room that change per message, outside immer on purpose. */
 export class RoomLive {
@@ -78,7 +86,7 @@ function change(state: RegistryState, recipe: (draft: RegistryState) => void): R
 
 export function addSession(state: RegistryState, actor: ConnectionActor, user: string): RegistryState {
   return change(state, (d) => {
-    trieSet(d.sessions, actor.id, { actor, user, rooms: [] });
+    trieSet(d.sessions, actor.id, { actor, user, rooms: NO_ROOMS });
     trieSet(d.users, user, actor);
   });
 }
@@ -87,7 +95,7 @@ export function addSession(state: RegistryState, actor: ConnectionActor, user: s
 export function removeSession(state: RegistryState, actor: ConnectionActor): { state: RegistryState; left: string[] } {
   const session = trieGet(state.sessions, actor.id);
   if (session === undefined) return { state, left: [] };
-  const left = session.rooms.slice();
+  const left = trieValues(session.rooms);
   const next = change(state, (d) => {
     for (const name of left) leaveRoom(d, name, actor.id);
     trieDelete(d.sessions, actor.id);
@@ -108,9 +116,8 @@ export function addMember(state: RegistryState, roomName: string, actor: Connect
     }
     trieSet(r.members, actor.id, actor);
     // The room's own name string, not the client's copy of it: one string per room, not per member.
-    // A new array of the exact length: push() on immer's copy grows it to 17 slots (152 B per session).
-    const session = trieGet(d.sessions, actor.id) as { rooms: string[] } | undefined;
-    if (session !== undefined) session.rooms = appended(session.rooms, r.name);
+    const session = trieGet(d.sessions, actor.id);
+    if (session !== undefined) trieSet(session.rooms, r.name, r.name);
   });
   return { state: next, added: true };
 }
@@ -122,10 +129,7 @@ export function removeMember(state: RegistryState, roomName: string, actor: Conn
   const next = change(state, (d) => {
     leaveRoom(d, roomName, actor.id);
     const rooms = trieGet(d.sessions, actor.id)?.rooms;
-    if (rooms !== undefined) {
-      const i = rooms.indexOf(roomName);
-      if (i >= 0) rooms.splice(i, 1);
-    }
+    if (rooms !== undefined) trieDelete(rooms, roomName);
   });
   return { state: next, removed: true };
 }

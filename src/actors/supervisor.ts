@@ -33,7 +33,7 @@
 // message whose handling throws leaves the registry as it was; the connection
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
-import { CLOSE_KICKED, SUPERVISOR_BUDGET } from '../constants.js';
+import { CLOSE_KICKED, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
@@ -58,6 +58,8 @@ export interface SupervisorOptions extends PresenceOptions {
   mailboxCapacity?: number;
   /** Who may read and write which rooms when a connection's token has no rooms claim (room-access.ts). */
   roomPolicy?: RoomRules;
+  /** Rooms one connection may be in at once; a join past it is refused `too_many_rooms`. */
+  maxRoomsPerConn?: number;
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
@@ -87,6 +89,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   /** Plain joins waiting for their room to be ready, by room. */
   readonly #readyWaits = new Map<string, Requester[]>();
   readonly #roomPolicy: RoomRules;
+  readonly #maxRooms: number;
   readonly #calls = new ServerCalls();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
@@ -96,6 +99,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#backplane = backplane;
     this.#view = new RoomView(backplane);
     this.#roomPolicy = options.roomPolicy ?? OPEN_RULES;
+    this.#maxRooms = options.maxRoomsPerConn ?? MAX_ROOMS_PER_CONN;
     this.#names = new Names({
       registered: (name) => trieGet(this.state.users, name) !== undefined,
       grant: (actor, name) => this.#registered(actor, name),
@@ -358,6 +362,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #join(from: ConnectionActor, roomName: string, since: number | undefined, id: OpId | undefined): void {
+    const rooms = trieGet(this.state.sessions, from.id)?.rooms;
+    if (rooms !== undefined && rooms.size >= this.#maxRooms && trieGet(rooms, roomName) === undefined) {
+      from.peer.deliver(encodeError('too_many_rooms', `a connection may be in at most ${this.#maxRooms} rooms at once; leave one first`, id));
+      return;
+    }
     const { state, added } = addMember(this.state, roomName, from);
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;

@@ -9,7 +9,8 @@
 import type { Actor } from '../actors/actor.js';
 import { ConnectionActor } from '../actors/connection-actor.js';
 import { connectionMachine } from '../actors/connection-machine.js';
-import { trieForEach, trieGet } from '../actors/hash-trie.js';
+import { trieForEach, trieGet, trieValues } from '../actors/hash-trie.js';
+import type { Session } from '../actors/registry.js';
 import type { ActorIndex } from './actor-index.js';
 import { ACTOR_RECENT_EVENTS, DEFAULT_PAGE, MAX_PAGE, TOP_K_SELECT_MAX } from './limits.js';
 import type { TraceEvent, TraceRing } from './trace-ring.js';
@@ -72,7 +73,7 @@ export function actorItem(index: ActorIndex, a: AnyActor, now: number): ActorIte
     state: stateOf(a),
     status: a.status,
     mailbox: a.mailbox.size,
-    rooms: index.session(a.id)?.rooms ?? [],
+    rooms: roomsOf(index.session(a.id)),
     handled: a.handled,
     lastActiveMs: now - (a.lastRunAt || a.createdAt),
   };
@@ -217,7 +218,7 @@ export function describeActor(index: ActorIndex, trace: TraceRing, a: AnyActor, 
     createdAt: a.createdAt,
     lastRunAt: a.lastRunAt,
     lastActiveMs: now - (a.lastRunAt || a.createdAt),
-    rooms: session?.rooms ?? [],
+    rooms: roomsOf(session),
     events: trace.recent(a.id, ACTOR_RECENT_EVENTS) as TraceEvent[],
     eventsSince: trace.since,
   };
@@ -244,4 +245,9 @@ export function describeActor(index: ActorIndex, trace: TraceRing, a: AnyActor, 
       : {},
     machine: null,
   };
+}
+
+/** A session's rooms as a list, sorted (the registry keeps them in a trie, in hash order). */
+function roomsOf(session: Session | undefined): string[] {
+  return session === undefined ? [] : trieValues(session.rooms).sort();
 }

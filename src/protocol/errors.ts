@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unknown_user'
   | 'forbidden'
   | 'too_large'
+  | 'too_many_rooms'
   | 'overloaded'
   | 'unavailable';
 
