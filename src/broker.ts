@@ -9,7 +9,7 @@ import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
-  DEFAULT_PORT, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
+  DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
   MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
@@ -58,6 +58,8 @@ export interface BrokerConfig {
   maxRoomsPerConn: number;
   /** Open connections per remote IP; 0: no cap. */
   maxConnsPerIp: number;
+  /** A request head (an upgrade's too) must be whole this long after accept, or the socket gets 408 and is closed; ms. */
+  headersTimeoutMs: number;
   /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
   faultRate: number;
   /** Default Node process metrics (memory, CPU, event loop lag) in /metrics too. */
@@ -99,6 +101,7 @@ export function defaultConfig(): BrokerConfig {
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
     maxRoomsPerConn: MAX_ROOMS_PER_CONN,
+    headersTimeoutMs: HEADERS_TIMEOUT_MS,
     faultRate: 0,
     processMetrics: true,
     historySize: HISTORY_SIZE,
@@ -150,7 +153,7 @@ export class Broker {
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
-    this.http = new HttpServer(this.log);
+    this.http = new HttpServer(this.log, undefined, { headersTimeoutMs: config.headersTimeoutMs });
     this.env = env;
     this.origins = new OriginPolicy(config, this.log);
     this.chat = new ChatGateway(env, this.log, config, this.origins);
@@ -195,7 +198,7 @@ export class Broker {
     });
     this.metrics = createMetrics({
       scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
-      limits: env, ipLimit: this.chat.ipLimit, supervisor: this.supervisor,
+      limits: env, ipLimit: this.chat.ipLimit, supervisor: this.supervisor, http: this.http,
     }, { defaultMetrics: config.processMetrics });
     this.http.onGet('/metrics', (_req, res) => {
       this.metrics.metrics().then(

@@ -68,6 +68,9 @@ security and limits (README: Limits):
   --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
   --max-rooms-per-conn <n> rooms one connection may be in at once (env HUBBUB_MAX_ROOMS_PER_CONN;
                          default 128); a join past it gets error too_many_rooms
+  --headers-timeout-ms <n> a socket that has not sent a whole request head (an upgrade's too)
+                         this long after it connected is answered 408 and closed
+                         (env HUBBUB_HEADERS_TIMEOUT_MS; default 10000)
   --max-outbox-bytes <n> unread output per connection before close 1013 (default 4194304)
   --max-outbox-frames <n> unread frames per connection before close 1013 (default 4096)
   --shutdown-ms <n>      SIGTERM: time given to clients before the rest are cut (default 10000)
@@ -92,6 +95,7 @@ async function serve(argv: string[]): Promise<void> {
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
       'max-rooms-per-conn': { type: 'string' },
+      'headers-timeout-ms': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
       'max-outbox-frames': { type: 'string' },
       'shutdown-ms': { type: 'string' },
@@ -136,6 +140,8 @@ async function serve(argv: string[]): Promise<void> {
   const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
   if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
+  const headersTimeout = values['headers-timeout-ms'] ?? process.env.HUBBUB_HEADERS_TIMEOUT_MS;
+  if (headersTimeout !== undefined && headersTimeout !== '') config.headersTimeoutMs = intOption('--headers-timeout-ms', headersTimeout, 100);
   if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);
   if (values['max-outbox-frames'] !== undefined) config.maxOutboxFrames = intOption('--max-outbox-frames', values['max-outbox-frames'], 1);
   if (values['shutdown-ms'] !== undefined) config.shutdownTimeoutMs = intOption('--shutdown-ms', values['shutdown-ms']);

@@ -103,6 +103,13 @@ export const RATE_LIMIT_BURST = 2000;
 export const MAX_ROOMS_PER_CONN = 128;
 /** Open connections per remote IP address. 0 = no cap (the default, so loopback tests can open 10k). */
 export const MAX_CONNS_PER_IP = 0;
+/**
+ * A connection must have sent a whole request head (an upgrade's included)
+ * within this many ms of its accept, or of the end of its previous request, or
+ * it is answered 408 and closed: a socket that sends nothing, or a head that
+ * never ends (slowloris), holds a descriptor no longer than this.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
 
 // --- authentication (src/transport/auth.ts) ---
 /** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): bytes. */

@@ -3,13 +3,27 @@
 // Upgrades are routed by path to whoever registered it (`/ws` the chat
 // gateway, `/debug` the debug channel); an unknown path is answered 404 before
 // any WebSocket handshake. Pages are files from public/, read once at start.
+//
+// No socket holds a descriptor for free here: one that has not sent a whole
+// request head (an upgrade's too) within headersTimeoutMs is answered 408 and
+// closed, whether it sent nothing or a head that never ends.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { HEADERS_TIMEOUT_MS } from '../constants.js';
 import { StaticPages } from './static-pages.js';
 
 /** Pending connections the kernel may queue (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
+
+export interface HttpServerOptions {
+  /** A request head must be complete this long after the socket's accept or its previous request; ms. */
+  headersTimeoutMs?: number;
+}
+
+/** A whole request, body included, gets this many times the head's time (the API's bodies). */
+const REQUEST_TIMEOUT_FACTOR = 3;
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
@@ -23,14 +37,32 @@ export class HttpServer {
   readonly #pages: StaticPages;
   readonly #log: Logger;
   #port = 0;
+  /** Sockets closed for not sending a whole request head in time. */
+  headersTimedOut = 0;
 
-  constructor(log: Logger, pages: StaticPages = new StaticPages()) {
+  constructor(log: Logger, pages: StaticPages = new StaticPages(), options: HttpServerOptions = {}) {
     this.#log = log;
     this.#pages = pages;
-    this.server = createServer((req, res) => this.#request(req, res));
+    const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    // Node checks these deadlines on a sweep of the sockets still in HTTP (an
+    // upgraded socket has left that list): every connectionsCheckingInterval,
+    // 30 s by default, which would let a socket outlive a 10 s deadline by 30 s.
+    // A sweep a quarter of the deadline apart keeps the overshoot to 25%.
+    this.server = createServer({
+      headersTimeout,
+      requestTimeout: headersTimeout * REQUEST_TIMEOUT_FACTOR,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
+    }, (req, res) => this.#request(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       this.#log.debug({ err: err.code ?? err.message }, 'http: a client sent what is not HTTP, or went away mid-request');
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        this.headersTimedOut++;
+        if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        // end() waits for the peer's FIN, which a slowloris never sends.
+        (socket as Socket).destroySoon();
+        return;
+      }
       if (err.code === 'ECONNRESET' || !socket.writable) socket.destroy();
       else socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });

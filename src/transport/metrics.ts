@@ -56,6 +56,8 @@ export interface MetricsSources {
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
   ipLimit: IpLimit;
+  /** The HTTP edge: sockets it closed before any request was served. */
+  http: { readonly headersTimedOut: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
   supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number };
 }
@@ -77,7 +79,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-  const { scheduler, heartbeat, counters, limits, ipLimit, supervisor } = src;
+  const { scheduler, heartbeat, counters, limits, ipLimit, supervisor, http } = src;
 
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
@@ -147,6 +149,14 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
       this.inc({ reason: 'token' }, counters.authRefused);
       this.inc({ reason: 'origin' }, counters.originRefused);
       this.inc({ reason: 'ip_cap' }, ipLimit.refused);
+    },
+  });
+  new Counter({
+    name: 'hubbub_connections_refused_total', help: 'TCP connections closed by the HTTP edge before any request was served, by reason.',
+    labelNames: ['reason'], registers,
+    collect() {
+      this.reset();
+      this.inc({ reason: 'headers_timeout' }, http.headersTimedOut);
     },
   });
   return registry;
