@@ -19,7 +19,9 @@ import type { Backplane } from './backplane/backplane.js';
 import { MemoryBackplane } from './backplane/memory-backplane.js';
 import { serveClientModules } from './transport/client-assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
+import { EdgeGate } from './transport/edge-gate.js';
 import { HttpServer, reply } from './transport/http-server.js';
+import { IpCount, type IpSlots } from './transport/ip-limit.js';
 import { OriginPolicy } from './transport/origin-policy.js';
 import { createMetrics } from './transport/metrics.js';
 import { ServerApi } from './transport/server-api.js';
@@ -58,6 +60,8 @@ export interface BrokerConfig {
   maxRoomsPerConn: number;
   /** Open connections per remote IP; 0: no cap. */
   maxConnsPerIp: number;
+  /** Where that count is kept; null: in this process. Under --workers, the primary (PrimaryIpCount). */
+  ipSlots: IpSlots | null;
   /** A request head (an upgrade's too) must be whole this long after accept, or the socket gets 408 and is closed; ms. */
   headersTimeoutMs: number;
   /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
@@ -100,6 +104,7 @@ export function defaultConfig(): BrokerConfig {
     rateLimit: RATE_LIMIT_PER_S,
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
+    ipSlots: null,
     maxRoomsPerConn: MAX_ROOMS_PER_CONN,
     headersTimeoutMs: HEADERS_TIMEOUT_MS,
     faultRate: 0,
@@ -119,6 +124,8 @@ export class Broker {
   readonly supervisor: Supervisor;
   readonly backplane: Backplane;
   readonly http: HttpServer;
+  /** The caps a TCP connection must pass at accept. */
+  readonly gate: EdgeGate;
   readonly chat: ChatGateway;
   /** `/ws/text`: plain-text chat for gorilla-style clients. */
   readonly text: TextGateway;
@@ -153,7 +160,8 @@ export class Broker {
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
-    this.http = new HttpServer(this.log, undefined, { headersTimeoutMs: config.headersTimeoutMs });
+    this.gate = new EdgeGate(config.ipSlots ?? (config.maxConnsPerIp > 0 ? new IpCount(config.maxConnsPerIp) : null));
+    this.http = new HttpServer(this.log, undefined, { headersTimeoutMs: config.headersTimeoutMs, gate: this.gate });
     this.env = env;
     this.origins = new OriginPolicy(config, this.log);
     this.chat = new ChatGateway(env, this.log, config, this.origins);
@@ -198,7 +206,7 @@ export class Broker {
     });
     this.metrics = createMetrics({
       scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
-      limits: env, ipLimit: this.chat.ipLimit, supervisor: this.supervisor, http: this.http,
+      limits: env, gate: this.gate, supervisor: this.supervisor, http: this.http,
     }, { defaultMetrics: config.processMetrics });
     this.http.onGet('/metrics', (_req, res) => {
       this.metrics.metrics().then(

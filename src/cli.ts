@@ -16,6 +16,7 @@ import { HubbubError } from './protocol/errors.js';
 import type { Backplane } from './backplane/backplane.js';
 import { ClusterBackplane, processChannel } from './backplane/cluster-backplane.js';
 import { RedisBackplane } from './backplane/redis-backplane.js';
+import { PrimaryIpCount } from './transport/ip-limit.js';
 import { runPrimary, type ListeningNote } from './workers.js';
 
 const USAGE = `usage: hubbub <command> [options]
@@ -65,7 +66,9 @@ security and limits (README: Limits):
                          (env HUBBUB_ROOM_POLICY; default: every room rw; docs/api.md)
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
-  --max-conns-per-ip <n> open connections per IP address, 0 = no cap (default 0)
+  --max-conns-per-ip <n> open connections per IP address, counted from the accept (pages and
+                         sockets still in HTTP too) and across --workers; past it HTTP 429
+                         and the socket is closed; 0 = no cap (default 0)
   --max-rooms-per-conn <n> rooms one connection may be in at once (env HUBBUB_MAX_ROOMS_PER_CONN;
                          default 128); a join past it gets error too_many_rooms
   --headers-timeout-ms <n> a socket that has not sent a whole request head (an upgrade's too)
@@ -169,6 +172,7 @@ async function serve(argv: string[]): Promise<void> {
     runPrimary({
       workers, hub: redisUrl === undefined, historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs, shutdownTimeoutMs: config.shutdownTimeoutMs, log: config.logger,
+      maxConnsPerIp: config.maxConnsPerIp,
     });
     return;
   }
@@ -185,6 +189,8 @@ async function serve(argv: string[]): Promise<void> {
     backplane = new ClusterBackplane(processChannel());
   }
   config.backplane = backplane;
+  // The per-IP cap is the deployment's: the primary counts for every worker.
+  if (worker !== null && config.maxConnsPerIp > 0) config.ipSlots = new PrimaryIpCount(config.maxConnsPerIp);
 
   // Signals first: one that comes while the broker starts must still stop it cleanly.
   let broker: Broker | null = null;

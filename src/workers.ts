@@ -5,6 +5,9 @@
 // --redis is given (each worker is then a node of its own), otherwise the
 // ClusterHub here, over the IPC channels.
 //
+// The primary also keeps the per-IP connection count for every worker
+// (--max-conns-per-ip; transport/ip-limit.ts): each accept asks it.
+//
 // The primary serves no client. It restarts a worker that dies (its users'
 // presence ends at once: the hub drops them, or Redis reaps the dead node),
 // and on SIGTERM/SIGINT it stops the workers gracefully (each closes its
@@ -13,6 +16,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { Batcher, isEnvelope, type ToHub, type ToWorker } from './backplane/cluster-protocol.js';
 import { ClusterHub } from './backplane/cluster-hub.js';
+import { IpCountHost, isIpSlotAsk } from './transport/ip-limit.js';
 
 export interface PrimaryOptions {
   workers: number;
@@ -22,6 +26,8 @@ export interface PrimaryOptions {
   historyRetentionMs: number;
   /** Time a worker gets to close its clients before it is killed, ms. */
   shutdownTimeoutMs: number;
+  /** The per-IP cap, counted here for every worker; 0: none. */
+  maxConnsPerIp: number;
   log: Logger;
 }
 
@@ -62,6 +68,7 @@ export function runPrimary(options: PrimaryOptions): void {
       send: (id, op) => outbox(id)?.push(op),
     })
     : null;
+  const ipCount = options.maxConnsPerIp > 0 ? new IpCountHost(options.maxConnsPerIp) : null;
 
   let stopping = false;
   let announced = false;
@@ -75,6 +82,9 @@ export function runPrimary(options: PrimaryOptions): void {
     worker.on('message', (msg: unknown) => {
       if (hub !== null && isEnvelope<ToHub>(msg)) {
         for (const op of msg.ops) hub.handle(worker.id, op);
+      } else if (ipCount !== null && isIpSlotAsk(msg)) {
+        const answer = ipCount.handle(worker.id, msg);
+        if (answer !== null && worker.isConnected()) worker.send(answer, undefined, () => {});
       } else if (isListeningNote(msg)) {
         listening.set(worker.id, msg.url);
         failures.set(index, 0);
@@ -91,6 +101,7 @@ export function runPrimary(options: PrimaryOptions): void {
       const listened = listening.delete(worker.id);
       outboxes.delete(worker.id);
       hub?.dropWorker(worker.id);
+      ipCount?.dropWorker(worker.id);
       if (stopping) return;
       if (!announced && !listened) {
         // It could not start (port taken, bad option): its siblings cannot either.

@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RateLimit, type Metered } from '../src/actors/rate-limit.js';
+import type { IpCount } from '../src/transport/ip-limit.js';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient, closeAll } from './helpers/client.js';
 import { debugSocket } from './helpers/debug-helpers.js';
@@ -180,18 +181,22 @@ Sockets.run();
 
 const PerIp = suite('connections per IP');
 
+function ipCount(tb: TestBroker): IpCount {
+  return tb.broker.gate.ipSlots as IpCount;
+}
+
 PerIp('the cap refuses the next upgrade 429; other addresses and freed slots are fine', async () => {
   const tb = await startBroker({ maxConnsPerIp: 3 });
   const clients: TestClient[] = [];
   try {
     for (const name of ['a', 'b', 'c']) clients.push(await TestClient.connect(tb.wsUrl, name));
     assert.is((await upgradeStatus(tb.wsUrl)).status, 429);
-    assert.is(tb.broker.chat.ipLimit.refused, 1);
+    assert.is(tb.broker.gate.refused.ipCap, 1);
     assert.is((await upgradeStatus(tb.wsUrl, { localAddress: '127.0.0.2' })).status, 101, 'another address has its own cap');
     await clients.shift()!.close();
-    await waitFor(() => tb.broker.chat.ipLimit.count('127.0.0.1') === 2, 3000, 'the closed connection to give its slot back');
+    await waitFor(() => ipCount(tb).count('127.0.0.1') === 2, 3000, 'the closed connection to give its slot back');
     clients.push(await TestClient.connect(tb.wsUrl, 'd'));
-    await waitFor(() => tb.broker.chat.ipLimit.count('127.0.0.2') === 0, 3000, '127.0.0.2 to give its slot back');
+    await waitFor(() => ipCount(tb).count('127.0.0.2') === 0, 3000, '127.0.0.2 to give its slot back');
   } finally {
     await closeAll(clients);
     await tb.broker.close();
@@ -204,7 +209,7 @@ PerIp('refused and failed upgrades give their slot back', async () => {
   try {
     for (let i = 0; i < 10; i++) {
       assert.is((await upgradeStatus(`${tb.wsUrl}?token=bad${i}`)).status, 401);
-      await waitFor(() => tb.broker.chat.ipLimit.addresses === 0, 3000, 'the refused socket to give its slot back');
+      await waitFor(() => ipCount(tb).addresses === 0, 3000, 'the refused socket to give its slot back');
     }
     const t = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setExpirationTime('5m')
       .sign(new TextEncoder().encode(secret));

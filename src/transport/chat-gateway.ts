@@ -2,7 +2,8 @@
 // actors and socket events into mailbox messages; flushes output per slice.
 //
 // Before the handshake it applies the edge's checks, cheapest first: Origin
-// (403; origin-policy.ts), connections per IP (429), token (401; auth.ts). After it, it
+// (403; origin-policy.ts), token (401; auth.ts); the caps on connections were
+// applied at accept (edge-gate.ts). After it, it
 // decides no policy: a frame becomes a message for the socket's actor, a
 // close becomes `socket-closed`, and everything else is the actors' business.
 // Sockets call the gateway directly for their events (HubSocket.emit): no
@@ -21,7 +22,6 @@ import { HeartbeatWheel } from './heartbeat.js';
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket, type SocketOwner } from './hub-socket.js';
 import { releaseWriteMemo } from './write-memo.js';
-import { IpLimit, clientIp } from './ip-limit.js';
 import { HubCounters } from './metrics.js';
 import { cleanUserName, encodeError } from '../protocol/protocol.js';
 
@@ -34,7 +34,6 @@ export interface ChatGatewayOptions {
   heartbeatBuckets: number;
   mailboxCapacity: number;
   jwtSecret: string | null;
-  maxConnsPerIp: number;
 }
 
 /** Who a connection asks to be, as the edge established it (see UpgradeGuard). */
@@ -60,7 +59,6 @@ export class ChatGateway implements SocketOwner {
   readonly counters = new HubCounters();
   readonly guard: UpgradeGuard;
   readonly origins: OriginPolicy;
-  readonly ipLimit: IpLimit;
   #accepting = true;
   #dirty: HubSocket[] = [];
   #nextId = 0;
@@ -75,7 +73,6 @@ export class ChatGateway implements SocketOwner {
     this.maxOutboxFrames = options.maxOutboxFrames;
     this.guard = new UpgradeGuard(options);
     this.origins = origins;
-    this.ipLimit = new IpLimit(options.maxConnsPerIp);
     // closeTimeout is ws >= 8.19 and not yet in @types/ws: a non-literal object skips the excess-property check.
     const serverOptions: ServerOptions<typeof HubSocket> & { closeTimeout: number } = {
       autoPong: false, // HubSocket answers pings itself (ws's autoPong keeps a closure per socket)
@@ -108,7 +105,7 @@ export class ChatGateway implements SocketOwner {
 
   /**
    * The edge's checks, before any handshake, for every chat endpoint (/ws and
-   * /ws/text alike): Origin (403), connections per IP (429), token (401). Calls
+   * /ws/text alike): Origin (403), token (401). Calls
    * `handshake` with who the connection is (the token's sub, or the URL's name
    * when there is no secret), or refuses the socket.
    */
@@ -120,11 +117,6 @@ export class ChatGateway implements SocketOwner {
     if (!this.origins.allows(req)) {
       this.counters.originRefused++;
       refuseUpgrade(socket, 403, 'Forbidden');
-      return;
-    }
-    // Asked only with a cap: reading remoteAddress makes net.Socket keep a _peername object (~80 B).
-    if (this.ipLimit.max > 0 && !this.ipLimit.acquire(clientIp(req.socket.remoteAddress), socket)) {
-      refuseUpgrade(socket, 429, 'Too Many Requests');
       return;
     }
     if (!this.guard.authenticates) {

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HEADERS_TIMEOUT_MS } from '../constants.js';
+import type { EdgeGate } from './edge-gate.js';
 import { StaticPages } from './static-pages.js';
 
 /** Pending connections the kernel may queue (capped by net.core.somaxconn). */
@@ -20,6 +21,8 @@ const LISTEN_BACKLOG = 4096;
 export interface HttpServerOptions {
   /** A request head must be complete this long after the socket's accept or its previous request; ms. */
   headersTimeoutMs?: number;
+  /** Checks each socket at accept (caps); its refused sockets are never served. */
+  gate?: EdgeGate;
 }
 
 /** A whole request, body included, gets this many times the head's time (the API's bodies). */
@@ -36,6 +39,7 @@ export class HttpServer {
   readonly #prefixes: { prefix: string; handler: RequestHandler }[] = [];
   readonly #pages: StaticPages;
   readonly #log: Logger;
+  readonly #gate: EdgeGate | null;
   #port = 0;
   /** Sockets closed for not sending a whole request head in time. */
   headersTimedOut = 0;
@@ -43,6 +47,7 @@ export class HttpServer {
   constructor(log: Logger, pages: StaticPages = new StaticPages(), options: HttpServerOptions = {}) {
     this.#log = log;
     this.#pages = pages;
+    this.#gate = options.gate ?? null;
     const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     // Node checks these deadlines on a sweep of the sockets still in HTTP (an
     // upgraded socket has left that list): every connectionsCheckingInterval,
@@ -52,8 +57,10 @@ export class HttpServer {
       headersTimeout,
       requestTimeout: headersTimeout * REQUEST_TIMEOUT_FACTOR,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
-    }, (req, res) => this.#request(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+    }, (req, res) => this.#whenAdmitted(req, () => this.#request(req, res)));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#whenAdmitted(req, () => this.#upgrade(req, socket, head)));
+    const gate = this.#gate;
+    if (gate !== null) this.server.on('connection', (socket: Socket) => gate.admit(socket));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       this.#log.debug({ err: err.code ?? err.message }, 'http: a client sent what is not HTTP, or went away mid-request');
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -100,6 +107,17 @@ export class HttpServer {
   /** The port actually bound (useful with port 0); still known after close. */
   get port(): number {
     return this.#port;
+  }
+
+  /** Runs `serve` once the gate has let the request's socket in; never for a refused one (the gate answered it). */
+  #whenAdmitted(req: IncomingMessage, serve: () => void): void {
+    const verdict = this.#gate === null ? true : this.#gate.verdict(req.socket);
+    if (verdict === true) serve();
+    else if (verdict !== false) {
+      verdict.then((ok) => {
+        if (ok && !req.socket.destroyed) serve();
+      }, () => req.socket.destroy());
+    }
   }
 
   #request(req: IncomingMessage, res: ServerResponse): void {

@@ -10,7 +10,6 @@ import type { ActorStatus } from '../actors/actor.js';
 import type { ConnectionState } from '../actors/connection-machine.js';
 import type { RateLimit } from '../actors/rate-limit.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import type { IpLimit } from './ip-limit.js';
 
 /** Plain counters of the transport, bumped inline by the gateway and its sockets. */
 export class HubCounters {
@@ -55,7 +54,7 @@ export interface MetricsSources {
   counters: HubCounters;
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
-  ipLimit: IpLimit;
+  gate: { readonly refused: { readonly ipCap: number } };
   /** The HTTP edge: sockets it closed before any request was served. */
   http: { readonly headersTimedOut: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
@@ -79,7 +78,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   const registry = new Registry();
   const registers = [registry];
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'hubbub_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-  const { scheduler, heartbeat, counters, limits, ipLimit, supervisor, http } = src;
+  const { scheduler, heartbeat, counters, limits, gate, supervisor, http } = src;
 
   const counter = (name: string, help: string, read: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
@@ -148,7 +147,6 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
       this.reset();
       this.inc({ reason: 'token' }, counters.authRefused);
       this.inc({ reason: 'origin' }, counters.originRefused);
-      this.inc({ reason: 'ip_cap' }, ipLimit.refused);
     },
   });
   new Counter({
@@ -157,6 +155,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
     collect() {
       this.reset();
       this.inc({ reason: 'headers_timeout' }, http.headersTimedOut);
+      this.inc({ reason: 'ip_cap' }, gate.refused.ipCap);
     },
   });
   return registry;

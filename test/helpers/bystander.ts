@@ -2,6 +2,7 @@
 // own round trips (ping -> pong) while an attack runs, so a test can compare
 // its p99 under attack with its p99 measured quiet, in the same run, on the
 // same machine: ratios, not absolute times.
+import type { ClientOptions } from 'ws';
 import { TestClient } from './client.js';
 
 export class Bystander {
@@ -15,8 +16,9 @@ export class Bystander {
     this.#client = client;
   }
 
-  static async connect(wsUrl: string, name = 'bystander'): Promise<Bystander> {
-    return new Bystander(await TestClient.connect(wsUrl, name));
+  /** `options`: the ws client's, e.g. localAddress to come from another address than an attacker's. */
+  static async connect(wsUrl: string, name = 'bystander', options: ClientOptions = {}): Promise<Bystander> {
+    return new Bystander(await TestClient.connect(wsUrl, name, options));
   }
 
   /** Measures `count` round trips one after another and returns their p99 (ms). */

@@ -1,0 +1,129 @@
+// The per-IP cap against one host that opens many sockets and sends nothing:
+// it is counted at accept (not at a finished upgrade, which such sockets never
+// reach), so the host holds `--max-conns-per-ip` descriptors and every other
+// socket is answered 429 with a reason and closed; under --workers the
+// primary counts for every worker, so `--max-conns-per-ip 3 --workers 2`
+// admits 3, not 3 per worker. A bystander from another address keeps its
+// quiet latency throughout. Over real sockets and real processes.
+import { connect, type Socket } from 'node:net';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
+import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
+import { spawnBrokerChild } from './helpers/broker-child.js';
+import { attackBound, Bystander } from './helpers/bystander.js';
+import { closeAll, TestClient } from './helpers/client.js';
+import { upgradeStatus } from './helpers/upgrade.js';
+import { waitFor, withTimeout } from './helpers/wait.js';
+
+const CAP = 3;
+const ATTACK_SOCKETS = 100;
+
+interface Ctx { stops: (() => Promise<unknown>)[]; sockets: Socket[] }
+const IpCap = suite<Ctx>('per-IP cap at accept', { stops: [], sockets: [] });
+
+IpCap.after.each(async (ctx) => {
+  for (const s of ctx.sockets) s.destroy();
+  ctx.sockets = [];
+  for (const stop of ctx.stops.reverse()) await stop().catch(() => {});
+  ctx.stops = [];
+});
+
+interface Held {
+  socket: Socket;
+  got: () => string;
+  closed: Promise<void>;
+  isClosed: () => boolean;
+}
+
+/** A socket from `from` that connects and sends nothing. */
+function silent(port: number, from: string): Held {
+  const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+  socket.on('error', () => {});
+  let got = '';
+  let closed = false;
+  socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+  return { socket, got: () => got, isClosed: () => closed, closed: new Promise((resolve) => socket.once('close', () => { closed = true; resolve(); })) };
+}
+
+/**
+ * Opens ATTACK_SOCKETS silent sockets from `from` while `bystander`
+ * measures; checks CAP are held and the rest answered 429 with the reason, and
+ * that the bystander's p99 stayed within its bound. Returns the held ones.
+ */
+async function attack(ctx: Ctx, port: number, from: string, bystander: Bystander, quiet: number): Promise<Held[]> {
+  bystander.start();
+  const all: Held[] = [];
+  try {
+    for (let i = 0; i < ATTACK_SOCKETS; i++) all.push(silent(port, from));
+    ctx.sockets.push(...all.map((h) => h.socket));
+    await waitFor(() => all.filter((h) => h.isClosed()).length >= ATTACK_SOCKETS - CAP, 10_000,
+      `${ATTACK_SOCKETS - CAP} of ${ATTACK_SOCKETS} silent sockets refused and closed`);
+  } catch (err) {
+    await bystander.stop(); // its loop must not outlive the test
+    throw err;
+  }
+  const attacked = await bystander.stop();
+  const refused = all.filter((h) => h.isClosed());
+  const held = all.filter((h) => !h.isClosed());
+  assert.is(held.length, CAP, `one address holds ${CAP} sockets`);
+  for (const r of refused) {
+    assert.match(r.got(), /^HTTP\/1\.1 429 Too Many Requests\r\n/, 'a refused socket is told 429');
+    assert.match(r.got(), /too many connections from your address \(at most 3\)/, 'with the reason');
+  }
+  for (const h of held) assert.is(h.got(), '', 'a held socket was told nothing yet');
+  assert.ok(attacked.p99 <= attackBound(quiet), `bystander's p99 under attack ${attacked.p99.toFixed(2)} ms vs quiet ${quiet.toFixed(2)} ms`);
+  return held;
+}
+
+/** Upgrades from 127.0.0.1 until one is let in (a released slot travels to the count first). */
+async function admittedAgain(wsUrl: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const { status } = await upgradeStatus(wsUrl, { localAddress: '127.0.0.1' });
+    if (status === 101) return;
+    assert.is(status, 429);
+    if (Date.now() > deadline) assert.unreachable('a freed slot was not given back within 5 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+IpCap('one process: silent sockets count from the accept; the rest get 429 and close; a freed slot is reusable', async (ctx) => {
+  const broker = await spawnBrokerChild({ maxConnsPerIp: CAP }, []);
+  ctx.stops.push(() => broker.stop());
+  const port = Number(new URL(broker.url).port);
+  const bystander = await Bystander.connect(broker.wsUrl, 'bystander', { localAddress: '127.0.0.2' });
+  ctx.stops.push(() => bystander.close());
+  const held = await attack(ctx, port, '127.0.0.1', bystander, await bystander.quiet());
+  assert.is((await upgradeStatus(broker.wsUrl, { localAddress: '127.0.0.1' })).status, 429, 'a WebSocket client is refused 429 too');
+  held[0].socket.destroy();
+  await admittedAgain(broker.wsUrl);
+});
+
+IpCap('--workers 2 --max-conns-per-ip 3 admits 3 from one address across both workers, not 3 each', async (ctx) => {
+  const proc: BrokerProcess = await spawnBroker(['--workers', '2', '--max-conns-per-ip', String(CAP)]);
+  ctx.stops.push(async () => {
+    proc.child.kill('SIGTERM');
+    await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 3000, 'the primary to exit').catch(() => proc.child.kill('SIGKILL'));
+  });
+  await waitFor(() => proc.lines.filter((l) => l.includes('"worker listening"')).length === 2, 5000, 'two workers listening');
+  const port = Number(new URL(proc.url).port);
+  // Chat clients first: round-robin puts them on both workers.
+  const clients: TestClient[] = [];
+  ctx.stops.push(() => closeAll(clients));
+  for (let i = 0; i < CAP; i++) clients.push(await TestClient.connect(proc.wsUrl, `c${i}`, { localAddress: '127.0.0.1' }));
+  for (let i = 0; i < CAP; i++) {
+    assert.is((await upgradeStatus(proc.wsUrl, { localAddress: '127.0.0.1' })).status, 429, `connection ${CAP + i + 1} is refused whichever worker takes it`);
+  }
+  await clients.pop()!.close();
+  await admittedAgain(proc.wsUrl);
+  await closeAll(clients);
+  clients.length = 0;
+  // The attack: silent sockets spread over both workers, counted by the primary.
+  const bystander = await Bystander.connect(proc.wsUrl, 'bystander', { localAddress: '127.0.0.2' });
+  ctx.stops.push(() => bystander.close());
+  // From a fresh address: the slots of the clients just closed may still be on their way back.
+  await attack(ctx, port, '127.0.0.3', bystander, await bystander.quiet());
+});
+
+IpCap.run();
