@@ -9,7 +9,7 @@ import { Scheduler } from './actors/scheduler.js';
 import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
-  DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_RETENTION_MS, HISTORY_SIZE, MAILBOX_CAPACITY,
+  DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
   MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
@@ -72,6 +72,10 @@ export interface BrokerConfig {
   historySize: number;
   /** How long a room's history outlives its last member (memory backplane), ms. */
   historyRetentionMs: number;
+  /** Bytes of history kept per room. */
+  historyRoomBytes: number;
+  /** Bytes of history kept over every room of the process. */
+  historyBudgetBytes: number;
   /** The backplane; null: the in-memory one built from the history options. */
   backplane: Backplane | null;
   logger: Logger;
@@ -111,6 +115,8 @@ export function defaultConfig(): BrokerConfig {
     processMetrics: true,
     historySize: HISTORY_SIZE,
     historyRetentionMs: HISTORY_RETENTION_MS,
+    historyRoomBytes: HISTORY_ROOM_BYTES,
+    historyBudgetBytes: HISTORY_BUDGET_BYTES,
     backplane: null,
     logger: createLogger(),
     debug: true,
@@ -150,6 +156,8 @@ export class Broker {
     this.backplane = config.backplane ?? new MemoryBackplane({
       historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs,
+      historyRoomBytes: config.historyRoomBytes,
+      historyBudgetBytes: config.historyBudgetBytes,
     });
     this.supervisor = new Supervisor(this.scheduler, this.log, this.backplane, {
       bigRoomThreshold: config.bigRoomThreshold,
@@ -207,6 +215,7 @@ export class Broker {
     this.metrics = createMetrics({
       scheduler: this.scheduler, heartbeat: this.chat.heartbeat, counters: this.chat.counters,
       limits: env, gate: this.gate, supervisor: this.supervisor, http: this.http,
+      history: this.backplane.historyStats?.() ?? null,
     }, { defaultMetrics: config.processMetrics });
     this.http.onGet('/metrics', (_req, res) => {
       this.metrics.metrics().then(

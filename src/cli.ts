@@ -42,6 +42,13 @@ serve options:
   --workers <n>          run n worker processes sharing the port, one scheduler each
                          (default 0: this process serves)
   --history-size <n>     messages kept per room for history and recovery (default 100)
+  --history-room-bytes <n> bytes of history kept per room, oldest dropped first
+                         (env HUBBUB_HISTORY_ROOM_BYTES; default 1048576)
+  --history-budget-bytes <n> bytes of history kept over every room of the process, the
+                         process's oldest dropped first (env HUBBUB_HISTORY_BUDGET_BYTES;
+                         default 67108864; with --workers, in the primary)
+  --history-retention-ms <n> a room's history outlives its last member and message this
+                         long (env HUBBUB_HISTORY_RETENTION_MS; default 60000)
   --redis-timeout-ms <n> with --redis: a command unanswered this long fails and the link is
                          redialled, so a hung Redis cannot stall sends (default 2000)
   --presence-ttl-ms <n>  with --redis: a node silent this long is dead and its users
@@ -106,6 +113,9 @@ async function serve(argv: string[]): Promise<void> {
       redis: { type: 'string' },
       workers: { type: 'string' },
       'history-size': { type: 'string' },
+      'history-room-bytes': { type: 'string' },
+      'history-budget-bytes': { type: 'string' },
+      'history-retention-ms': { type: 'string' },
       'presence-ttl-ms': { type: 'string' },
       'redis-timeout-ms': { type: 'string' },
       'debug-token': { type: 'string' },
@@ -154,6 +164,12 @@ async function serve(argv: string[]): Promise<void> {
     config.faultRate = p;
   }
   if (values['history-size'] !== undefined) config.historySize = intOption('--history-size', values['history-size']);
+  const roomBytes = values['history-room-bytes'] ?? process.env.HUBBUB_HISTORY_ROOM_BYTES;
+  if (roomBytes !== undefined && roomBytes !== '') config.historyRoomBytes = intOption('--history-room-bytes', roomBytes);
+  const budgetBytes = values['history-budget-bytes'] ?? process.env.HUBBUB_HISTORY_BUDGET_BYTES;
+  if (budgetBytes !== undefined && budgetBytes !== '') config.historyBudgetBytes = intOption('--history-budget-bytes', budgetBytes);
+  const retention = values['history-retention-ms'] ?? process.env.HUBBUB_HISTORY_RETENTION_MS;
+  if (retention !== undefined && retention !== '') config.historyRetentionMs = intOption('--history-retention-ms', retention, 1);
   const presenceTtlMs = values['presence-ttl-ms'] === undefined ? PRESENCE_TTL_MS : intOption('--presence-ttl-ms', values['presence-ttl-ms']);
   const redisUrl = values.redis ?? process.env.HUBBUB_REDIS;
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// URL, got "${redisUrl}"`);
@@ -171,7 +187,8 @@ async function serve(argv: string[]): Promise<void> {
     }
     runPrimary({
       workers, hub: redisUrl === undefined, historySize: config.historySize,
-      historyRetentionMs: config.historyRetentionMs, shutdownTimeoutMs: config.shutdownTimeoutMs, log: config.logger,
+      historyRetentionMs: config.historyRetentionMs, historyRoomBytes: config.historyRoomBytes,
+      historyBudgetBytes: config.historyBudgetBytes, shutdownTimeoutMs: config.shutdownTimeoutMs, log: config.logger,
       maxConnsPerIp: config.maxConnsPerIp,
     });
     return;

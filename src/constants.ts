@@ -52,8 +52,17 @@ export {
 } from './protocol/limits.js';
 /** Messages kept per room for `history` and recovery (`join` with `since`). */
 export const HISTORY_SIZE = 100;
-/** A room's history outlives its last member by this long (memory backplane), ms. */
-export const HISTORY_RETENTION_MS = 10 * 60_000;
+/**
+ * A room's history outlives its last member and its last message by this long,
+ * ms: long enough for a member's reconnect to resume with `since`, short
+ * enough that rooms made and left do not pile up (memory and --workers; with
+ * Redis, the keys' expiry).
+ */
+export const HISTORY_RETENTION_MS = 60_000;
+/** Bytes of history kept per room (payloads plus a fixed overhead each), beside the count. */
+export const HISTORY_ROOM_BYTES = 1024 * 1024;
+/** Bytes of history kept over every room of a process; past it the process's oldest messages go first. */
+export const HISTORY_BUDGET_BYTES = 64 * 1024 * 1024;
 /**
  * With several nodes: a node that has not refreshed its presence for this
  * long is dead, and its users leave every room; nodes refresh every third of it. ms.

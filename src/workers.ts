@@ -24,6 +24,8 @@ export interface PrimaryOptions {
   hub: boolean;
   historySize: number;
   historyRetentionMs: number;
+  historyRoomBytes: number;
+  historyBudgetBytes: number;
   /** Time a worker gets to close its clients before it is killed, ms. */
   shutdownTimeoutMs: number;
   /** The per-IP cap, counted here for every worker; 0: none. */
@@ -65,6 +67,8 @@ export function runPrimary(options: PrimaryOptions): void {
     ? new ClusterHub({
       historySize: options.historySize,
       historyRetentionMs: options.historyRetentionMs,
+      historyRoomBytes: options.historyRoomBytes,
+      historyBudgetBytes: options.historyBudgetBytes,
       send: (id, op) => outbox(id)?.push(op),
     })
     : null;

@@ -37,7 +37,7 @@ class RecordingPeer implements Peer {
 async function world(supervisorMailbox?: number) {
   const deferred: (() => void)[] = [];
   const scheduler = new Scheduler({ defer: (fn) => deferred.push(fn) });
-  const backplane = new MemoryBackplane({ historySize: 100, historyRetentionMs: 60_000 });
+  const backplane = new MemoryBackplane({ historySize: 100, historyRetentionMs: 60_000, historyRoomBytes: 1 << 20, historyBudgetBytes: 64 << 20 });
   const supervisor = new Supervisor(scheduler, createLogger('silent'), backplane, { mailboxCapacity: supervisorMailbox });
   await backplane.start(supervisor.sink());
   const env: ConnectionEnv = { scheduler, supervisor, onTransition: null };

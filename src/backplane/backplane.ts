@@ -24,6 +24,16 @@
 // ack and the members' copies come back as messages.
 import type { OpId } from '../protocol/protocol.js';
 
+/** A node's own history store, as /metrics reads it (HistoryStore). */
+export interface HistoryStats {
+  /** Bytes charged by the messages kept now. */
+  readonly bytes: number;
+  /** Messages kept now. */
+  readonly messages: number;
+  /** Messages dropped before their room's count bound would have, by why. */
+  readonly evictions: { readonly budget: number; readonly roomBytes: number; readonly idle: number };
+}
+
 /** Who asked, so the answer can be routed back. Opaque to the backplane. */
 export interface Requester {
   readonly actorId: string;
@@ -166,4 +176,6 @@ export interface Backplane {
   who(room: string, who: Requester): void;
   /** Every room with members on any node, with its count; the answer comes to sink.roomList. */
   listRooms(who: Requester): void;
+  /** The history this process keeps in its own memory, for /metrics; absent where it is kept elsewhere. */
+  historyStats?(): HistoryStats;
 }

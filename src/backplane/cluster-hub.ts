@@ -14,17 +14,14 @@ import type { ToHub, ToWorker } from './cluster-protocol.js';
 import { toWireHistory } from './cluster-protocol.js';
 import { biggestRooms, type RoomCount } from './backplane.js';
 import { OnceKeys } from './once-keys.js';
-import { RoomHistory } from './room-history.js';
+import { HistoryStore, type HistoryLimits } from './history-store.js';
 
-export interface ClusterHubOptions {
-  historySize: number;
-  historyRetentionMs: number;
+export interface ClusterHubOptions extends HistoryLimits {
   /** Sends one op to a worker (the caller batches). */
   send: (worker: number, op: ToWorker) => void;
 }
 
 interface HubRoom {
-  history: RoomHistory;
   /** user -> worker id */
   members: Map<string, number>;
   /** Workers with interest, and the generation of their latest interest. */
@@ -38,11 +35,13 @@ export class ClusterHub {
   readonly #options: ClusterHubOptions;
   readonly #once = new OnceKeys();
   readonly #sweeper: NodeJS.Timeout;
+  /** Every room's history, bounded in total (the rooms' seqs live there too). */
+  readonly history: HistoryStore;
 
   constructor(options: ClusterHubOptions) {
     this.#options = options;
-    const every = Math.max(1000, Math.min(60_000, options.historyRetentionMs));
-    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.history = new HistoryStore(options);
+    this.#sweeper = setInterval(() => this.#sweep(), this.history.sweepEveryMs);
     this.#sweeper.unref();
   }
 
@@ -56,7 +55,7 @@ export class ClusterHub {
         }
         const room = this.#room(op.room);
         let text = '';
-        const msg = room.history.append((seq) => Buffer.from((text = `${op.head}${seq}}`)));
+        const msg = this.history.append(op.room, (seq) => Buffer.from((text = `${op.head}${seq}}`)));
         for (const w of room.interest.keys()) send(w, { t: 'msg', room: op.room, seq: msg.seq, payload: text });
         if (op.once !== undefined) this.#once.remember(op.room, op.once, msg.seq, Date.now());
         send(worker, { t: 'pubd', room: op.room, seq: msg.seq, who: op.who });
@@ -66,7 +65,7 @@ export class ClusterHub {
         const room = this.#room(op.room);
         if (!op.on) {
           room.interest.delete(worker);
-          room.history.touchedAt = Date.now();
+          this.history.room(op.room).touchedAt = Date.now();
           return;
         }
         room.interest.set(worker, op.gen);
@@ -76,7 +75,7 @@ export class ClusterHub {
         return;
       }
       case 'history': {
-        const h = this.#room(op.room).history;
+        const h = this.history.room(op.room);
         const result = op.since !== undefined ? h.since(op.since) : h.latest(op.limit ?? h.capacity);
         send(worker, { t: 'history', room: op.room, who: op.who, kind: op.kind, result: toWireHistory(result) });
         return;
@@ -144,16 +143,20 @@ export class ClusterHub {
   #room(name: string): HubRoom {
     let room = this.#rooms.get(name);
     if (room === undefined) {
-      room = { history: new RoomHistory(this.#options.historySize), members: new Map(), interest: new Map() };
+      room = { members: new Map(), interest: new Map() };
       this.#rooms.set(name, room);
     }
     return room;
   }
 
   #sweep(): void {
-    const cutoff = Date.now() - this.#options.historyRetentionMs;
-    for (const [name, room] of this.#rooms) {
-      if (room.interest.size === 0 && room.members.size === 0 && room.history.touchedAt < cutoff) this.#rooms.delete(name);
+    const inUse = (name: string): boolean => {
+      const room = this.#rooms.get(name);
+      return room !== undefined && (room.interest.size > 0 || room.members.size > 0);
+    };
+    this.history.sweep(inUse);
+    for (const name of this.#rooms.keys()) {
+      if (!inUse(name)) this.#rooms.delete(name);
     }
   }
 }

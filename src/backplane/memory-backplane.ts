@@ -1,42 +1,35 @@
 // MemoryBackplane: the embedded default. One process is the whole deployment,
 // so this node is the only one with interest in any room: a publish assigns
 // the seq, keeps the message in the room's history ring and hands it straight
-// back to the sink. Histories of rooms idle longer than the retention are
-// swept by one timer. Presence is the supervisor's registry alone: every name
+// back to the sink. Histories are bounded per room and in total (HistoryStore);
+// those of rooms idle longer than the retention are swept by one timer. Presence is the supervisor's registry alone: every name
 // the supervisor found free is free, every room is ready, no one is remote.
-import type { Backplane, BackplaneSink, HistoryQuery, RemoteMembers, Requester } from './backplane.js';
+import type { Backplane, BackplaneSink, HistoryQuery, HistoryStats, RemoteMembers, Requester } from './backplane.js';
 import { completeEvent } from '../protocol/protocol.js';
 import { OnceKeys } from './once-keys.js';
-import { RoomHistory } from './room-history.js';
+import { HistoryStore, type HistoryLimits } from './history-store.js';
 import { EMPTY_ROSTER } from './roster.js';
 
-export interface MemoryBackplaneOptions {
-  /** Messages kept per room. */
-  historySize: number;
-  /** A room's history is dropped after it has been idle (no message, no member) this long, ms. */
-  historyRetentionMs: number;
-}
+export type MemoryBackplaneOptions = HistoryLimits;
 
 
 export class MemoryBackplane implements Backplane {
   readonly kind = 'memory';
   readonly multiNode = false;
-  readonly #rooms = new Map<string, RoomHistory>();
+  readonly #store: HistoryStore;
   /** Rooms with members on this node: their histories are never swept. */
   readonly #interest = new Set<string>();
   readonly #once = new OnceKeys();
-  readonly #options: MemoryBackplaneOptions;
   #sink: BackplaneSink | null = null;
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(options: MemoryBackplaneOptions) {
-    this.#options = options;
+    this.#store = new HistoryStore(options);
   }
 
   async start(sink: BackplaneSink): Promise<void> {
     this.#sink = sink;
-    const every = Math.max(1000, Math.min(60_000, this.#options.historyRetentionMs));
-    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.#sweeper = setInterval(() => this.#store.sweep((room) => this.#interest.has(room)), this.#store.sweepEveryMs);
     this.#sweeper.unref();
   }
 
@@ -46,7 +39,7 @@ export class MemoryBackplane implements Backplane {
       const prior = this.#once.seen(room, once, Date.now());
       if (prior !== undefined) return sink.published(who, room, prior, true);
     }
-    const msg = this.#room(room).append((seq) => completeEvent(head, seq));
+    const msg = this.#store.append(room, (seq) => completeEvent(head, seq));
     if (once !== undefined) this.#once.remember(room, once, msg.seq, Date.now());
     if (this.#interest.has(room)) sink.roomMessage(room, msg.seq, msg.payload);
     sink.published(who, room, msg.seq);
@@ -56,13 +49,12 @@ export class MemoryBackplane implements Backplane {
     if (on) this.#interest.add(room);
     else {
       this.#interest.delete(room);
-      const h = this.#rooms.get(room);
-      if (h !== undefined) h.touchedAt = Date.now();
+      this.#store.room(room).touchedAt = Date.now();
     }
   }
 
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void {
-    const h = this.#room(room);
+    const h = this.#store.room(room);
     const result = query.since !== undefined ? h.since(query.since) : h.latest(query.limit ?? h.capacity);
     this.#sink!.history(who, room, kind, result);
   }
@@ -102,22 +94,10 @@ export class MemoryBackplane implements Backplane {
 
   /** Rooms with a history (for stats and tests). */
   get rooms(): number {
-    return this.#rooms.size;
+    return this.#store.rooms;
   }
 
-  #room(name: string): RoomHistory {
-    let h = this.#rooms.get(name);
-    if (h === undefined) {
-      h = new RoomHistory(this.#options.historySize);
-      this.#rooms.set(name, h);
-    }
-    return h;
-  }
-
-  #sweep(): void {
-    const cutoff = Date.now() - this.#options.historyRetentionMs;
-    for (const [name, h] of this.#rooms) {
-      if (!this.#interest.has(name) && h.touchedAt < cutoff) this.#rooms.delete(name);
-    }
+  historyStats(): HistoryStats {
+    return this.#store;
   }
 }

@@ -10,6 +10,7 @@ import type { ActorStatus } from '../actors/actor.js';
 import type { ConnectionState } from '../actors/connection-machine.js';
 import type { RateLimit } from '../actors/rate-limit.js';
 import type { Scheduler } from '../actors/scheduler.js';
+import type { HistoryStats } from '../backplane/backplane.js';
 
 /** Plain counters of the transport, bumped inline by the gateway and its sockets. */
 export class HubCounters {
@@ -59,6 +60,8 @@ export interface MetricsSources {
   http: { readonly headersTimedOut: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
   supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number };
+  /** Room histories kept in this process (memory backplane); null where they are kept elsewhere. */
+  history?: HistoryStats | null;
 }
 
 const LIFECYCLE: readonly ConnectionState[] = ['connecting', 'open', 'closing', 'closed'];
@@ -139,6 +142,22 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_rate_limited_total', 'Frames held back by the per-connection rate limit until its tokens came back.', () => limits.rateLimit?.held ?? 0);
   counter('hubbub_rate_limit_pauses_total', 'Times a connection stopped being read because the rate limit ran out of tokens.', () => limits.rateLimit?.pauses ?? 0);
   counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
+  const history = src.history;
+  if (history != null) {
+    gauge('hubbub_history_bytes', 'Bytes charged by the room history kept (payloads plus a fixed overhead each); bounded by --history-budget-bytes.', () => history.bytes);
+    gauge('hubbub_history_messages', 'Room messages kept for history and recovery.', () => history.messages);
+    new Counter({
+      name: 'hubbub_history_evictions_total',
+      help: 'History messages dropped before their room\'s count bound: budget (the process total), room_bytes (the room\'s byte bound), idle (the room idle past the retention).',
+      labelNames: ['reason'], registers,
+      collect() {
+        this.reset();
+        this.inc({ reason: 'budget' }, history.evictions.budget);
+        this.inc({ reason: 'room_bytes' }, history.evictions.roomBytes);
+        this.inc({ reason: 'idle' }, history.evictions.idle);
+      },
+    });
+  }
   counter('hubbub_heartbeat_timeouts_total', 'Connections dropped for not answering pings.', () => heartbeat.terminated);
   new Counter({
     name: 'hubbub_upgrades_refused_total', help: 'WebSocket upgrades refused before the handshake, by reason.',
