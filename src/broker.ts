@@ -20,6 +20,7 @@ import { MemoryBackplane } from './backplane/memory-backplane.js';
 import { serveClientModules } from './transport/client-assets.js';
 import { ChatGateway } from './transport/chat-gateway.js';
 import { EdgeGate } from './transport/edge-gate.js';
+import { defaultMaxConns } from './transport/fd-limit.js';
 import { HttpServer, reply } from './transport/http-server.js';
 import { IpCount, type IpSlots } from './transport/ip-limit.js';
 import { OriginPolicy } from './transport/origin-policy.js';
@@ -60,7 +61,9 @@ export interface BrokerConfig {
   maxRoomsPerConn: number;
   /** Open connections per remote IP; 0: no cap. */
   maxConnsPerIp: number;
-  /** Where that count is kept; null: in this process. Under --workers, the primary (PrimaryIpCount). */
+  /** Open TCP connections of the process (0: no cap); past it HTTP 503. Default: the open-file limit less a reserve. */
+  maxConns: number;
+  /** Where the per-IP count is kept; null: in this process. Under --workers, the primary (PrimaryIpCount). */
   ipSlots: IpSlots | null;
   /** A request head (an upgrade's too) must be whole this long after accept, or the socket gets 408 and is closed; ms. */
   headersTimeoutMs: number;
@@ -109,6 +112,7 @@ export function defaultConfig(): BrokerConfig {
     rateBurst: RATE_LIMIT_BURST,
     maxConnsPerIp: MAX_CONNS_PER_IP,
     ipSlots: null,
+    maxConns: defaultMaxConns(),
     maxRoomsPerConn: MAX_ROOMS_PER_CONN,
     headersTimeoutMs: HEADERS_TIMEOUT_MS,
     faultRate: 0,
@@ -168,7 +172,7 @@ export class Broker {
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
-    this.gate = new EdgeGate(config.ipSlots ?? (config.maxConnsPerIp > 0 ? new IpCount(config.maxConnsPerIp) : null));
+    this.gate = new EdgeGate(config.ipSlots ?? (config.maxConnsPerIp > 0 ? new IpCount(config.maxConnsPerIp) : null), config.maxConns);
     this.http = new HttpServer(this.log, undefined, { headersTimeoutMs: config.headersTimeoutMs, gate: this.gate });
     this.env = env;
     this.origins = new OriginPolicy(config, this.log);
@@ -240,6 +244,7 @@ export class Broker {
       allowedOrigins: broker.origins.origins,
       rateLimit: c.rateLimit > 0 ? { perSecond: c.rateLimit, burst: c.rateBurst } : 'off',
       maxConnsPerIp: c.maxConnsPerIp > 0 ? c.maxConnsPerIp : 'off',
+      maxConns: c.maxConns > 0 ? c.maxConns : 'off',
       serverApi: c.apiKey === null ? 'off' : 'on',
       roomPolicy: c.roomPolicy === null ? 'open' : 'rules',
       ...(c.faultRate > 0 ? { faultRate: c.faultRate } : {}),

@@ -78,6 +78,9 @@ security and limits (README: Limits):
                          and the socket is closed; 0 = no cap (default 0)
   --max-rooms-per-conn <n> rooms one connection may be in at once (env HUBBUB_MAX_ROOMS_PER_CONN;
                          default 128); a join past it gets error too_many_rooms
+  --max-conns <n>        open connections of this process (each worker's own); past it HTTP 503
+                         and the socket is closed; 0 = no cap (env HUBBUB_MAX_CONNS; default:
+                         the open-file limit, ulimit -n, less a fortieth of it, 64 to 1000)
   --headers-timeout-ms <n> a socket that has not sent a whole request head (an upgrade's too)
                          this long after it connected is answered 408 and closed
                          (env HUBBUB_HEADERS_TIMEOUT_MS; default 10000)
@@ -106,6 +109,7 @@ async function serve(argv: string[]): Promise<void> {
       'max-conns-per-ip': { type: 'string' },
       'max-rooms-per-conn': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
+      'max-conns': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
       'max-outbox-frames': { type: 'string' },
       'shutdown-ms': { type: 'string' },
@@ -153,6 +157,8 @@ async function serve(argv: string[]): Promise<void> {
   const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
   if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
+  const maxConns = values['max-conns'] ?? process.env.HUBBUB_MAX_CONNS;
+  if (maxConns !== undefined && maxConns !== '') config.maxConns = intOption('--max-conns', maxConns);
   const headersTimeout = values['headers-timeout-ms'] ?? process.env.HUBBUB_HEADERS_TIMEOUT_MS;
   if (headersTimeout !== undefined && headersTimeout !== '') config.headersTimeoutMs = intOption('--headers-timeout-ms', headersTimeout, 100);
   if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);

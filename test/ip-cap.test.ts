@@ -5,7 +5,7 @@
 // primary counts for every worker, so `--max-conns-per-ip 3 --workers 2`
 // admits 3, not 3 per worker. A bystander from another address keeps its
 // quiet latency throughout. Over real sockets and real processes.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
@@ -13,6 +13,7 @@ import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
 import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
 import { closeAll, TestClient } from './helpers/client.js';
+import { silentSockets, type SilentSocket } from './helpers/silent-sockets.js';
 import { upgradeStatus } from './helpers/upgrade.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
@@ -29,33 +30,16 @@ IpCap.after.each(async (ctx) => {
   ctx.stops = [];
 });
 
-interface Held {
-  socket: Socket;
-  got: () => string;
-  closed: Promise<void>;
-  isClosed: () => boolean;
-}
-
-/** A socket from `from` that connects and sends nothing. */
-function silent(port: number, from: string): Held {
-  const socket = connect({ port, host: '127.0.0.1', localAddress: from });
-  socket.on('error', () => {});
-  let got = '';
-  let closed = false;
-  socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-  return { socket, got: () => got, isClosed: () => closed, closed: new Promise((resolve) => socket.once('close', () => { closed = true; resolve(); })) };
-}
-
 /**
  * Opens ATTACK_SOCKETS silent sockets from `from` while `bystander`
  * measures; checks CAP are held and the rest answered 429 with the reason, and
  * that the bystander's p99 stayed within its bound. Returns the held ones.
  */
-async function attack(ctx: Ctx, port: number, from: string, bystander: Bystander, quiet: number): Promise<Held[]> {
+async function attack(ctx: Ctx, port: number, from: string, bystander: Bystander, quiet: number): Promise<SilentSocket[]> {
   bystander.start();
-  const all: Held[] = [];
+  const all: SilentSocket[] = [];
   try {
-    for (let i = 0; i < ATTACK_SOCKETS; i++) all.push(silent(port, from));
+    all.push(...silentSockets(ATTACK_SOCKETS, port, { from }));
     ctx.sockets.push(...all.map((h) => h.socket));
     await waitFor(() => all.filter((h) => h.isClosed()).length >= ATTACK_SOCKETS - CAP, 10_000,
       `${ATTACK_SOCKETS - CAP} of ${ATTACK_SOCKETS} silent sockets refused and closed`);

@@ -4,12 +4,13 @@
 // already connected keeps chatting at its quiet latency and a newcomer still
 // gets in. Before the timeout existed Node's own defaults held such sockets for
 // 60 to 90 s, so one host could keep every descriptor.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnBrokerChild, type BrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
 import { closeAll, TestClient } from './helpers/client.js';
+import { silentSockets } from './helpers/silent-sockets.js';
 import { withTimeout } from './helpers/wait.js';
 
 const HEADERS_TIMEOUT_MS = 500;
@@ -32,22 +33,6 @@ Slowloris.after.each(async (ctx) => {
   ctx.broker = null;
 });
 
-interface Attacker {
-  socket: Socket;
-  /** What the broker wrote before it closed the socket. */
-  closed: Promise<string>;
-}
-
-function attacker(port: number, head: string | null): Attacker {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {});
-  let got = '';
-  socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
-  if (head !== null) socket.once('connect', () => socket.write(head));
-  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(got)));
-  return { socket, closed };
-}
-
 Slowloris('silent sockets and endless upgrade heads are answered 408 and closed; a bystander is not slowed', async (ctx) => {
   const broker = await spawnBrokerChild({ headersTimeoutMs: HEADERS_TIMEOUT_MS }, []);
   ctx.broker = broker;
@@ -60,16 +45,14 @@ Slowloris('silent sockets and endless upgrade heads are answered 408 and closed;
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'; // no final blank line
   bystander.start();
   for (let wave = 0; wave < WAVES; wave++) {
-    const wave_: Attacker[] = [];
-    for (let i = 0; i < SILENT; i++) wave_.push(attacker(port, null));
-    for (let i = 0; i < UNFINISHED; i++) wave_.push(attacker(port, unfinished));
+    const wave_ = [...silentSockets(SILENT, port), ...silentSockets(UNFINISHED, port, { head: unfinished })];
     ctx.attackers.push(...wave_.map((a) => a.socket));
     // While the wave holds its sockets a newcomer still gets in.
     const newcomer = await TestClient.connect(broker.wsUrl, `newcomer${wave}`);
     ctx.clients.push(newcomer);
     // 20 deadlines of room for a loaded machine; Node's defaults took 60 s and more.
-    const replies = await withTimeout(Promise.all(wave_.map((a) => a.closed)), HEADERS_TIMEOUT_MS * 20, `the broker to close wave ${wave}'s ${wave_.length} sockets`);
-    const timedOut = replies.filter((r) => r.startsWith('HTTP/1.1 408 ')).length;
+    await withTimeout(Promise.all(wave_.map((a) => a.closed)), HEADERS_TIMEOUT_MS * 20, `the broker to close wave ${wave}'s ${wave_.length} sockets`);
+    const timedOut = wave_.filter((a) => a.got().startsWith('HTTP/1.1 408 ')).length;
     assert.is(timedOut, SILENT + UNFINISHED, `every socket of wave ${wave} was told 408 before the close`);
     ctx.attackers = [];
   }

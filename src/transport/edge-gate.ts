@@ -1,6 +1,7 @@
 // EdgeGate: what a TCP connection must pass when it is accepted, before any
-// byte of HTTP is read: the per-IP cap (ip-limit.ts). A refused socket gets an
-// HTTP status with a one-line reason and is closed; nothing it sends is
+// byte of HTTP is read: the process's connection cap (fd-limit.ts: below the
+// open-file limit), then the per-IP cap (ip-limit.ts). A refused socket gets
+// an HTTP status with a one-line reason and is closed; nothing it sends is
 // served. Under --workers the per-IP count is in the primary, so a socket's
 // verdict may come a moment after its accept: its requests and upgrade wait
 // for it (HttpServer asks `verdict`).
@@ -15,6 +16,11 @@ import { clientIp, type IpSlots, type Release } from './ip-limit.js';
  */
 const REFUSAL_LINGER_MS = 2000;
 
+/** Refused sockets (lingering) may take the open count this far past the cap; past it they are dropped unanswered. */
+function refusalHeadroom(maxConns: number): number {
+  return Math.max(8, Math.floor(maxConns / 50));
+}
+
 interface Refusal {
   status: string;
   reason: string;
@@ -27,14 +33,43 @@ export class EdgeGate {
   readonly #pending = new WeakMap<Socket, Promise<boolean>>();
   readonly #refused = new WeakSet<Socket>();
   /** Connections refused over the gate's life, by cause. */
-  readonly refused = { ipCap: 0 };
+  readonly refused = { ipCap: 0, connCap: 0 };
+  /** Open TCP connections of the server, refused ones still lingering included (each holds a descriptor). */
+  open = 0;
+  readonly #maxConns: number;
+  readonly #ceiling: number;
+  readonly #release = (): void => {
+    this.open--;
+  };
 
-  constructor(ipSlots: IpSlots | null) {
+  /** `maxConns`: the process's cap, 0 for none. */
+  constructor(ipSlots: IpSlots | null, maxConns = 0) {
     this.ipSlots = ipSlots !== null && ipSlots.max > 0 ? ipSlots : null;
+    this.#maxConns = maxConns;
+    this.#ceiling = maxConns + refusalHeadroom(maxConns);
+  }
+
+  get maxConns(): number {
+    return this.#maxConns;
   }
 
   /** Called on every accepted socket, first thing. */
   admit(socket: Socket): void {
+    if (this.#maxConns > 0) {
+      if (this.open >= this.#ceiling) {
+        this.refused.connCap++;
+        this.#refused.add(socket);
+        socket.destroy(); // not even an answer: the descriptors for answers are spent
+        return;
+      }
+      this.open++;
+      socket.once('close', this.#release);
+      if (this.open > this.#maxConns) {
+        this.refused.connCap++;
+        this.#refuse(socket, { status: '503 Service Unavailable', reason: `the server is at its connection cap (${this.#maxConns}); try again later` });
+        return;
+      }
+    }
     if (this.ipSlots === null) return;
     // Read only with a cap: remoteAddress makes net.Socket keep a _peername object (~80 B).
     const taken = this.ipSlots.take(clientIp(socket.remoteAddress));

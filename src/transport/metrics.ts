@@ -55,7 +55,7 @@ export interface MetricsSources {
   counters: HubCounters;
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
-  gate: { readonly refused: { readonly ipCap: number } };
+  gate: { readonly refused: { readonly ipCap: number; readonly connCap: number }; readonly open: number; readonly maxConns: number };
   /** The HTTP edge: sockets it closed before any request was served. */
   http: { readonly headersTimedOut: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
@@ -100,6 +100,8 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   };
 
   gauge('hubbub_connections', 'Open WebSocket connections on /ws.', () => heartbeat.size);
+  gauge('hubbub_tcp_connections', 'Open TCP connections of the HTTP server (pages, sockets still in HTTP, WebSockets), counted against --max-conns.', () => gate.open);
+  gauge('hubbub_tcp_connections_max', 'The --max-conns cap (0: none).', () => gate.maxConns);
   gauge('hubbub_actors_live', 'Actors spawned and not yet dead (connections plus the supervisor).', () => scheduler.liveActors);
   new Gauge({
     name: 'hubbub_actors', help: 'Connection actors by lifecycle state and by scheduler status.',
@@ -175,6 +177,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
       this.reset();
       this.inc({ reason: 'headers_timeout' }, http.headersTimedOut);
       this.inc({ reason: 'ip_cap' }, gate.refused.ipCap);
+      this.inc({ reason: 'conn_cap' }, gate.refused.connCap);
     },
   });
   return registry;

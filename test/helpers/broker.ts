@@ -54,10 +54,12 @@ export interface BrokerProcess {
 /**
  * Runs `node dist/src/cli.js serve --host 127.0.0.1 --port 0 ...args` and
  * resolves once its startup log line (JSON with `url`) is out. `nodeArgs` go
- * to node itself (e.g. --cpu-prof).
+ * to node itself (e.g. --cpu-prof). `launcher`: a command that runs node, e.g.
+ * ['sh', '-c', 'ulimit -n 256 && exec "$@"', 'sh'] for a lower open-file limit.
  */
-export async function spawnBroker(args: string[] = [], timeoutMs = 10_000, nodeArgs: string[] = []): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function spawnBroker(args: string[] = [], timeoutMs = 10_000, nodeArgs: string[] = [], launcher: string[] = []): Promise<BrokerProcess> {
+  const [command, ...before] = [...launcher, process.execPath];
+  const child = spawn(command, [...before, ...nodeArgs, CLI_PATH, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | string>((resolve) => {
