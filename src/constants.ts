@@ -114,8 +114,8 @@ export const MAX_ROOMS_PER_CONN = 128;
 export const MAX_CONNS_PER_IP = 0;
 /**
  * A connection must have sent a whole request head (an upgrade's included)
- * within this many ms of its accept, or of the end of its previous request, or
- * it is answered 408 and closed: a socket that sends nothing, or a head that
+ * within this many ms of its accept (on a kept-alive one, of the next request's
+ * first byte), or it is answered 408 and closed: a socket that sends nothing, or a head that
  * never ends (slowloris), holds a descriptor no longer than this.
  */
 export const HEADERS_TIMEOUT_MS = 10_000;

@@ -19,7 +19,7 @@ import { StaticPages } from './static-pages.js';
 const LISTEN_BACKLOG = 4096;
 
 export interface HttpServerOptions {
-  /** A request head must be complete this long after the socket's accept or its previous request; ms. */
+  /** A request head must be complete this long after the socket's accept (kept alive: the next request's first byte); ms. */
   headersTimeoutMs?: number;
   /** Checks each socket at accept (caps); its refused sockets are never served. */
   gate?: EdgeGate;
