@@ -63,7 +63,7 @@ export class EdgeGate {
         return;
       }
       this.open++;
-      socket.once('close', this.#release);
+      socket.on('close', this.#release); // 'close' comes once; on() spares once()'s wrapper per socket
       if (this.open > this.#maxConns) {
         this.refused.connCap++;
         this.#refuse(socket, { status: '503 Service Unavailable', reason: `the server is at its connection cap (${this.#maxConns}); try again later` });
