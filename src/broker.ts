@@ -168,6 +168,8 @@ export class Broker {
       presenceIntervalMs: config.presenceIntervalMs,
       roomPolicy: config.roomPolicy ?? undefined,
       maxRoomsPerConn: config.maxRoomsPerConn,
+      maxReplayBytes: Math.floor(config.maxOutboxBytes / 2),
+      maxReplayFrames: Math.floor(config.maxOutboxFrames / 2),
     });
     this.scheduler.spawn(this.supervisor);
     const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst) : null;

@@ -33,7 +33,7 @@
 // message whose handling throws leaves the registry as it was; the connection
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
-import { CLOSE_KICKED, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
+import { CLOSE_KICKED, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
@@ -43,6 +43,7 @@ import { trieForEach, trieGet } from './hash-trie.js';
 import { Names } from './names.js';
 import { Presence, type PresenceOptions } from './presence.js';
 import { Recoveries } from './recovery.js';
+import { fitReplay } from './replay-limit.js';
 import {
   addMember, addSession, emptyRegistry, removeMember, removeSession,
   type RegistryState, type Room,
@@ -60,6 +61,10 @@ export interface SupervisorOptions extends PresenceOptions {
   roomPolicy?: RoomRules;
   /** Rooms one connection may be in at once; a join past it is refused `too_many_rooms`. */
   maxRoomsPerConn?: number;
+  /** Bytes of stored events one replay or history page may carry (replay-limit.ts); default half of MAX_OUTBOX_BYTES. */
+  maxReplayBytes?: number;
+  /** Messages one replay may carry, each a frame; default half of MAX_OUTBOX_FRAMES. */
+  maxReplayFrames?: number;
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
@@ -90,6 +95,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   readonly #readyWaits = new Map<string, Requester[]>();
   readonly #roomPolicy: RoomRules;
   readonly #maxRooms: number;
+  readonly #maxReplayBytes: number;
+  readonly #maxReplayFrames: number;
   readonly #calls = new ServerCalls();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
@@ -100,6 +107,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#view = new RoomView(backplane);
     this.#roomPolicy = options.roomPolicy ?? OPEN_RULES;
     this.#maxRooms = options.maxRoomsPerConn ?? MAX_ROOMS_PER_CONN;
+    this.#maxReplayBytes = options.maxReplayBytes ?? Math.floor(MAX_OUTBOX_BYTES / 2);
+    this.#maxReplayFrames = options.maxReplayFrames ?? Math.floor(MAX_OUTBOX_FRAMES / 2);
     this.#names = new Names({
       registered: (name) => trieGet(this.state.users, name) !== undefined,
       grant: (actor, name) => this.#registered(actor, name),
@@ -279,7 +288,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
           from.peer.deliver(encodeError('not_in_room', `join "${op.room}" to read its history`, op.id));
           return;
         }
-        this.#backplane.history(op.room, { limit: op.limit }, requester(from, op.id), 'history');
+        this.#backplane.history(op.room, { limit: op.limit, before: op.before }, requester(from, op.id), 'history');
         return;
       case 'leave':
         return this.#leave(from, op.room, op.id);
@@ -389,12 +398,15 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const room = trieGet(this.state.rooms, roomName);
     const actor = this.#actor(who);
     if (room === undefined || actor === undefined) return; // left meanwhile
+    const fit = fitReplay(result.messages, this.#maxReplayBytes, this.#maxReplayFrames);
+    if (fit.cut) result = { messages: fit.messages, latest: result.latest, recovered: false };
     this.#recoveries.finish(actor, room, result, () => this.#view.joined(room, who.id, result));
   }
 
   #historyReply(who: Requester, roomName: string, result: HistoryResult): void {
+    const fit = fitReplay(result.messages, this.#maxReplayBytes);
     // The stored events are JSON already: spliced in rather than parsed and re-encoded.
-    this.#actor(who)?.peer.deliver(encodeHistory(roomName, result.messages, result.latest, who.id));
+    this.#actor(who)?.peer.deliver(encodeHistory(roomName, fit.messages, result.latest, who.id, fit.cut));
   }
 
   #leave(from: ConnectionActor, roomName: string, id: OpId | undefined): void {

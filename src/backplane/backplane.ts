@@ -123,8 +123,10 @@ export function biggestRooms(rooms: RoomCount[], max = MAX_LISTED_ROOMS): RoomCo
 export interface HistoryQuery {
   /** Replay what came after this seq. */
   since?: number;
-  /** Or: the latest `limit` messages. */
+  /** Or: the latest `limit` messages... */
   limit?: number;
+  /** ...with a seq below this one (a page further back). */
+  before?: number;
 }
 
 export interface Backplane {

@@ -69,7 +69,7 @@ export class ClusterBackplane implements Backplane {
   }
 
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void {
-    this.#out.push({ t: 'history', room, since: query.since, limit: query.limit, who: wire(who), kind });
+    this.#out.push({ t: 'history', room, since: query.since, limit: query.limit, before: query.before, who: wire(who), kind });
   }
 
   isReady(room: string): boolean {

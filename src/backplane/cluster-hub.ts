@@ -75,8 +75,7 @@ export class ClusterHub {
         return;
       }
       case 'history': {
-        const h = this.history.room(op.room);
-        const result = op.since !== undefined ? h.since(op.since) : h.latest(op.limit ?? h.capacity);
+        const result = this.history.room(op.room).read(op);
         send(worker, { t: 'history', room: op.room, who: op.who, kind: op.kind, result: toWireHistory(result) });
         return;
       }

@@ -16,7 +16,7 @@ export interface WireRequester {
 export type ToHub =
   | { t: 'pub'; room: string; head: string; who: WireRequester; once?: string }
   | { t: 'interest'; room: string; on: boolean; gen: number }
-  | { t: 'history'; room: string; since?: number; limit?: number; who: WireRequester; kind: 'join' | 'history' }
+  | { t: 'history'; room: string; since?: number; limit?: number; before?: number; who: WireRequester; kind: 'join' | 'history' }
   | { t: 'claim'; user: string; who: WireRequester }
   | { t: 'release'; user: string; actor: string }
   | { t: 'member'; room: string; user: string; on: boolean }

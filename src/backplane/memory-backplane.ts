@@ -54,9 +54,7 @@ export class MemoryBackplane implements Backplane {
   }
 
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void {
-    const h = this.#store.room(room);
-    const result = query.since !== undefined ? h.since(query.since) : h.latest(query.limit ?? h.capacity);
-    this.#sink!.history(who, room, kind, result);
+    this.#sink!.history(who, room, kind, this.#store.room(room).read(query));
   }
 
   async close(): Promise<void> {

@@ -214,7 +214,7 @@ export class RedisBackplane implements Backplane {
     const since = query.since;
     const args: ScriptArg[] = since !== undefined
       ? ['since', since, this.#options.historySize * 2 + 1000]
-      : ['latest', query.limit ?? this.#options.historySize];
+      : ['latest', query.limit ?? this.#options.historySize, query.before === undefined ? '+' : `${query.before - 1}-0`];
     this.#run(HISTORY, [this.#keys.seq(room), this.#keys.log(room)], args, true).then((reply) => {
       const r = reply as (number | Buffer)[];
       const latest = Number(r[0]);

@@ -78,7 +78,8 @@ return seq
 `);
 
 /**
- * KEYS seq, log. ARGV mode ('since' | 'latest'), n (a seq or a limit), cap.
+ * KEYS seq, log. ARGV mode ('since' | 'latest'), n (a seq or a limit), then
+ * for since the cap, for latest the last id to read ('+' or '<before-1>-0').
  * Returns {latest, oldest, ids..., events...} read at one instant: the room's
  * seq, the oldest seq still kept (latest + 1 when none), and the messages.
  */
@@ -91,7 +92,7 @@ local entries
 if ARGV[1] == 'since' then
   entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[2]) + 1) .. '-0', '+', 'COUNT', ARGV[3])
 else
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[2])
+  entries = redis.call('XREVRANGE', KEYS[2], ARGV[3], '-', 'COUNT', ARGV[2])
 end
 local out = {latest, oldest}
 for _, e in ipairs(entries) do

@@ -77,10 +77,16 @@ export class RoomHistory {
     };
   }
 
-  /** The latest `limit` messages. */
-  latest(limit: number): HistoryResult {
-    const from = Math.max(this.oldest, this.seq - limit + 1);
-    return { messages: this.#range(from, this.seq), latest: this.seq, recovered: true };
+  /** The latest `limit` messages (with a seq below `before`, when given). */
+  latest(limit: number, before = Infinity): HistoryResult {
+    const to = Math.min(this.seq, before - 1);
+    const from = Math.max(this.oldest, to - limit + 1);
+    return { messages: this.#range(from, to), latest: this.seq, recovered: true };
+  }
+
+  /** What a HistoryQuery asks for; `limit` defaults to everything kept. */
+  read(query: { since?: number; limit?: number; before?: number }): HistoryResult {
+    return query.since !== undefined ? this.since(query.since) : this.latest(query.limit ?? this.capacity, query.before);
   }
 
   #range(from: number, to: number): StoredMessage[] {

@@ -53,6 +53,9 @@ export class HubbubClient extends Emitter<ClientEvents> {
   #generation = 0;
   #state: ConnectionState = 'connecting';
   #attempt = 0;
+  /** The backoff's attempt when the current connection's welcome came, and when that was. */
+  #attemptAtWelcome = 0;
+  #welcomedAt = 0;
   #everOpen = false;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -198,6 +201,8 @@ export class HubbubClient extends Emitter<ClientEvents> {
   #onWelcome(ev: WelcomeEvent): void {
     this.#user = ev.user;
     this.#session = ev.session;
+    this.#attemptAtWelcome = this.#attempt;
+    this.#welcomedAt = Date.now();
     this.#attempt = 0;
     this.#everOpen = true;
     this.#setState('open');
@@ -221,6 +226,13 @@ export class HubbubClient extends Emitter<ClientEvents> {
     if (!retry) {
       this.#shutdown(code, reason);
       return;
+    }
+    // A broker that closes 1013 (overloaded, or this client fell behind its
+    // output) soon after the welcome did not make the connection a success:
+    // the backoff goes on growing, so a rejoin that is closed again every time
+    // cannot turn into a reconnect loop.
+    if (code === CloseCode.slowConsumer && Date.now() - this.#welcomedAt < this.#backoff.maxMs) {
+      this.#attempt = Math.max(this.#attempt, this.#attemptAtWelcome);
     }
     const delayMs = backoffDelay(this.#attempt++, this.#backoff, this.#random);
     this.#setState('reconnecting', delayMs);

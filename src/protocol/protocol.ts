@@ -14,7 +14,7 @@ export type OpId = string | number;
 
 export type ClientOp =
   | { op: 'join'; room: string; since?: number; id?: OpId }
-  | { op: 'history'; room: string; limit: number; id?: OpId }
+  | { op: 'history'; room: string; limit: number; before?: number; id?: OpId }
   | { op: 'leave'; room: string; id?: OpId }
   | { op: 'send'; room: string; text: string; id?: OpId }
   | { op: 'dm'; to: string; text: string; id?: OpId }
@@ -39,7 +39,7 @@ export type ServerEvent =
   | { type: 'dm'; from: string; to: string; text: string; data?: unknown; server?: true; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
   | { type: 'pong'; id?: OpId }
-  | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; id?: OpId }
+  | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; more?: true; id?: OpId }
   | { type: 'error'; code: ErrorCode; message: string; ref?: OpId };
 
 /** The refusal of a text over MAX_TEXT_LENGTH: the limit is in the sentence, for people. */
@@ -121,10 +121,10 @@ export function encodeJoined(
 }
 
 /** `history`, around stored `message` events (each a complete JSON object), oldest first. */
-export function encodeHistory(room: string, messages: readonly { payload: Buffer }[], seq: number, id: OpId | undefined): OutFrame {
+export function encodeHistory(room: string, messages: readonly { payload: Buffer }[], seq: number, id: OpId | undefined, more = false): OutFrame {
   const parts = [`{"type":"history","room":${JSON.stringify(room)},"messages":[`];
   messages.forEach((m, i) => parts.push(i === 0 ? '' : ',', m.payload.toString()));
-  parts.push(`],"seq":${seq}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
+  parts.push(`],"seq":${seq}${more ? ',"more":true' : ''}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
   return new OutFrame(Buffer.from(parts.join('')));
 }
 
@@ -170,7 +170,9 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
       if (!isCount(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
         return withRef({ fault: 'bad_request', message: `"limit" must be an integer from 1 to ${MAX_HISTORY_LIMIT}` }, ref);
       }
-      return withRef({ op, room, limit }, ref);
+      if (o.before === undefined) return withRef({ op, room, limit }, ref);
+      if (!isCount(o.before) || o.before < 1) return withRef({ fault: 'bad_request', message: '"before" must be a positive integer seq' }, ref);
+      return withRef({ op, room, limit, before: o.before }, ref);
     }
     case 'leave':
     case 'who': {
