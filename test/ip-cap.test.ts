@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
+import { IpCountHost, PrimaryIpCount } from '../src/transport/ip-limit.js';
 import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
 import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
@@ -108,6 +109,47 @@ IpCap('--workers 2 --max-conns-per-ip 3 admits 3 from one address across both wo
   ctx.stops.push(() => bystander.close());
   // From a fresh address: the slots of the clients just closed may still be on their way back.
   await attack(ctx, port, '127.0.0.3', bystander, await bystander.quiet());
+});
+
+IpCap('the count in the primary: slots shared by workers, given back on close and when a worker exits; an unanswered take is refused', async () => {
+  const host = new IpCountHost(2);
+  // Two workers' channels to one host; `hold` keeps the host's answers back to simulate a stalled primary.
+  let hold = false;
+  const held: (() => void)[] = [];
+  const worker = (id: number): PrimaryIpCount => {
+    let deliver: (msg: unknown) => void = () => {};
+    return new PrimaryIpCount(2, {
+      send: (ask) => {
+        const answer = host.handle(id, ask);
+        if (answer !== null) {
+          if (hold) held.push(() => deliver(answer));
+          else queueMicrotask(() => deliver(answer));
+        }
+        return true;
+      },
+      onMessage: (h) => { deliver = h; },
+    }, 50);
+  };
+  const w1 = worker(1);
+  const w2 = worker(2);
+  const a = await w1.take('10.0.0.1');
+  const b = await w2.take('10.0.0.1');
+  assert.type(a, 'function');
+  assert.type(b, 'function');
+  assert.is(await w1.take('10.0.0.1'), null, 'the third from one address is refused, on either worker');
+  assert.is(await w2.take('10.0.0.1'), null);
+  assert.type(await w2.take('10.0.0.2'), 'function', 'another address has its own slots');
+  (a as () => void)();
+  (a as () => void)(); // twice: still one slot back
+  assert.is(host.count('10.0.0.1'), 1);
+  host.dropWorker(2);
+  assert.is(host.count('10.0.0.1'), 0, "a worker's exit gives its slots back");
+  assert.is(host.count('10.0.0.2'), 0);
+  hold = true;
+  assert.is(await w1.take('10.0.0.3'), undefined, 'no answer within the timeout: refused as unanswered');
+  assert.is(host.count('10.0.0.3'), 1, 'the primary did count it');
+  for (const answer of held) answer(); // the late yes arrives...
+  assert.is(host.count('10.0.0.3'), 0, '...and is given straight back');
 });
 
 IpCap.run();

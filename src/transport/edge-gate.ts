@@ -89,7 +89,12 @@ export class EdgeGate {
     return this.#pending.get(socket) ?? true;
   }
 
-  #settle(socket: Socket, release: Release | null): boolean {
+  #settle(socket: Socket, release: Release | null | undefined): boolean {
+    if (release === undefined) {
+      this.refused.ipCap++;
+      this.#refuse(socket, { status: '503 Service Unavailable', reason: 'the per-address connection count did not answer; try again later' });
+      return false;
+    }
     if (release === null) {
       this.refused.ipCap++;
       this.#refuse(socket, { status: '429 Too Many Requests', reason: `too many connections from your address (at most ${this.ipSlots!.max})` });

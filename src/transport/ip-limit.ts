@@ -14,8 +14,11 @@ export type Release = () => void;
 
 export interface IpSlots {
   readonly max: number;
-  /** A slot for `ip`: its release, or null at the cap; a promise of either when the count is in another process. */
-  take(ip: string): Release | null | Promise<Release | null>;
+  /**
+   * A slot for `ip`: its release, or null at the cap; a promise of either when
+   * the count is in another process, or of undefined when it did not answer.
+   */
+  take(ip: string): Release | null | Promise<Release | null | undefined>;
 }
 
 export class IpCount implements IpSlots {
@@ -132,26 +135,45 @@ export function primaryChannel(): PrimaryChannel {
   };
 }
 
+/** A take the primary has not answered this long after is refused (its socket must not wait forever), ms. */
+// Refused, not admitted: a primary too busy to answer is no reason to lift the cap.
+const ANSWER_TIMEOUT_MS = 5000;
+
 /** A worker's side: every take is a round trip to the primary (well under a millisecond over IPC). */
 export class PrimaryIpCount implements IpSlots {
   readonly #channel: PrimaryChannel;
   readonly #waiting = new Map<number, (ok: boolean) => void>();
+  /** Takes refused for lack of an answer: a late yes is given straight back. */
+  readonly #abandoned = new Set<number>();
   #nextId = 0;
 
-  constructor(readonly max: number, channel: PrimaryChannel = primaryChannel()) {
+  readonly #answerTimeoutMs: number;
+
+  constructor(readonly max: number, channel: PrimaryChannel = primaryChannel(), answerTimeoutMs = ANSWER_TIMEOUT_MS) {
     this.#channel = channel;
+    this.#answerTimeoutMs = answerTimeoutMs;
     channel.onMessage((msg) => {
       if (!isIpSlotAnswer(msg)) return;
+      if (this.#abandoned.delete(msg.id)) {
+        if (msg.ok) this.#channel.send({ hubbub: 'ip-slot', op: 'give', id: msg.id });
+        return;
+      }
       this.#waiting.get(msg.id)?.(msg.ok);
       this.#waiting.delete(msg.id);
     });
   }
 
-  take(ip: string): Promise<Release | null> {
+  take(ip: string): Promise<Release | null | undefined> {
     const id = ++this.#nextId;
     if (!this.#channel.send({ hubbub: 'ip-slot', op: 'take', id, ip })) return Promise.resolve(null);
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        this.#abandoned.add(id);
+        resolve(undefined);
+      }, this.#answerTimeoutMs);
       this.#waiting.set(id, (ok) => {
+        clearTimeout(timer);
         if (!ok) return resolve(null);
         let held = true;
         resolve(() => {
