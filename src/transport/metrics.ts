@@ -55,9 +55,9 @@ export interface MetricsSources {
   counters: HubCounters;
   /** Read at each scrape: the connection env's limit may be replaced (tests do). */
   limits: { readonly rateLimit?: RateLimit | null };
-  gate: { readonly refused: { readonly ipCap: number; readonly connCap: number }; readonly open: number; readonly maxConns: number };
+  gate: { readonly refused: { readonly ipCap: number; readonly connCap: number }; readonly maxConns: number };
   /** The HTTP edge: sockets it closed before any request was served. */
-  http: { readonly headersTimedOut: number };
+  http: { readonly headersTimedOut: number; readonly openConnections: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
   supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number };
   /** Room histories kept in this process (memory backplane); null where they are kept elsewhere. */
@@ -100,7 +100,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   };
 
   gauge('hubbub_connections', 'Open WebSocket connections on /ws.', () => heartbeat.size);
-  gauge('hubbub_tcp_connections', 'Open TCP connections of the HTTP server (pages, sockets still in HTTP, WebSockets), counted against --max-conns.', () => gate.open);
+  gauge('hubbub_tcp_connections', 'Open TCP connections of the HTTP server (pages, sockets still in HTTP, WebSockets), counted against --max-conns.', () => http.openConnections);
   gauge('hubbub_tcp_connections_max', 'The --max-conns cap (0: none).', () => gate.maxConns);
   gauge('hubbub_actors_live', 'Actors spawned and not yet dead (connections plus the supervisor).', () => scheduler.liveActors);
   new Gauge({
