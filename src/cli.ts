@@ -205,6 +205,7 @@ async function serve(argv: string[]): Promise<void> {
   if (redisUrl !== undefined) {
     backplane = new RedisBackplane({
       url: redisUrl, historySize: config.historySize, historyRetentionMs: config.historyRetentionMs,
+      historyRoomBytes: config.historyRoomBytes, historyBudgetBytes: config.historyBudgetBytes,
       presenceTtlMs, log: config.logger,
       ...(values['redis-timeout-ms'] === undefined ? {} : { commandTimeoutMs: intOption('--redis-timeout-ms', values['redis-timeout-ms'], 50) }),
     });

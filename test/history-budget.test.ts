@@ -12,6 +12,7 @@ import { MESSAGE_OVERHEAD_BYTES } from '../src/backplane/room-history.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
 import { startBroker, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
+import { BIG_TEXT_BYTES, floodRooms } from './helpers/history-flood.js';
 import { httpRequest } from './helpers/http.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -99,29 +100,9 @@ Attack('one client cycling rooms with the largest messages: history stays under 
     const by = await Bystander.connect(tb.wsUrl);
     const quiet = await by.quiet();
     const attacker = await TestClient.connect(tb.wsUrl, 'filler');
-    // 16,000 three-byte characters: under the 16,384-character text limit, ~48 KB stored.
-    const text = '語'.repeat(16_000);
     by.start();
-    const started = performance.now();
-    let sentBytes = 0;
-    let rooms = 0;
     // Bounded in count (150 rooms x 100) and in time (10 s): enough to pass the budget several times.
-    for (let r = 0; r < 150 && performance.now() - started < 10_000; r++) {
-      const room = `flood-${r}`;
-      attacker.send({ op: 'join', room, id: `j${r}` });
-      await attacker.nextOf('joined', { room });
-      const window = 8;
-      for (let i = 0; i < 100; i++) {
-        attacker.send({ op: 'send', room, text, id: `${r}-${i}` });
-        sentBytes += text.length * 3;
-        if (i >= window) await attacker.nextOf('ack', { id: `${r}-${i - window}` }, 30_000);
-      }
-      for (let i = 100 - window; i < 100; i++) await attacker.nextOf('ack', { id: `${r}-${i}` }, 30_000);
-      attacker.send({ op: 'leave', room, id: `l${r}` });
-      await attacker.nextOf('left', { room });
-      attacker.received.length = 0; // the test client keeps every frame; its own echoes are not the broker's memory
-      rooms++;
-    }
+    const { rooms, sentBytes } = await floodRooms(attacker, { rooms: 150, perRoom: 100, timeMs: 10_000 });
     const under = await by.stop();
     assert.ok(sentBytes > 4 * budget, `the attack sent ${sentBytes} bytes over ${rooms} rooms, more than 4x the budget`);
 
@@ -145,7 +126,7 @@ Attack('one client cycling rooms with the largest messages: history stays under 
     await reader.nextOf('joined', { room: last });
     reader.send({ op: 'history', room: last, limit: 100, id: 'h1' });
     const kept = (await reader.nextOf('history', { id: 'h1' }, 10_000)).messages as { seq: number }[];
-    assert.ok(kept.length > 0 && kept.length * 48_000 <= roomBytes, `the newest room keeps ${kept.length} messages, within its byte bound`);
+    assert.ok(kept.length > 0 && kept.length * BIG_TEXT_BYTES <= roomBytes, `the newest room keeps ${kept.length} messages, within its byte bound`);
     assert.is(kept[kept.length - 1].seq, 100);
 
     const bound = attackBound(quiet);

@@ -18,6 +18,7 @@ import { startBroker, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import { nextEvent } from './helpers/client-waits.js';
 import { FakeBroker } from './helpers/fake-broker.js';
+import { BIG_TEXT } from './helpers/history-flood.js';
 
 const msg = (seq: number, n: number) => ({ seq, payload: Buffer.alloc(n) });
 
@@ -36,7 +37,7 @@ Unit('keeps the newest that fit, always one, and says when it cut', () => {
 Unit.run();
 
 const Big = suite<{ tb: TestBroker; filler: TestClient }>('replay of a room over the outbox bound', {} as { tb: TestBroker; filler: TestClient });
-const TEXT = '語'.repeat(16_000); // under the 16,384-character limit, ~48 KB stored
+const TEXT = BIG_TEXT;
 const COUNT = 100;
 
 Big.before(async (ctx) => {

@@ -8,7 +8,8 @@
 // it cannot fall between the two.
 //
 //   publish   one script (redis-scripts.ts PUBLISH): INCR the room's seq, XADD
-//             the event with id <seq>-0 (MAXLEN ~ historySize), PUBLISH it.
+//             the event with id <seq>-0, PUBLISH it, trim the room to its count
+//             and byte bounds and every room to the byte budget.
 //             The ack waits for the script's reply, so an acked message is in
 //             the stream; and for the node to have delivered that seq, so the
 //             sender sees its message before its ack (redis-room-feed.ts).
@@ -27,10 +28,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MAX_LISTED_USERS } from '../constants.js';
+import { HISTORY_BUDGET_BYTES, HISTORY_ROOM_BYTES, MAX_LISTED_USERS } from '../constants.js';
 import { unsequencedEvent } from '../protocol/protocol.js';
 import {
-  biggestRooms, type Backplane, type BackplaneSink, type HistoryQuery, type HistoryResult, type RemoteMembers,
+  biggestRooms, type Backplane, type BackplaneSink, type HistoryQuery, type HistoryResult, type HistoryStats, type RemoteMembers,
   type Requester, type RoomCount, type StoredMessage,
 } from './backplane.js';
 import { ONCE_TTL_MS } from './once-keys.js';
@@ -44,8 +45,12 @@ import { EMPTY_ROSTER } from './roster.js';
 export interface RedisBackplaneOptions {
   /** redis://host:port[/db] */
   url: string;
-  /** Messages kept per room (MAXLEN ~). */
+  /** Messages kept per room. */
   historySize: number;
+  /** Bytes kept per room (events plus a fixed overhead each). */
+  historyRoomBytes?: number;
+  /** Bytes kept over every room of the deployment (the Redis's, shared by every node). */
+  historyBudgetBytes?: number;
   /** A room's seq and stream expire this long after its last message, unless a node has members in it, ms. */
   historyRetentionMs: number;
   /** A node that has not refreshed its deadline for this long is dead and its users leave, ms. */
@@ -160,8 +165,12 @@ export class RedisBackplane implements Backplane {
       return;
     }
     const k = this.#keys;
-    const keys = [k.seq(room), k.log(room)];
-    const args: (string | number)[] = [head, this.#options.historySize, this.#options.historyRetentionMs, k.roomChannel(room)];
+    const keys = [k.seq(room), k.log(room), k.historyBytes(room), k.historyIndex, k.historyTotal, k.historyEvictions];
+    const o = this.#options;
+    const args: (string | number)[] = [
+      head, o.historySize, o.historyRetentionMs, k.roomChannel(room),
+      o.historyRoomBytes ?? HISTORY_ROOM_BYTES, o.historyBudgetBytes ?? HISTORY_BUDGET_BYTES, room, k.prefix,
+    ];
     if (once !== undefined) {
       keys.push(k.once(room, once));
       args.push(ONCE_TTL_MS);
@@ -411,15 +420,42 @@ export class RedisBackplane implements Backplane {
     }
   }
 
+  /**
+   * The deployment's history in Redis, as last read (every heartbeat): the
+   * budget's total and index (which still count rooms expired since, until
+   * the budget pops them) and its evictions; idle rooms expire by themselves, uncounted.
+   */
+  historyStats(): HistoryStats {
+    return this.#history;
+  }
+
+  readonly #history = { bytes: 0, messages: 0, evictions: { budget: 0, roomBytes: 0, idle: 0 } };
+
+  #readHistoryStats(): void {
+    const k = this.#keys;
+    this.#redis.pipeline().get(k.historyTotal).zcard(k.historyIndex).hgetall(k.historyEvictions).exec().then((replies) => {
+      if (replies === null) return;
+      const [bytes, messages, evictions] = replies.map(([err, value]) => (err === null ? value : null));
+      this.#history.bytes = Number(bytes ?? 0);
+      this.#history.messages = Number(messages ?? 0);
+      const e = (evictions ?? {}) as Record<string, string>;
+      this.#history.evictions.budget = Number(e.budget ?? 0);
+      this.#history.evictions.roomBytes = Number(e.room ?? 0);
+    }, () => {});
+  }
+
   /** Heartbeat (presence) and, now and then, the expiry of the rooms this node serves. */
   #beat(): void {
     if (!this.#up) return;
     this.#presence.beat();
+    this.#readHistoryStats();
     const retention = this.#options.historyRetentionMs;
     if (Date.now() - this.#refreshedAt > retention / 4 && this.#feeds.size > 0) {
       this.#refreshedAt = Date.now();
       const pipe = this.#redis.pipeline();
-      for (const room of this.#feeds.keys()) pipe.pexpire(this.#keys.seq(room), retention).pexpire(this.#keys.log(room), retention);
+      for (const room of this.#feeds.keys()) {
+        pipe.pexpire(this.#keys.seq(room), retention).pexpire(this.#keys.log(room), retention).pexpire(this.#keys.historyBytes(room), retention);
+      }
       pipe.exec().catch(() => {});
     }
   }

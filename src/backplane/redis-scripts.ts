@@ -6,6 +6,11 @@
 // and sync scripts touch keys they compute):
 //   seq:<room>              string   the room's latest seq (INCR)
 //   log:<room>              stream   the room's last messages, id <seq>-0, field m = event JSON
+//   hbytes:<room>           string   what the room's stream is charged (events + 96 B each)
+//   history:index           zset     "<room>\n<seq>\n<charge>" by append time (µs): every
+//                                    message kept, oldest first, for the budget over all rooms
+//   history:bytes           string   the sum of the index's charges (expired rooms' too, until popped)
+//   history:evictions       hash     budget / room -> messages dropped before the count bound
 //   members:<room>          hash     user -> node id, every node's members of the room
 //   users                   hash     user -> "<node> <actor>", the names in use
 //   nodes                   zset     node id -> deadline (ms, Redis clock); a node past it is dead
@@ -17,11 +22,17 @@
 // Room and user names never contain control characters, so "\n" separates safely.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { MESSAGE_OVERHEAD_BYTES } from './room-history.js';
 
 export class RedisKeys {
   constructor(readonly prefix: string) {}
   seq(room: string): string { return `${this.prefix}seq:${room}`; }
   log(room: string): string { return `${this.prefix}log:${room}`; }
+  /** What a room's stream is charged; `hbytes:` + room, as PUBLISH computes it for other rooms. */
+  historyBytes(room: string): string { return `${this.prefix}hbytes:${room}`; }
+  get historyIndex(): string { return `${this.prefix}history:index`; }
+  get historyTotal(): string { return `${this.prefix}history:bytes`; }
+  get historyEvictions(): string { return `${this.prefix}history:evictions`; }
   members(room: string): string { return `${this.prefix}members:${room}`; }
   roomChannel(room: string): string { return `${this.prefix}room:${room}`; }
   /** An idempotency key of a publish (the server API's id); holds the seq it got. */
@@ -49,31 +60,69 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * KEYS seq, log[, once]. ARGV head, maxlen, retentionMs, channel[, onceTtlMs].
+ * KEYS seq, log, hbytes, history:index, history:bytes, history:evictions[, once].
+ * ARGV head, maxlen, retentionMs, channel, roomBytes, budgetBytes, room, prefix[, onceTtlMs].
  * With `once` (an idempotency key) already set, nothing is stored: returns -(its seq).
  * Assigns the seq, stores the event, publishes it; returns the seq. The ack
  * is sent only after this returned, so an acked message is in the stream.
+ *
+ * Then the bounds, exactly: the room's oldest entries go while it has more
+ * than maxlen or is charged more than roomBytes (the newest always stays),
+ * and while every room together is charged more than budgetBytes the oldest
+ * entries of the index go, whichever room (a room expired meanwhile: its
+ * entry goes, nothing else to delete). The budget's keys are computed from
+ * the index (one Redis, not Redis Cluster, as the reaping scripts).
  */
 export const PUBLISH = script('publish', `
-if KEYS[3] then
-  local prior = redis.call('GET', KEYS[3])
+if KEYS[7] then
+  local prior = redis.call('GET', KEYS[7])
   if prior then return -tonumber(prior) end
 end
 local seq = redis.call('INCR', KEYS[1])
 local event = ARGV[1] .. seq .. '}'
-local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'm', event)
+local added = redis.pcall('XADD', KEYS[2], seq .. '-0', 'm', event)
 if type(added) == 'table' and added.err then
   -- The stream is ahead of the counter (the counter was lost): go on after the stream.
   local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   seq = tonumber(string.match(top[1][1], '^(%d+)')) + 1
   redis.call('SET', KEYS[1], seq)
   event = ARGV[1] .. seq .. '}'
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'm', event)
+  redis.call('XADD', KEYS[2], seq .. '-0', 'm', event)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], 'm' .. seq .. ' ' .. event)
-if KEYS[3] then redis.call('SET', KEYS[3], seq, 'PX', ARGV[5]) end
+if KEYS[7] then redis.call('SET', KEYS[7], seq, 'PX', ARGV[9]) end
+
+local room = ARGV[7]
+local charge = #event + ${MESSAGE_OVERHEAD_BYTES}
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[4], tonumber(t[1]) * 1000000 + tonumber(t[2]), room .. '\\n' .. seq .. '\\n' .. charge)
+local roomBytes = redis.call('INCRBY', KEYS[3], charge)
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+local total = redis.call('INCRBY', KEYS[5], charge)
+local maxlen = tonumber(ARGV[2])
+local n = redis.call('XLEN', KEYS[2])
+while n > 1 and (n > maxlen or roomBytes > tonumber(ARGV[5])) do
+  local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  local size = #first[2][2] + ${MESSAGE_OVERHEAD_BYTES}
+  redis.call('XDEL', KEYS[2], first[1])
+  redis.call('ZREM', KEYS[4], room .. '\\n' .. string.match(first[1], '^(%d+)') .. '\\n' .. size)
+  roomBytes = redis.call('DECRBY', KEYS[3], size)
+  total = redis.call('DECRBY', KEYS[5], size)
+  if n <= maxlen then redis.call('HINCRBY', KEYS[6], 'room', 1) end
+  n = n - 1
+end
+while total > tonumber(ARGV[6]) do
+  local popped = redis.call('ZPOPMIN', KEYS[4])
+  if #popped == 0 then break end
+  local r, s, size = string.match(popped[1], '^(.*)\\n(%d+)\\n(%d+)$')
+  total = redis.call('DECRBY', KEYS[5], size)
+  if redis.call('XDEL', ARGV[8] .. 'log:' .. r, s .. '-0') == 1 then
+    redis.call('DECRBY', ARGV[8] .. 'hbytes:' .. r, size)
+    redis.call('HINCRBY', KEYS[6], 'budget', 1)
+  end
+end
 return seq
 `);
 
