@@ -165,7 +165,7 @@ export class RedisBackplane implements Backplane {
       return;
     }
     const k = this.#keys;
-    const keys = [k.seq(room), k.log(room), k.historyBytes(room), k.historyIndex, k.historyTotal, k.historyEvictions];
+    const keys = [k.seq(room), k.log(room), k.historyBytes(room), k.historyIndex, k.historyTotal, k.historyCounters];
     const o = this.#options;
     const args: (string | number)[] = [
       head, o.historySize, o.historyRetentionMs, k.roomChannel(room),
@@ -433,7 +433,7 @@ export class RedisBackplane implements Backplane {
 
   #readHistoryStats(): void {
     const k = this.#keys;
-    this.#redis.pipeline().get(k.historyTotal).zcard(k.historyIndex).hgetall(k.historyEvictions).exec().then((replies) => {
+    this.#redis.pipeline().get(k.historyTotal).zcard(k.historyIndex).hgetall(k.historyCounters).exec().then((replies) => {
       if (replies === null) return;
       const [bytes, messages, evictions] = replies.map(([err, value]) => (err === null ? value : null));
       this.#history.bytes = Number(bytes ?? 0);

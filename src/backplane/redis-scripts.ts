@@ -7,10 +7,11 @@
 //   seq:<room>              string   the room's latest seq (INCR)
 //   log:<room>              stream   the room's last messages, id <seq>-0, field m = event JSON
 //   hbytes:<room>           string   what the room's stream is charged (events + 96 B each)
-//   history:index           zset     "<room>\n<seq>\n<charge>" by append time (µs): every
+//   history:index           zset     "<room>\n<seq>\n<charge>" by append order: every
 //                                    message kept, oldest first, for the budget over all rooms
 //   history:bytes           string   the sum of the index's charges (expired rooms' too, until popped)
-//   history:evictions       hash     budget / room -> messages dropped before the count bound
+//   history:counters        hash     clock (the index's order), budget / room (messages
+//                                    dropped before the count bound, by which bound)
 //   members:<room>          hash     user -> node id, every node's members of the room
 //   users                   hash     user -> "<node> <actor>", the names in use
 //   nodes                   zset     node id -> deadline (ms, Redis clock); a node past it is dead
@@ -32,7 +33,7 @@ export class RedisKeys {
   historyBytes(room: string): string { return `${this.prefix}hbytes:${room}`; }
   get historyIndex(): string { return `${this.prefix}history:index`; }
   get historyTotal(): string { return `${this.prefix}history:bytes`; }
-  get historyEvictions(): string { return `${this.prefix}history:evictions`; }
+  get historyCounters(): string { return `${this.prefix}history:counters`; }
   members(room: string): string { return `${this.prefix}members:${room}`; }
   roomChannel(room: string): string { return `${this.prefix}room:${room}`; }
   /** An idempotency key of a publish (the server API's id); holds the seq it got. */
@@ -60,7 +61,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * KEYS seq, log, hbytes, history:index, history:bytes, history:evictions[, once].
+ * KEYS seq, log, hbytes, history:index, history:bytes, history:counters[, once].
  * ARGV head, maxlen, retentionMs, channel, roomBytes, budgetBytes, room, prefix[, onceTtlMs].
  * With `once` (an idempotency key) already set, nothing is stored: returns -(its seq).
  * Assigns the seq, stores the event, publishes it; returns the seq. The ack
@@ -96,8 +97,8 @@ if KEYS[7] then redis.call('SET', KEYS[7], seq, 'PX', ARGV[9]) end
 
 local room = ARGV[7]
 local charge = #event + ${MESSAGE_OVERHEAD_BYTES}
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[4], tonumber(t[1]) * 1000000 + tonumber(t[2]), room .. '\\n' .. seq .. '\\n' .. charge)
+-- A counter, not the clock: two appends in one microsecond must keep their order.
+redis.call('ZADD', KEYS[4], redis.call('HINCRBY', KEYS[6], 'clock', 1), room .. '\\n' .. seq .. '\\n' .. charge)
 local roomBytes = redis.call('INCRBY', KEYS[3], charge)
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 local total = redis.call('INCRBY', KEYS[5], charge)
