@@ -36,7 +36,7 @@ import { joinMany, rawSocketOf } from './helpers/many-clients.js';
 import { once, withTimeout } from './helpers/wait.js';
 import { soakSize } from './helpers/soak.js';
 
-const SECONDS = soakSize('HUBBUB_SLOW_SECONDS', 30, 6);
+const SECONDS = soakSize('HUBBUB_SLOW_SECONDS', 30, 10);
 const SLOW = soakSize('HUBBUB_SLOW_CLIENTS', 500, 150);
 const READERS = 50;
 const ROOMS = 5;

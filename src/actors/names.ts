@@ -1,12 +1,15 @@
 // Names: which user name a new connection gets.
 //
 // The name asked for in the URL when it is free, else a generated one
-// (`guest-1a2b`, or `alice-1a2b` when alice is taken). With several nodes a
+// (`guest-1a2b`, or `alice-1a2b` when alice is taken). Free and taken are
+// decided on the name's canonical key (protocol/names.ts): `ALICE`, a
+// fullwidth `ａｌｉｃｅ` or a Cyrillic `аlice` is taken when alice is. With several nodes a
 // name is claimed through the backplane before `registered`: while the claim
 // is out the name counts as taken here, and a claim another node won is
 // retried with a generated name.
 import { MAX_NAME_LENGTH } from '../constants.js';
 import type { Backplane, Requester } from '../backplane/backplane.js';
+import { nameKey } from '../protocol/names.js';
 import type { ConnectionActor } from './connection-actor.js';
 
 export interface NamesHost {
@@ -38,7 +41,8 @@ export class Names {
   /** The backplane's answer to a claim. */
   claimed(who: Requester, user: string, ok: boolean): void {
     const claim = this.#claims.get(who.actorId);
-    if (claim === undefined || claim.user !== user) {
+    // The backplane knows names by their keys: `user` is the key claimed.
+    if (claim === undefined || nameKey(claim.user) !== user) {
       if (ok) this.#backplane.releaseUser(user, who); // its connection went away meanwhile
       return;
     }
@@ -47,7 +51,7 @@ export class Names {
     if (actor.dead || actor.state !== 'connecting') {
       if (ok) this.#backplane.releaseUser(user, who);
     } else if (ok) {
-      this.#host.grant(actor, user);
+      this.#host.grant(actor, claim.user); // the name as asked; `user` is its key
     } else {
       this.#claim(actor, this.#free(actor.requestedName)); // taken on another node
     }
@@ -58,21 +62,21 @@ export class Names {
     const claim = this.#claims.get(actorId);
     if (claim === undefined) return;
     this.#claims.delete(actorId);
-    this.#claimed.delete(claim.user);
+    this.#claimed.delete(nameKey(claim.user));
   }
 
   /** Registers at once when the backplane says the name is ours; else waits for `claimed`. */
   #claim(actor: ConnectionActor, name: string): void {
-    if (this.#backplane.claimUser(name, { actorId: actor.id })) {
+    if (this.#backplane.claimUser(nameKey(name), { actorId: actor.id })) {
       this.#host.grant(actor, name);
       return;
     }
     this.#claims.set(actor.id, { actor, user: name });
-    this.#claimed.add(name);
+    this.#claimed.add(nameKey(name));
   }
 
   #taken(name: string): boolean {
-    return this.#host.registered(name) || this.#claimed.has(name);
+    return this.#host.registered(name) || this.#claimed.has(nameKey(name));
   }
 
   /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */

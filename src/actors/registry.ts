@@ -2,13 +2,15 @@
 //
 // Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
 //   sessions: actor id -> { actor, user, rooms: room name -> room name }
-//   users:    user name -> actor
+//   users:    a user name's canonical key (protocol/names.ts nameKey) -> actor:
+//             `Alice`, `ALICE` and a Cyrillic `аlice` are one name
 //   rooms:    room name -> { name, members: actor id -> actor, departures, live }
 // `live` is a mutable RoomLive: pending presence and recovery bookkeeping
 // change often, and a chat message must not pay a produce().
 // immer neither drafts nor freezes class instances, so it rides along by
 // reference; actors do too.
 import { produce, setAutoFreeze } from 'immer';
+import { nameKey } from '../protocol/names.js';
 import type { ConnectionActor } from './connection-actor.js';
 import { emptyTrie, trieDelete, trieGet, trieSet, trieValues, type HashTrie } from './hash-trie.js';
 
@@ -87,7 +89,7 @@ function change(state: RegistryState, recipe: (draft: RegistryState) => void): R
 export function addSession(state: RegistryState, actor: ConnectionActor, user: string): RegistryState {
   return change(state, (d) => {
     trieSet(d.sessions, actor.id, { actor, user, rooms: NO_ROOMS });
-    trieSet(d.users, user, actor);
+    trieSet(d.users, nameKey(user), actor);
   });
 }
 
@@ -99,7 +101,8 @@ export function removeSession(state: RegistryState, actor: ConnectionActor): { s
   const next = change(state, (d) => {
     for (const name of left) leaveRoom(d, name, actor.id);
     trieDelete(d.sessions, actor.id);
-    if (trieGet(d.users, session.user)?.id === actor.id) trieDelete(d.users, session.user);
+    const key = nameKey(session.user);
+    if (trieGet(d.users, key)?.id === actor.id) trieDelete(d.users, key);
   });
   return { state: next, left };
 }

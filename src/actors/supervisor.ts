@@ -36,6 +36,7 @@ import type { Logger } from 'pino';
 import { CLOSE_KICKED, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
+import { nameKey } from '../protocol/names.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor, RELEASE } from './connection-actor.js';
@@ -110,7 +111,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#maxReplayBytes = options.maxReplayBytes ?? Math.floor(MAX_OUTBOX_BYTES / 2);
     this.#maxReplayFrames = options.maxReplayFrames ?? Math.floor(MAX_OUTBOX_FRAMES / 2);
     this.#names = new Names({
-      registered: (name) => trieGet(this.state.users, name) !== undefined,
+      registered: (name) => trieGet(this.state.users, nameKey(name)) !== undefined,
       grant: (actor, name) => this.#registered(actor, name),
     }, backplane);
     this.#presence = new Presence({
@@ -147,7 +148,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   /** The connection registered under a user name, if any. */
   findUser(name: string): ConnectionActor | undefined {
-    return trieGet(this.state.users, name);
+    return trieGet(this.state.users, nameKey(name));
   }
 
   room(name: string): Room | undefined {
@@ -272,7 +273,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       if (room !== undefined && !this.#quiescing) this.#presence.tell(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
-    if (state !== before) this.#backplane.releaseUser(actor.user, { actorId: actor.id });
+    if (state !== before) this.#backplane.releaseUser(nameKey(actor.user), { actorId: actor.id });
     this.#names.drop(actor.id);
   }
 
@@ -425,10 +426,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
-    const target = trieGet(this.state.users, to);
+    const target = trieGet(this.state.users, nameKey(to));
     if (target === undefined && this.#backplane.multiNode) {
       const frame = encode({ type: 'dm', from: from.user, to, text, ts: Date.now() });
-      this.#backplane.dm(to, frame.payload, requester(from, id)); // on another node, maybe
+      this.#backplane.dm(nameKey(to), frame.payload, requester(from, id)); // on another node, maybe
       return;
     }
     if (target === undefined) {
@@ -450,24 +451,24 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       case 'send': {
         const event = { type: 'dm', from: call.from, to: call.to, text: call.text, data: call.data, server: true, ts: Date.now() } as const;
-        const target = trieGet(this.state.users, call.to);
+        const target = trieGet(this.state.users, nameKey(call.to));
         if (target !== undefined) {
           target.peer.deliver(encode(event));
           reply({ status: 200, json: '{"delivered":true}' });
         } else if (this.#backplane.multiNode) {
-          this.#backplane.dm(call.to, encode(event).payload, this.#calls.begin(reply));
+          this.#backplane.dm(nameKey(call.to), encode(event).payload, this.#calls.begin(reply));
         } else {
           reply({ status: 404, json: errorJson('unknown_user', `no user "${call.to}" is online`) });
         }
         return;
       }
       case 'disconnect': {
-        const target = trieGet(this.state.users, call.user);
+        const target = trieGet(this.state.users, nameKey(call.user));
         if (target === undefined && this.#backplane.multiNode) {
           // The user may be on another node: the kick travels as a DM whose first byte no event has.
           const counted: ReplyTo = (r) => reply(r.status === 200 || r.status === 404
             ? { status: 200, json: JSON.stringify({ disconnected: r.status === 200 ? 1 : 0 }) } : r);
-          this.#backplane.dm(call.user, Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
+          this.#backplane.dm(nameKey(call.user), Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
           return;
         }
         if (target !== undefined) this.#kick(target, call.reason);
@@ -519,7 +520,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'claimed':
         return this.#names.claimed(msg.who, msg.user, msg.ok);
       case 'direct-message': {
-        const target = trieGet(this.state.users, msg.to);
+        const target = trieGet(this.state.users, nameKey(msg.to));
         if (target === undefined || target.dead) return; // gone meanwhile: a DM is delivered at most once, never queued
         if (msg.payload[0] === KICK_MARK) this.#kick(target, msg.payload.subarray(1).toString());
         else target.peer.deliver(new OutFrame(msg.payload));
@@ -528,11 +529,12 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'dm-result': {
         if (this.#calls.settle(msg.who, msg.outcome === 'sent' ? 200 : msg.outcome === 'unknown_user' ? 404 : 503,
           msg.outcome === 'sent' ? '{"delivered":true}' : msg.outcome === 'unknown_user'
-            ? errorJson('unknown_user', `no user "${msg.to}" is online`)
+            ? errorJson('unknown_user', 'that user is not online')
             : errorJson('unavailable', 'the backplane is down: users on other nodes cannot be reached'))) return;
         const from = this.#actor(msg.who);
         if (from === undefined) return;
-        if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', `no user "${msg.to}" is online`, msg.who.id));
+        // msg.to is the name's canonical key (names.ts): not for people's eyes.
+        if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', 'that user is not online', msg.who.id));
         else if (msg.outcome === 'unavailable') from.peer.deliver(encodeError('unavailable', 'the backplane is down: users on other nodes cannot be reached', msg.who.id));
         else if (msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id }));
         return;

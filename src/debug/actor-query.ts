@@ -11,6 +11,7 @@ import { ConnectionActor } from '../actors/connection-actor.js';
 import { connectionMachine } from '../actors/connection-machine.js';
 import { trieForEach, trieGet, trieValues } from '../actors/hash-trie.js';
 import type { Session } from '../actors/registry.js';
+import { nameKey } from '../protocol/names.js';
 import type { ActorIndex } from './actor-index.js';
 import { ACTOR_RECENT_EVENTS, DEFAULT_PAGE, MAX_PAGE, TOP_K_SELECT_MAX } from './limits.js';
 import type { TraceEvent, TraceRing } from './trace-ring.js';
@@ -129,7 +130,7 @@ export function listActors(index: ActorIndex, q: ActorsQuery, now = Date.now()):
   const walk = (fn: (a: AnyActor) => boolean | void): void => {
     if (q.room !== undefined && roomMembers === undefined) return; // no such room: nobody
     if (q.user !== undefined) {
-      const a = trieGet(index.registry.users, q.user);
+      const a = trieGet(index.registry.users, nameKey(q.user));
       if (a !== undefined && !a.dead && fn(a) === false) return;
       index.forEachTransient((t) => { if (t !== a && t.user === q.user) fn(t); });
       return;
