@@ -133,7 +133,9 @@ async function settle(w: World): Promise<void> {
       const text = entry.slice(2);
       const at = m.log.indexOf(entry);
       const own = m.log.indexOf(`m:${text}`);
-      if ([...w.acked.values()].includes(text)) assert.ok(own >= 0 && own < at, `${m.name}: ${text} acked before it arrived (seed ${SEED})`);
+      const seq = [...w.acked.entries()].find(([, t]) => t === text)?.[0];
+      // A message inside a range announced recovered:false (its sender was cut off and the replay was cut) may never arrive.
+      if (seq !== undefined && !covered(m, seq)) assert.ok(own >= 0 && own < at, `${m.name}: ${text.slice(0, 24)} acked before it arrived (seed ${SEED})`);
     }
   }
   assert.ok(w.acked.size > 0, 'something was acked');
