@@ -32,7 +32,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export const SERVER_SENDER = 'server';
 
 type Body = Record<string, unknown>;
-type Parsed = ServerCall | { status: number; error: string; message: string };
+type Refusal = { status: number; error: string; message: string };
+type Parsed = ServerCall | Refusal;
 
 export class ServerApi {
   readonly #key: Buffer | null;
@@ -165,28 +166,35 @@ function sender(b: Body): string | Parsed {
 
 const isError = (v: unknown): v is Parsed & { status: number } => typeof v === 'object' && v !== null && 'status' in v;
 
+/** What publish and send both take: the target (a room or a user), who it is from, and what it carries. */
+function messageParts(b: Body, field: 'room' | 'to', max: number): { target: string; from: string; text: string; data?: unknown } | Refusal {
+  const target = name(b[field], field, max);
+  const c = content(b);
+  const from = sender(b);
+  for (const v of [target, c, from]) if (isError(v)) return v as Refusal;
+  return { target: target as string, from: from as string, ...(c as { text: string; data?: unknown }) };
+}
+
 const ROUTES: Record<string, { method: 'GET' | 'POST'; parse: (b: Body) => Parsed }> = {
   '/api/publish': {
     method: 'POST',
     parse(b) {
-      const room = name(b.room, 'room', MAX_ROOM_LENGTH);
-      const c = content(b);
-      const from = sender(b);
-      for (const v of [room, c, from]) if (isError(v)) return v;
+      const m = messageParts(b, 'room', MAX_ROOM_LENGTH);
+      if (isError(m)) return m;
       if (b.id !== undefined && (typeof b.id !== 'string' || b.id.length === 0 || b.id.length > MAX_ID_LENGTH)) {
         return bad(`"id" must be a string of 1-${MAX_ID_LENGTH} characters`);
       }
-      return { call: 'publish', room: room as string, from: from as string, ...(c as { text: string; data?: unknown }), ...(b.id === undefined ? {} : { id: b.id as string }) };
+      const { target, ...rest } = m;
+      return { call: 'publish', room: target, ...rest, ...(b.id === undefined ? {} : { id: b.id as string }) };
     },
   },
   '/api/send': {
     method: 'POST',
     parse(b) {
-      const to = name(b.to, 'to', MAX_USER_ID_LENGTH);
-      const c = content(b);
-      const from = sender(b);
-      for (const v of [to, c, from]) if (isError(v)) return v;
-      return { call: 'send', to: to as string, from: from as string, ...(c as { text: string; data?: unknown }) };
+      const m = messageParts(b, 'to', MAX_USER_ID_LENGTH);
+      if (isError(m)) return m;
+      const { target, ...rest } = m;
+      return { call: 'send', to: target, ...rest };
     },
   },
   '/api/disconnect': {
