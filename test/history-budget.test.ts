@@ -13,7 +13,7 @@ import { attackBound, Bystander } from './helpers/bystander.js';
 import { startBroker, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import { BIG_TEXT_BYTES, floodRooms } from './helpers/history-flood.js';
-import { httpRequest } from './helpers/http.js';
+import { httpRequest, metricSamples } from './helpers/http.js';
 import { waitFor } from './helpers/wait.js';
 
 const payload = (n: number) => () => Buffer.alloc(n, 0x61);
@@ -80,14 +80,7 @@ Store.run();
 
 /** "name{labels}" -> value, from GET /metrics. */
 async function scrape(tb: TestBroker): Promise<Map<string, number>> {
-  const reply = await httpRequest(`${tb.url}metrics`);
-  const samples = new Map<string, number>();
-  for (const line of reply.body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return metricSamples((await httpRequest(`${tb.url}metrics`)).body);
 }
 
 const Attack = suite('history budget under attack');

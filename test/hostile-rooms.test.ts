@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emptyTrie, hashKey, trieGet, trieSet } from '../src/actors/hash-trie.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
-import { startBroker, type TestBroker } from './helpers/broker.js';
+import { startBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import { waitFor } from './helpers/wait.js';
 import { fnv1a, fnvCollidingNames } from './helpers/fnv-collisions.js';

@@ -10,7 +10,7 @@ import type WebSocket from 'ws';
 import { RateLimit } from '../src/actors/rate-limit.js';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient, closeAll } from './helpers/client.js';
-import { httpRequest } from './helpers/http.js';
+import { httpRequest, metricSamples } from './helpers/http.js';
 import { upgradeStatus } from './helpers/upgrade.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -19,13 +19,7 @@ async function scrape(tb: TestBroker): Promise<Map<string, number>> {
   const reply = await httpRequest(`${tb.url}metrics`);
   assert.is(reply.status, 200);
   assert.match(String(reply.headers['content-type']), /^text\/plain; version=0\.0\.4/);
-  const samples = new Map<string, number>();
-  for (const line of reply.body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
+  return metricSamples(reply.body);
 }
 
 function value(samples: Map<string, number>, key: string): number {

@@ -1,7 +1,7 @@
 // The history-filling attack: one client joins a room, sends it messages as
 // big as the text limit allows, leaves, and goes on to the next room. Bounded
 // in rooms, messages and time.
-import { TestClient } from './client.js';
+import type { TestClient } from './client.js';
 
 /** 16,000 three-byte characters: under the 16,384-character text limit, ~48 KB stored. */
 export const BIG_TEXT = '語'.repeat(16_000);

@@ -21,3 +21,14 @@ export function httpRequest(url: string, method = 'GET', timeoutMs = 3000): Prom
   });
   return withTimeout(done, timeoutMs, `${method} ${url}`);
 }
+
+/** The samples of a Prometheus text exposition: "name{labels}" -> value. */
+export function metricSamples(body: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of body.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
