@@ -168,6 +168,7 @@ export class Broker {
       presenceIntervalMs: config.presenceIntervalMs,
       roomPolicy: config.roomPolicy ?? undefined,
       maxRoomsPerConn: config.maxRoomsPerConn,
+      exactUserIds: config.jwtSecret !== null,
       maxReplayBytes: Math.floor(config.maxOutboxBytes / 2),
       maxReplayFrames: Math.floor(config.maxOutboxFrames / 2),
     });

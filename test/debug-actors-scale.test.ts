@@ -33,12 +33,12 @@ function build(): { index: ActorIndex; actors: ConnectionActor[] } {
     a.handled = (i * 7919) % 1000; // a spread of counts
     const rooms = emptyTrie<string>();
     if (i % 10 === 0) trieSet(rooms, 'ten', 'ten');
-    trieSet(state.sessions, a.id, { actor: a, user: a.user, rooms });
-    trieSet(state.users, a.user, a);
+    trieSet(state.sessions, a.id, { actor: a, user: a.user, key: a.user, rooms });
+    trieSet(state.users, a.user, { name: a.user, tabs: [a], owner: a.id });
     if (rooms.size > 0) trieSet(members, a.id, a);
     actors.push(a);
   }
-  const room: Room = { name: 'ten', members, departures: 0, live: new RoomLive() };
+  const room: Room = { name: 'ten', key: 'ten', members, departures: 0, live: new RoomLive() };
   trieSet(state.rooms, 'ten', room);
   return { index, actors };
 }

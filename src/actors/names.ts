@@ -1,59 +1,79 @@
-// Names: which user name a new connection gets.
+// Names: which user a new connection is, and the key that decides whether two
+// connections are the same user.
 //
-// The name asked for in the URL when it is free, else a generated one
-// (`guest-1a2b`, or `alice-1a2b` when alice is taken). Free and taken are
-// decided on the name's canonical key (protocol/names.ts): `ALICE`, a
-// fullwidth `ａｌｉｃｅ` or a Cyrillic `аlice` is taken when alice is. With several nodes a
-// name is claimed through the backplane before `registered`: while the claim
-// is out the name counts as taken here, and a claim another node won is
-// retried with a generated name.
+// Without a JWT, the name asked for in the URL when no one online has the same
+// name in canonical form (src/protocol/names.ts: `Alice`, `ALICE`, Cyrillic
+// `аlice` and fullwidth `ａｌｉｃｅ` are all `alice`), else a generated one
+// (`guest-1a2b`, or `alice-1a2b` when alice is taken). With a JWT the user is
+// the token's sub as it is (an identity provider's id, not a name anyone
+// chose; canonical forms would merge ids such as `b6` and `66`), and a second
+// connection of the same sub is that user again, in one more tab: it is never
+// renamed. With several nodes a key is claimed through the backplane before
+// `registered`: while the claim is out it counts as taken here, and a claim
+// another node won is retried with a generated name (a sub is granted anyway:
+// its tab here is that user too; DMs from other nodes reach the tabs of the
+// node that holds the claim).
 import { MAX_NAME_LENGTH } from '../constants.js';
-import type { Backplane, Requester } from '../backplane/backplane.js';
 import { nameKey } from '../protocol/names.js';
+import type { Backplane, Requester } from '../backplane/backplane.js';
 import type { ConnectionActor } from './connection-actor.js';
 
 export interface NamesHost {
-  /** Whether a registered session holds the name on this node. */
-  registered(name: string): boolean;
+  /** Whether a registered session holds the key on this node. */
+  registered(key: string): boolean;
   /** The claim succeeded: put the session in the registry and tell the actor. */
-  grant(actor: ConnectionActor, name: string): void;
+  grant(actor: ConnectionActor, name: string, key: string): void;
 }
 
 export class Names {
   readonly #host: NamesHost;
   readonly #backplane: Backplane;
-  /** Connections whose name claim is out to the backplane, by actor id; and the names. */
-  readonly #claims = new Map<string, { actor: ConnectionActor; user: string }>();
+  readonly #exact: boolean;
+  /** Connections whose claim is out to the backplane, by actor id; and the keys claimed. */
+  readonly #claims = new Map<string, { actor: ConnectionActor; user: string; key: string }>();
   readonly #claimed = new Set<string>();
 
-  constructor(host: NamesHost, backplane: Backplane) {
+  /** `exact`: user ids are JWT subs, compared as they are. */
+  constructor(host: NamesHost, backplane: Backplane, exact: boolean) {
     this.#host = host;
     this.#backplane = backplane;
+    this.#exact = exact;
+  }
+
+  /** The key a user id or name is found under (registry, claims, DM routing). */
+  keyOf(name: string): string {
+    return this.#exact ? name : nameKey(name);
   }
 
   /** A new connection: find it a name and claim it. */
   register(actor: ConnectionActor): void {
     let name = actor.requestedName;
-    if (name === null || this.#taken(name)) name = this.#free(name);
-    this.#claim(actor, name);
+    if (actor.verified && name !== null) {
+      const key = this.keyOf(name);
+      if (this.#host.registered(key)) this.#host.grant(actor, name, key); // one more tab: the claim is held
+      else this.#claim(actor, name, key);
+      return;
+    }
+    if (name === null || this.#taken(this.keyOf(name))) name = this.#free(name);
+    this.#claim(actor, name, this.keyOf(name));
   }
 
-  /** The backplane's answer to a claim. */
-  claimed(who: Requester, user: string, ok: boolean): void {
+  /** The backplane's answer to a claim (`user` is the key claimed). */
+  claimed(who: Requester, key: string, ok: boolean): void {
     const claim = this.#claims.get(who.actorId);
-    // The backplane knows names by their keys: `user` is the key claimed.
-    if (claim === undefined || nameKey(claim.user) !== user) {
-      if (ok) this.#backplane.releaseUser(user, who); // its connection went away meanwhile
+    if (claim === undefined || claim.key !== key) {
+      if (ok) this.#backplane.releaseUser(key, who); // its connection went away meanwhile
       return;
     }
     this.drop(who.actorId);
     const actor = claim.actor;
     if (actor.dead || actor.state !== 'connecting') {
-      if (ok) this.#backplane.releaseUser(user, who);
-    } else if (ok) {
-      this.#host.grant(actor, claim.user); // the name as asked; `user` is its key
+      if (ok) this.#backplane.releaseUser(key, who);
+    } else if (ok || actor.verified) {
+      this.#host.grant(actor, claim.user, key);
     } else {
-      this.#claim(actor, this.#free(actor.requestedName)); // taken on another node
+      const name = this.#free(actor.requestedName); // taken on another node
+      this.#claim(actor, name, this.keyOf(name));
     }
   }
 
@@ -62,21 +82,21 @@ export class Names {
     const claim = this.#claims.get(actorId);
     if (claim === undefined) return;
     this.#claims.delete(actorId);
-    this.#claimed.delete(nameKey(claim.user));
+    this.#claimed.delete(claim.key);
   }
 
-  /** Registers at once when the backplane says the name is ours; else waits for `claimed`. */
-  #claim(actor: ConnectionActor, name: string): void {
-    if (this.#backplane.claimUser(nameKey(name), { actorId: actor.id })) {
-      this.#host.grant(actor, name);
+  /** Registers at once when the backplane says the key is ours; else waits for `claimed`. */
+  #claim(actor: ConnectionActor, name: string, key: string): void {
+    if (this.#backplane.claimUser(key, { actorId: actor.id })) {
+      this.#host.grant(actor, name, key);
       return;
     }
-    this.#claims.set(actor.id, { actor, user: name });
-    this.#claimed.add(nameKey(name));
+    this.#claims.set(actor.id, { actor, user: name, key });
+    this.#claimed.add(key);
   }
 
-  #taken(name: string): boolean {
-    return this.#host.registered(name) || this.#claimed.has(nameKey(name));
+  #taken(key: string): boolean {
+    return this.#host.registered(key) || this.#claimed.has(key);
   }
 
   /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */
@@ -84,7 +104,7 @@ export class Names {
     const stem = (base ?? 'guest').slice(0, MAX_NAME_LENGTH - 5);
     for (;;) {
       const name = `${stem}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
-      if (!this.#taken(name)) return name;
+      if (!this.#taken(this.keyOf(name))) return name;
     }
   }
 }

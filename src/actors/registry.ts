@@ -1,16 +1,17 @@
 // The supervisor's registry: sessions, user names and rooms, as one immer value.
 //
 // Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
-//   sessions: actor id -> { actor, user, rooms: room name -> room name }
-//   users:    a user name's canonical key (protocol/names.ts nameKey) -> actor:
-//             `Alice`, `ALICE` and a Cyrillic `аlice` are one name
-//   rooms:    room name -> { name, members: actor id -> actor, departures, live }
+//   sessions: actor id -> { actor, user, key, rooms: room name -> room name }
+//   users:    user key -> { name, tabs, owner } (the key: the name's canonical
+//             form, src/protocol/names.ts, or a JWT sub as it is; several tabs
+//             only for a JWT sub open in several connections)
+//   rooms:    room name -> { name, key, members: actor id -> actor, departures, live }
+//   roomKeys: a room's canonical form -> its name (which spelling of a name is live here)
 // `live` is a mutable RoomLive: pending presence and recovery bookkeeping
 // change often, and a chat message must not pay a produce().
 // immer neither drafts nor freezes class instances, so it rides along by
 // reference; actors do too.
 import { produce, setAutoFreeze } from 'immer';
-import { nameKey } from '../protocol/names.js';
 import type { ConnectionActor } from './connection-actor.js';
 import { emptyTrie, trieDelete, trieGet, trieSet, trieValues, type HashTrie } from './hash-trie.js';
 
@@ -22,6 +23,8 @@ setAutoFreeze(false);
 export interface Session {
   readonly actor: ConnectionActor;
   readonly user: string;
+  /** Its entry in `users` (see Names.keyOf). */
+  readonly key: string;
   /**
    * The rooms it is in, as a trie too: a join or leave copies O(log32 n) of
    * it, never the session's whole list (a session in 20,000 rooms made each
@@ -60,20 +63,31 @@ export interface ListedUsers {
 
 export interface Room {
   readonly name: string;
+  /** Its name's canonical form (roomKeys). */
+  readonly key: string;
   readonly members: HashTrie<ConnectionActor>;
   /** Members that have left this room since it was made: a list of members made before is stale. */
   readonly departures: number;
   readonly live: RoomLive;
 }
 
+/** One user on this node: the connections that are it (one, or a JWT sub's tabs), in arrival order. */
+export interface UserEntry {
+  readonly name: string;
+  readonly tabs: readonly ConnectionActor[];
+  /** The actor id the backplane's name claim was made for: the claim is released with it, by the last tab. */
+  readonly owner: string;
+}
+
 export interface RegistryState {
   readonly sessions: HashTrie<Session>;
-  readonly users: HashTrie<ConnectionActor>;
+  readonly users: HashTrie<UserEntry>;
   readonly rooms: HashTrie<Room>;
+  readonly roomKeys: HashTrie<string>;
 }
 
 export function emptyRegistry(): RegistryState {
-  return { sessions: emptyTrie(), users: emptyTrie(), rooms: emptyTrie() };
+  return { sessions: emptyTrie(), users: emptyTrie(), rooms: emptyTrie(), roomKeys: emptyTrie() };
 }
 
 /**
@@ -86,36 +100,63 @@ function change(state: RegistryState, recipe: (draft: RegistryState) => void): R
   return produce(state, (d) => recipe(d as unknown as RegistryState));
 }
 
-export function addSession(state: RegistryState, actor: ConnectionActor, user: string): RegistryState {
+/** Adds a session under `key`: the user's first connection, or one more tab of it. */
+export function addSession(state: RegistryState, actor: ConnectionActor, user: string, key = user): RegistryState {
+  const entry = trieGet(state.users, key);
   return change(state, (d) => {
-    trieSet(d.sessions, actor.id, { actor, user, rooms: NO_ROOMS });
-    trieSet(d.users, nameKey(user), actor);
+    trieSet(d.sessions, actor.id, { actor, user, key, rooms: NO_ROOMS });
+    trieSet(d.users, key, entry === undefined
+      ? { name: user, tabs: [actor], owner: actor.id }
+      : { name: entry.name, tabs: [...entry.tabs, actor], owner: entry.owner });
   });
 }
 
-/** Removes a session from the registry and every room; returns the rooms it was in (as they are after). */
-export function removeSession(state: RegistryState, actor: ConnectionActor): { state: RegistryState; left: string[] } {
+/**
+ * Removes a session from the registry and every room; returns the rooms it
+ * was in (as they are after) and, when it was its user's last tab here, the
+ * user to release (its key and the claim's owner).
+ */
+export function removeSession(state: RegistryState, actor: ConnectionActor): {
+  state: RegistryState; left: string[]; gone: { key: string; owner: string } | null;
+} {
   const session = trieGet(state.sessions, actor.id);
-  if (session === undefined) return { state, left: [] };
+  if (session === undefined) return { state, left: [], gone: null };
   const left = trieValues(session.rooms);
+  const entry = trieGet(state.users, session.key);
+  const tabs = entry?.tabs.filter((t) => t !== actor) ?? [];
   const next = change(state, (d) => {
     for (const name of left) leaveRoom(d, name, actor.id);
     trieDelete(d.sessions, actor.id);
-    const key = nameKey(session.user);
-    if (trieGet(d.users, key)?.id === actor.id) trieDelete(d.users, key);
+    if (entry === undefined) return;
+    if (tabs.length === 0) trieDelete(d.users, session.key);
+    else trieSet(d.users, session.key, { name: entry.name, tabs, owner: entry.owner });
   });
-  return { state: next, left };
+  return { state: next, left, gone: entry !== undefined && tabs.length === 0 ? { key: session.key, owner: entry.owner } : null };
 }
 
-/** Adds a member; `added` is false when it already was one. */
-export function addMember(state: RegistryState, roomName: string, actor: ConnectionActor): { state: RegistryState; added: boolean } {
+/** Whether a connection of the user under `key` other than `except` (another tab) is a member of `room`. */
+export function otherTabIn(state: RegistryState, key: string, except: ConnectionActor, room: Room | undefined): boolean {
+  if (room === undefined) return false;
+  const tabs = trieGet(state.users, key)?.tabs;
+  if (tabs === undefined || tabs.length < 2 && tabs[0] === except) return false;
+  return tabs.some((t) => t !== except && trieGet(room.members, t.id) !== undefined);
+}
+
+/** The key a session is registered under ('' when it is not). */
+export function keyOf(state: RegistryState, actor: ConnectionActor): string {
+  return trieGet(state.sessions, actor.id)?.key ?? '';
+}
+
+/** Adds a member; `added` is false when it already was one. `key`: the name's canonical form, for a new room. */
+export function addMember(state: RegistryState, roomName: string, actor: ConnectionActor, key = roomName): { state: RegistryState; added: boolean } {
   const room = trieGet(state.rooms, roomName);
   if (room !== undefined && trieGet(room.members, actor.id) !== undefined) return { state, added: false };
   const next = change(state, (d) => {
     let r = trieGet(d.rooms, roomName);
     if (r === undefined) {
-      r = { name: roomName, members: emptyTrie(), departures: 0, live: new RoomLive() };
+      r = { name: roomName, key, members: emptyTrie(), departures: 0, live: new RoomLive() };
       trieSet(d.rooms, roomName, r);
+      trieSet(d.roomKeys, key, roomName);
     }
     trieSet(r.members, actor.id, actor);
     // The room's own name string, not the client's copy of it: one string per room, not per member.
@@ -142,5 +183,8 @@ function leaveRoom(d: RegistryState, roomName: string, actorId: string): void {
   if (room === undefined) return;
   trieDelete(room.members, actorId);
   (room as { departures: number }).departures++;
-  if (room.members.size === 0) trieDelete(d.rooms, roomName);
+  if (room.members.size === 0) {
+    trieDelete(d.rooms, roomName);
+    trieDelete(d.roomKeys, room.key);
+  }
 }

@@ -29,7 +29,8 @@ export class RoomView {
 
   /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
   users(room: Room): string[] {
-    const users = trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user);
+    // A user in several tabs is listed once (a JWT sub; other users have one connection each).
+    const users = [...new Set(trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user))];
     const remote = this.#backplane.remoteMembers(room.name);
     if (remote.size === 0 || users.length >= MAX_LISTED_USERS) return users;
     for (const user of remote.keys()) {

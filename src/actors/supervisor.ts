@@ -36,17 +36,17 @@ import type { Logger } from 'pino';
 import { CLOSE_KICKED, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
-import { nameKey } from '../protocol/names.js';
-import { encode, encodeError, encodeHistory, messageHead, withId, type OpId } from '../protocol/protocol.js';
+import { encode, encodeError, encodeHistory, messageHead, withId, type OpId, type ServerEvent } from '../protocol/protocol.js';
 import { Actor } from './actor.js';
 import { ConnectionActor, RELEASE } from './connection-actor.js';
 import { trieForEach, trieGet } from './hash-trie.js';
 import { Names } from './names.js';
+import { nameKey } from '../protocol/names.js';
 import { Presence, type PresenceOptions } from './presence.js';
 import { Recoveries } from './recovery.js';
 import { fitReplay } from './replay-limit.js';
 import {
-  addMember, addSession, emptyRegistry, removeMember, removeSession,
+  addMember, addSession, emptyRegistry, keyOf, otherTabIn, removeMember, removeSession,
   type RegistryState, type Room,
 } from './registry.js';
 import { accessTo, OPEN_RULES, type Access, type RoomRules } from './room-access.js';
@@ -62,6 +62,8 @@ export interface SupervisorOptions extends PresenceOptions {
   roomPolicy?: RoomRules;
   /** Rooms one connection may be in at once; a join past it is refused `too_many_rooms`. */
   maxRoomsPerConn?: number;
+  /** User ids are verified JWT subs, compared as they are; else names compare in canonical form (Names). */
+  exactUserIds?: boolean;
   /** Bytes of stored events one replay or history page may carry (replay-limit.ts); default half of MAX_OUTBOX_BYTES. */
   maxReplayBytes?: number;
   /** Messages one replay may carry, each a frame; default half of MAX_OUTBOX_FRAMES. */
@@ -111,9 +113,9 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#maxReplayBytes = options.maxReplayBytes ?? Math.floor(MAX_OUTBOX_BYTES / 2);
     this.#maxReplayFrames = options.maxReplayFrames ?? Math.floor(MAX_OUTBOX_FRAMES / 2);
     this.#names = new Names({
-      registered: (name) => trieGet(this.state.users, nameKey(name)) !== undefined,
-      grant: (actor, name) => this.#registered(actor, name),
-    }, backplane);
+      registered: (key) => trieGet(this.state.users, key) !== undefined,
+      grant: (actor, name, key) => this.#registered(actor, name, key),
+    }, backplane, options.exactUserIds ?? false);
     this.#presence = new Presence({
       room: (name) => trieGet(this.state.rooms, name),
       count: (room) => this.#view.count(room),
@@ -146,9 +148,14 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
   }
 
-  /** The connection registered under a user name, if any. */
+  /** The connection (the first tab) registered under a user name or one the same in canonical form, if any. */
   findUser(name: string): ConnectionActor | undefined {
-    return trieGet(this.state.users, nameKey(name));
+    return this.#tabs(name)?.[0];
+  }
+
+  /** Every connection of the user `name` is on this node (several: a JWT sub in several tabs). */
+  #tabs(name: string): readonly ConnectionActor[] | undefined {
+    return trieGet(this.state.users, this.#names.keyOf(name))?.tabs;
   }
 
   room(name: string): Room | undefined {
@@ -257,23 +264,26 @@ export class Supervisor extends Actor<SupervisorMsg> {
     else this.#scheduler.stop(actor, { kind: 'failed', error });
   }
 
-  #registered(actor: ConnectionActor, name: string): void {
-    this.state = addSession(this.state, actor, name);
+  #registered(actor: ConnectionActor, name: string, key: string): void {
+    this.state = addSession(this.state, actor, name, key);
     this.#scheduler.send(actor, { type: 'registered', user: name }, true);
   }
 
   #unregister(actor: ConnectionActor): void {
     const before = this.state;
-    const { state, left } = removeSession(before, actor);
+    const key = keyOf(before, actor);
+    const { state, left, gone } = removeSession(before, actor);
     this.state = state;
     for (const name of left) {
       this.#recoveries.end(actor.id, trieGet(before.rooms, name));
-      this.#backplane.membership(name, actor.user, false);
       const room = trieGet(state.rooms, name);
+      // Another tab of the same user still in the room: the user has not left it.
+      if (otherTabIn(state, key, actor, room)) continue;
+      this.#backplane.membership(name, actor.user, false);
       if (room !== undefined && !this.#quiescing) this.#presence.tell(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
-    if (state !== before) this.#backplane.releaseUser(nameKey(actor.user), { actorId: actor.id });
+    if (gone !== null) this.#backplane.releaseUser(gone.key, { actorId: gone.owner });
     this.#names.drop(actor.id);
   }
 
@@ -336,7 +346,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       from.peer.deliver(encodeError('not_in_room', `join "${roomName}" before sending to it`, id));
       return;
     }
-    this.#backplane.publish(roomName, messageHead(roomName, from.user, text, Date.now()), requester(from, id));
+    this.#backplane.publish(roomName, messageHead(roomName, from.user, text, Date.now(), undefined, fromName(from)), requester(from, id));
   }
 
   /** The data path, second half: one OutFrame, the same bytes to every local member. */
@@ -377,11 +387,22 @@ export class Supervisor extends Actor<SupervisorMsg> {
       from.peer.deliver(encodeError('too_many_rooms', `a connection may be in at most ${this.#maxRooms} rooms at once; leave one first`, id));
       return;
     }
-    const { state, added } = addMember(this.state, roomName, from);
+    // A new room's name must not be a live room's in canonical form: `Lobby`, `LOBBY` or a
+    // Cyrillic look-alike while `lobby` has members is refused, naming the room to join.
+    let key = roomName;
+    if (trieGet(this.state.rooms, roomName) === undefined) {
+      key = nameKey(roomName);
+      const live = trieGet(this.state.roomKeys, key);
+      if (live !== undefined) {
+        from.peer.deliver(encodeError('name_taken', `"${roomName}" is the same name as the room "${live}" (case, width and look-alike letters aside); join "${live}"`, id));
+        return;
+      }
+    }
+    const { state, added } = addMember(this.state, roomName, from, key);
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
-    if (added) {
+    if (added && !otherTabIn(state, keyOf(state, from), from, room)) {
       this.#backplane.membership(roomName, from.user, true);
       this.#presence.tell(room, from.user, 'join', from);
     }
@@ -417,26 +438,30 @@ export class Supervisor extends Actor<SupervisorMsg> {
       return;
     }
     this.#recoveries.end(from.id, trieGet(this.state.rooms, roomName));
-    this.#backplane.membership(roomName, from.user, false);
     this.state = state;
     from.peer.deliver(encode(withId({ type: 'left', room: roomName }, id)));
     const room = trieGet(state.rooms, roomName);
+    if (otherTabIn(state, keyOf(state, from), from, room)) return; // the user is still here in another tab
+    this.#backplane.membership(roomName, from.user, false);
     if (room !== undefined) this.#presence.tell(room, from.user, 'leave', null);
     else this.#backplane.interest(roomName, false);
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
-    const target = trieGet(this.state.users, nameKey(to));
+    const key = this.#names.keyOf(to);
+    const target = trieGet(this.state.users, key);
     if (target === undefined && this.#backplane.multiNode) {
-      const frame = encode({ type: 'dm', from: from.user, to, text, ts: Date.now() });
-      this.#backplane.dm(nameKey(to), frame.payload, requester(from, id)); // on another node, maybe
+      const frame = encode(dmEvent(from, to, text));
+      this.#backplane.dm(key, frame.payload, requester(from, id)); // on another node, maybe
       return;
     }
     if (target === undefined) {
       from.peer.deliver(encodeError('unknown_user', `no user "${to}" is online`, id));
       return;
     }
-    target.peer.deliver(encode({ type: 'dm', from: from.user, to, text, ts: Date.now() }));
+    // `to` as the registry has it: a DM to `ALICE` reaches alice, and says it went to alice.
+    const frame = encode(dmEvent(from, target.name, text));
+    for (const tab of target.tabs) tab.peer.deliver(frame);
     if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id }));
   }
 
@@ -451,28 +476,29 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       case 'send': {
         const event = { type: 'dm', from: call.from, to: call.to, text: call.text, data: call.data, server: true, ts: Date.now() } as const;
-        const target = trieGet(this.state.users, nameKey(call.to));
+        const target = this.#tabs(call.to);
         if (target !== undefined) {
-          target.peer.deliver(encode(event));
+          const frame = encode(event);
+          for (const tab of target) tab.peer.deliver(frame);
           reply({ status: 200, json: '{"delivered":true}' });
         } else if (this.#backplane.multiNode) {
-          this.#backplane.dm(nameKey(call.to), encode(event).payload, this.#calls.begin(reply));
+          this.#backplane.dm(this.#names.keyOf(call.to), encode(event).payload, this.#calls.begin(reply));
         } else {
           reply({ status: 404, json: errorJson('unknown_user', `no user "${call.to}" is online`) });
         }
         return;
       }
       case 'disconnect': {
-        const target = trieGet(this.state.users, nameKey(call.user));
+        const target = this.#tabs(call.user);
         if (target === undefined && this.#backplane.multiNode) {
           // The user may be on another node: the kick travels as a DM whose first byte no event has.
           const counted: ReplyTo = (r) => reply(r.status === 200 || r.status === 404
             ? { status: 200, json: JSON.stringify({ disconnected: r.status === 200 ? 1 : 0 }) } : r);
-          this.#backplane.dm(nameKey(call.user), Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
+          this.#backplane.dm(this.#names.keyOf(call.user), Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
           return;
         }
-        if (target !== undefined) this.#kick(target, call.reason);
-        reply({ status: 200, json: JSON.stringify({ disconnected: target === undefined ? 0 : 1 }) });
+        for (const tab of target ?? []) this.#kick(tab, call.reason);
+        reply({ status: 200, json: JSON.stringify({ disconnected: target?.length ?? 0 }) });
         return;
       }
       case 'presence': {
@@ -520,10 +546,15 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'claimed':
         return this.#names.claimed(msg.who, msg.user, msg.ok);
       case 'direct-message': {
-        const target = trieGet(this.state.users, nameKey(msg.to));
-        if (target === undefined || target.dead) return; // gone meanwhile: a DM is delivered at most once, never queued
-        if (msg.payload[0] === KICK_MARK) this.#kick(target, msg.payload.subarray(1).toString());
-        else target.peer.deliver(new OutFrame(msg.payload));
+        // msg.to is the key the sender's node routed by (Names.keyOf).
+        const tabs = trieGet(this.state.users, msg.to)?.tabs;
+        if (tabs === undefined) return; // gone meanwhile: a DM is delivered at most once, never queued
+        const frame = msg.payload[0] === KICK_MARK ? null : new OutFrame(msg.payload);
+        for (const tab of tabs) {
+          if (tab.dead) continue;
+          if (frame === null) this.#kick(tab, msg.payload.subarray(1).toString());
+          else tab.peer.deliver(frame);
+        }
         return;
       }
       case 'dm-result': {
@@ -533,7 +564,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
             : errorJson('unavailable', 'the backplane is down: users on other nodes cannot be reached'))) return;
         const from = this.#actor(msg.who);
         if (from === undefined) return;
-        // msg.to is the name's canonical key (names.ts): not for people's eyes.
+        // msg.to is the name's key (Names.keyOf): not for people's eyes.
         if (msg.outcome === 'unknown_user') from.peer.deliver(encodeError('unknown_user', 'that user is not online', msg.who.id));
         else if (msg.outcome === 'unavailable') from.peer.deliver(encodeError('unavailable', 'the backplane is down: users on other nodes cannot be reached', msg.who.id));
         else if (msg.who.id !== undefined) from.peer.deliver(encode({ type: 'ack', id: msg.who.id }));
@@ -574,6 +605,20 @@ export class Supervisor extends Actor<SupervisorMsg> {
 /** A history page as the API answers it: the stored events spliced in as they are. */
 function historyJson(room: string, result: HistoryResult): string {
   return `{"room":${JSON.stringify(room)},"seq":${result.latest},"messages":[${result.messages.map((m) => m.payload.toString()).join(',')}]}`;
+}
+
+/** A DM event; `fromName` only when the sender's display name is not its id. */
+function dmEvent(from: ConnectionActor, to: string, text: string): ServerEvent {
+  const name = fromName(from);
+  return name === undefined
+    ? { type: 'dm', from: from.user, to, text, ts: Date.now() }
+    : { type: 'dm', from: from.user, fromName: name, to, text, ts: Date.now() };
+}
+
+/** The sender's display name for a message event, when it is not its id. */
+function fromName(from: ConnectionActor): string | undefined {
+  const name = from.displayName;
+  return name === null || name === from.user ? undefined : name;
 }
 
 function requester(from: ConnectionActor, id: OpId | undefined): Requester {

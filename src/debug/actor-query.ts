@@ -130,9 +130,11 @@ export function listActors(index: ActorIndex, q: ActorsQuery, now = Date.now()):
   const walk = (fn: (a: AnyActor) => boolean | void): void => {
     if (q.room !== undefined && roomMembers === undefined) return; // no such room: nobody
     if (q.user !== undefined) {
-      const a = trieGet(index.registry.users, nameKey(q.user));
-      if (a !== undefined && !a.dead && fn(a) === false) return;
-      index.forEachTransient((t) => { if (t !== a && t.user === q.user) fn(t); });
+      // Keyed by canonical form (or a sub as it is): look both up; match() keeps the exact name.
+      const entry = trieGet(index.registry.users, q.user) ?? trieGet(index.registry.users, nameKey(q.user));
+      const tabs = entry?.tabs ?? [];
+      for (const a of tabs) if (!a.dead && fn(a) === false) return;
+      index.forEachTransient((t) => { if (!tabs.includes(t as ConnectionActor) && t.user === q.user) fn(t); });
       return;
     }
     if (roomMembers !== undefined) {

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'too_large'
   | 'too_many_rooms'
+  | 'name_taken'
   | 'overloaded'
   | 'unavailable';
 

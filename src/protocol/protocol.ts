@@ -34,9 +34,9 @@ export type ServerEvent =
   | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'presence'; room: string; event: 'batch'; joined: string[]; left: string[]; count: number }
-  | { type: 'message'; room: string; from: string; text: string; data?: unknown; server?: true; ts: number; seq: number; local?: true }
+  | { type: 'message'; room: string; from: string; fromName?: string; text: string; data?: unknown; server?: true; ts: number; seq: number; local?: true }
   | { type: 'ack'; id: OpId; seq?: number; stored?: false }
-  | { type: 'dm'; from: string; to: string; text: string; data?: unknown; server?: true; ts: number }
+  | { type: 'dm'; from: string; fromName?: string; to: string; text: string; data?: unknown; server?: true; ts: number }
   | { type: 'who'; room: string; users: string[]; count: number; id?: OpId }
   | { type: 'pong'; id?: OpId }
   | { type: 'history'; room: string; messages: Extract<ServerEvent, { type: 'message' }>[]; seq: number; more?: true; id?: OpId }
@@ -71,10 +71,11 @@ export function encodeError(code: ErrorCode, message: string, ref?: OpId): OutFr
  * A room message up to its seq: `{"type":"message",...,"seq":`. The backplane
  * assigns the seq and finishes it with completeEvent (or unsequencedEvent).
  */
-export function messageHead(room: string, from: string, text: string, ts: number, server?: ServerExtras): string {
+export function messageHead(room: string, from: string, text: string, ts: number, server?: ServerExtras, fromName?: string): string {
   const extras = server === undefined ? ''
     : `${server.data === undefined ? '' : `,"data":${JSON.stringify(server.data)}`},"server":true`;
-  return `{"type":"message","room":${JSON.stringify(room)},"from":${JSON.stringify(from)},` +
+  const name = fromName === undefined ? '' : `,"fromName":${JSON.stringify(fromName)}`;
+  return `{"type":"message","room":${JSON.stringify(room)},"from":${JSON.stringify(from)}${name},` +
     `"text":${JSON.stringify(text)}${extras},"ts":${ts},"seq":`;
 }
 
