@@ -10,10 +10,11 @@ import { emptyRegistry, RoomLive, type RegistryState, type Room } from '../src/a
 import { Scheduler } from '../src/actors/scheduler.js';
 import { ActorIndex } from '../src/debug/actor-index.js';
 import { listActors } from '../src/debug/actor-query.js';
+import { parseClientOp } from '../src/protocol/protocol.js';
 
 const N = 100_000;
 
-const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1' };
+const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1', readOp: parseClientOp };
 
 function build(): { index: ActorIndex; actors: ConnectionActor[] } {
   const scheduler = new Scheduler();

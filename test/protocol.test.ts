@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { frameBatch, frameText } from '../src/protocol/out-frame.js';
-import { cleanUserName, encode, encodeError, parseClientOp } from '../src/protocol/protocol.js';
+import { cleanUserName, completeEvent, encode, encodeError, messageHead, messageText, parseClientOp, textJoinOp, textSendOp, unsequencedEvent } from '../src/protocol/protocol.js';
+import { MAX_TEXT_LENGTH } from '../src/protocol/limits.js';
 
 const test = suite('protocol codec');
 
@@ -85,6 +86,31 @@ test('user names: 1-32 characters, trimmed, no control characters', () => {
   assert.is(cleanUserName('x'.repeat(33)), null);
   assert.is(cleanUserName('x'.repeat(32)), 'x'.repeat(32));
   assert.is(cleanUserName('a\nb'), null);
+});
+
+test('plain-text clients: a frame is a send to the room, checked as a JSON send is', () => {
+  assert.equal(textSendOp('lobby', 'hi "there"\n'), { op: 'send', room: 'lobby', text: 'hi "there"\n' });
+  const long = 'x'.repeat(MAX_TEXT_LENGTH + 1);
+  assert.equal(textSendOp('lobby', long), parseClientOp(JSON.stringify({ op: 'send', room: 'lobby', text: long })));
+  assert.equal(textJoinOp('lobby'), { op: 'join', room: 'lobby' });
+  // A room a JSON join would refuse is refused alike.
+  for (const room of ['', 'a\u0000b', 'x'.repeat(200)]) {
+    assert.equal(textJoinOp(room), parseClientOp(JSON.stringify({ op: 'join', room })), room);
+  }
+});
+
+test('plain-text clients read the text of message events and nothing else', () => {
+  const head = messageHead('lobby', 'alice', 'a "quoted" line\nand more', 1700000000000);
+  assert.is(messageText(completeEvent(head, 7)), 'a "quoted" line\nand more');
+  assert.is(messageText(unsequencedEvent(head)), 'a "quoted" line\nand more');
+  const fromServer = messageHead('lobby', 'api', 'hello', 1, { data: { text: 'not this one' } });
+  assert.is(messageText(completeEvent(fromServer, 1)), 'hello');
+  for (const other of [
+    encode({ type: 'presence', room: 'lobby', user: 'bob', event: 'join' }),
+    encode({ type: 'dm', from: 'a', to: 'b', text: 'private', ts: 1 }),
+    encodeError('overloaded', 'message'),
+    encode({ type: 'pong' }),
+  ]) assert.is(messageText(other.payload), null);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { Supervisor } from '../src/actors/supervisor.js';
 import { createLogger } from '../src/log.js';
 import { MemoryBackplane } from '../src/backplane/memory-backplane.js';
 import type { OutFrame } from '../src/protocol/out-frame.js';
+import { parseClientOp } from '../src/protocol/protocol.js';
 import { waitFor } from './helpers/wait.js';
 
 class RecordingPeer implements Peer {
@@ -31,6 +32,9 @@ class RecordingPeer implements Peer {
   }
   resumeReading(): void {
     this.paused = false;
+  }
+  readOp(frame: string) {
+    return parseClientOp(frame);
   }
 }
 

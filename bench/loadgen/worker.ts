@@ -84,14 +84,8 @@ function receive(conn: Conn, data: Buffer): void {
   while (start < len) {
     let end = data.indexOf(NEWLINE, start);
     if (end < 0) end = len;
-    const at = data.indexOf(TEXT_MARK, start);
-    if (at >= 0 && at < end) {
-      let ts = 0;
-      for (let i = at + TEXT_MARK.length; i < end; i++) {
-        const b = data[i];
-        if (b === BAR) break;
-        ts = ts * 10 + (b - 48);
-      }
+    const ts = readStamp(data, start, end);
+    if (ts >= 0) {
       if (now === 0) now = nowUs();
       totals.msgs++;
       conn.group.msgs++;
@@ -99,6 +93,23 @@ function receive(conn: Conn, data: Buffer): void {
     }
     start = end + 1;
   }
+}
+
+/**
+ * The send stamp of the line in buf[from, end): the digits between TEXT_MARK
+ * and '|' (µs on CLOCK_MONOTONIC), or -1 when the line carries none. Read by
+ * bytes, without a JSON parse: both receive paths use it.
+ */
+function readStamp(buf: Buffer, from: number, end: number): number {
+  const at = buf.indexOf(TEXT_MARK, from);
+  if (at < 0 || at >= end) return -1;
+  let ts = 0;
+  for (let i = at + TEXT_MARK.length; i < end; i++) {
+    const b = buf[i];
+    if (b === BAR) break;
+    ts = ts * 10 + (b - 48);
+  }
+  return ts;
 }
 
 /** A stamped message arrived now (µs): its latency goes to every open window it was sent in. */
@@ -157,15 +168,8 @@ function leanReceive(conn: Conn, buf: Buffer, start: number, end: number, batch:
   // One frame in LEAN_SAMPLE is timed when each frame holds one message: the clock read and the
   // stamp search cost about what the rest of the frame does.
   if (windows.length === 0 || (!batch && (++leanTick & (LEAN_SAMPLE - 1)) !== 0)) return;
-  const at = buf.indexOf(TEXT_MARK, firstAt);
-  if (at < 0 || at >= end) return;
-  let ts = 0;
-  for (let i = at + TEXT_MARK.length; i < end; i++) {
-    const b = buf[i];
-    if (b === BAR) break;
-    ts = ts * 10 + (b - 48);
-  }
-  record(g, ts, nowUs());
+  const ts = readStamp(buf, firstAt, end);
+  if (ts >= 0) record(g, ts, nowUs());
 }
 
 type Opened = { conn: Conn | null; error: string | null };

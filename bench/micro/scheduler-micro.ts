@@ -17,6 +17,7 @@ import { ConnectionActor, type ConnectionEnv, type Peer } from '../../src/actors
 import { addMember, addSession, emptyRegistry, type RegistryState } from '../../src/actors/registry.js';
 import { Scheduler } from '../../src/actors/scheduler.js';
 import type { SupervisorMsg } from '../../src/actors/supervisor-messages.js';
+import { parseClientOp } from '../../src/protocol/protocol.js';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 200_000 : 1_000_000;
@@ -110,7 +111,7 @@ function heapPer<T>(count: number, make: (i: number) => T): number {
   return Math.round((after - before) / count);
 }
 
-const stubPeer: Peer = { remote: '127.0.0.2:1', deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {} };
+const stubPeer: Peer = { remote: '127.0.0.2:1', deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, readOp: parseClientOp };
 
 function stubEnv(): ConnectionEnv {
   const scheduler = newScheduler();

@@ -6,10 +6,15 @@
 // supervisor) only reads the current state. Output never passes through the
 // mailbox: the supervisor encodes an event once and hands the same bytes to
 // every recipient's Peer, which the transport flushes at the end of the slice.
+//
+// It owns input backpressure: the transport hands it each frame (`offer`) and
+// it decides whether the frame goes in, when the socket stops being read and
+// when reading resumes. The Peer says how its client's frames read as ops
+// (the JSON protocol, or the text gateway's plain text).
 import type { RoomRules } from './room-access.js';
-import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION } from '../constants.js';
+import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, FRAMES_PER_READ_MAX } from '../constants.js';
 import type { OutFrame } from '../protocol/out-frame.js';
-import { encode, encodeError, isFault, parseClientOp } from '../protocol/protocol.js';
+import { encode, encodeError, isFault, type ClientOp, type ProtocolFault } from '../protocol/protocol.js';
 import { Actor, type StopReason } from './actor.js';
 import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,
@@ -30,6 +35,8 @@ export interface Peer {
   resumeReading(): void;
   /** The remote address, as "ip:port"; computed when asked (logs, debug), never stored. */
   readonly remote: string;
+  /** One client frame, as it was queued, read as the op it stands for (or what is wrong with it). */
+  readOp(frame: string): ClientOp | ProtocolFault;
 }
 
 /** Shared by every connection of a broker: one object, not a closure per connection. */
@@ -157,8 +164,25 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     return { reading: !this.#readingPaused, held, heldBy };
   }
 
-  /** Transport calls this after queuing a frame; the actor resumes reading once drained. */
-  readingPaused(): void {
+  /**
+   * A client frame, from the transport. It goes in the mailbox; past half the
+   * mailbox the socket stops being read until the actor has drained it. A
+   * frame that finds the mailbox full is refused `overloaded`, except while
+   * reading is paused: the rest of the TCP chunk ws is still parsing then goes
+   * in past the capacity (a chunk holds a bounded number), so a burst is
+   * delayed, never cut. `socketPaused` is the socket's own state, which
+   * shutdown may have paused too.
+   */
+  offer(frame: string, socketPaused: boolean): void {
+    const mailbox = this.mailbox;
+    const overshoot = socketPaused && mailbox.size < mailbox.capacity + FRAMES_PER_READ_MAX;
+    if (!this.env.scheduler.send(this, frame, overshoot)) {
+      this.peer.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
+    }
+    if (mailbox.size * 2 >= mailbox.capacity) this.#pauseReading();
+  }
+
+  #pauseReading(): void {
     if (this.#readingPaused) return;
     this.#readingPaused = true;
     this.peer.pauseReading();
@@ -238,7 +262,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
 
   /** Stops reading and sets the timer for the tokens a turn's worth of held frames needs. */
   #arm(): void {
-    this.readingPaused();
+    this.#pauseReading();
     const wait = this.env.rateLimit!.msUntil(this, Math.min(this.#pending!.length, this.budget));
     this.#hold = setTimeout(tokensDue, wait, this);
   }
@@ -258,7 +282,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   }
 
   #dispatch(text: string): void {
-    const op = parseClientOp(text);
+    const op = this.peer.readOp(text);
     if (isFault(op)) {
       this.peer.deliver(encodeError(op.fault, op.message, op.ref));
     } else if (op.op === 'ping') {
@@ -275,7 +299,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       if (full) {
         scheduler.send(supervisor, { type: 'notify', actor: this }, true);
         this.#hold = SUPERVISOR_FULL;
-        this.readingPaused();
+        this.#pauseReading();
       }
     }
   }

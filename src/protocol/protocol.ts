@@ -1,8 +1,8 @@
 // The wire protocol: parsing and validating client ops, encoding server events.
-// docs/protocol.md is the contract. Every client op is parsed here. Events are
-// encoded here too, except where a hot path still builds its JSON itself (the
-// supervisor's message, history and joined frames, the backplane's seq) until
-// those encoders move here (issue 17).
+// docs/protocol.md is the contract. Every client op is parsed here and every
+// event is encoded here, the hot paths' spliced JSON included (a message up to
+// its seq, the backplane's completion of it, joined and history around JSON
+// encoded already), and so is the plain-text clients' reading of both.
 // Encoders return OutFrames so one encoded event can be written to many sockets.
 import { MAX_HISTORY_LIMIT, MAX_ID_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH, MAX_TEXT_LENGTH, MAX_USER_ID_LENGTH, textTooLargeMessage } from './limits.js';
 import type { ErrorCode } from './errors.js';
@@ -197,6 +197,32 @@ export function parseClientOp(text: string): ClientOp | ProtocolFault {
       return withRef({ op: 'dm', to, text: o.text }, ref);
     }
   }
+}
+
+// --- Plain-text clients (the text gateway, /ws/text) ---
+// A client written for gorilla's chat example sends bare text and reads bare
+// text. It speaks this protocol through these three, so the gateway neither
+// writes nor parses JSON itself.
+
+/** The join a plain-text socket makes on arrival: its URL's room, checked as a client's join would be. */
+export function textJoinOp(room: string): ClientOp | ProtocolFault {
+  const checked = checkName(room, 'room', MAX_ROOM_LENGTH);
+  return typeof checked === 'string' ? { op: 'join', room: checked } : checked;
+}
+
+/** A plain-text frame: a send of the whole frame to the socket's room. */
+export function textSendOp(room: string, text: string): ClientOp | ProtocolFault {
+  return text.length > MAX_TEXT_LENGTH ? textTooLarge(text.length) : { op: 'send', room, text };
+}
+
+/** How every `message` event begins (messageHead): any other event is known by its first bytes. */
+const MESSAGE_START = Buffer.from('{"type":"message",');
+
+/** The text of a `message` event's bytes, or null for every other event (a plain-text client reads messages only). */
+export function messageText(payload: Buffer): string | null {
+  if (payload.length < MESSAGE_START.length || payload.compare(MESSAGE_START, 0, MESSAGE_START.length, 0, MESSAGE_START.length) !== 0) return null;
+  const text = (JSON.parse(payload.toString()) as { text?: unknown }).text;
+  return typeof text === 'string' ? text : null;
 }
 
 export function isFault(x: ClientOp | ProtocolFault): x is ProtocolFault {

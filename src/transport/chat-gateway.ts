@@ -4,8 +4,9 @@
 // Before the handshake it applies the edge's checks, cheapest first: Origin
 // (403; origin-policy.ts), token (401; auth.ts); the caps on connections were
 // applied at accept (edge-gate.ts). After it, it
-// decides no policy: a frame becomes a message for the socket's actor, a
-// close becomes `socket-closed`, and everything else is the actors' business.
+// decides no policy: a frame is offered to the socket's actor (which owns
+// input backpressure: what goes in, when reading stops and resumes), a close
+// becomes `socket-closed`, and everything else is the actors' business.
 // Sockets call the gateway directly for their events (HubSocket.emit): no
 // listener, closure or listener table per connection.
 import type { RoomRules } from '../actors/room-access.js';
@@ -15,7 +16,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type ServerOptions } from 'ws';
 import { ConnectionActor, type ConnectionEnv } from '../actors/connection-actor.js';
 import type { Scheduler } from '../actors/scheduler.js';
-import { CLOSE_UNSUPPORTED_DATA, FRAMES_PER_READ_MAX } from '../constants.js';
+import { CLOSE_UNSUPPORTED_DATA } from '../constants.js';
 import { UpgradeGuard } from './auth.js';
 import type { OriginPolicy } from './origin-policy.js';
 import { HeartbeatWheel } from './heartbeat.js';
@@ -23,7 +24,7 @@ import { refuseUpgrade } from './http-server.js';
 import { HubSocket, type SocketOwner } from './hub-socket.js';
 import { releaseWriteMemo } from './write-memo.js';
 import { HubCounters } from './metrics.js';
-import { cleanUserName, encodeError } from '../protocol/protocol.js';
+import { cleanUserName } from '../protocol/protocol.js';
 
 export interface ChatGatewayOptions {
   maxFrameBytes: number;
@@ -193,17 +194,8 @@ export class ChatGateway implements SocketOwner {
       ws.close(CLOSE_UNSUPPORTED_DATA, 'binary frames are not supported; send JSON text');
       return;
     }
-    const actor = ws.actor!;
-    const mailbox = actor.mailbox;
-    // Backpressure on input: reading stops at half the mailbox and the actor
-    // resumes it once drained. ws still hands over the rest of the TCP chunk it
-    // is parsing; those frames go in past the capacity (a chunk holds a bounded
-    // number), so a burst is delayed, never cut.
-    const overshoot = ws.isPaused && mailbox.size < mailbox.capacity + FRAMES_PER_READ_MAX;
-    if (!this.#env.scheduler.send(actor, ws.inbound(data.toString()), overshoot)) {
-      ws.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
-    }
-    if (mailbox.size * 2 >= mailbox.capacity) actor.readingPaused();
+    // Whether it goes in, and when reading stops and resumes, is the actor's call.
+    ws.actor!.offer(data.toString(), ws.isPaused);
   }
 
   onSocketClosed(ws: HubSocket, code: number, reason: Buffer): void {

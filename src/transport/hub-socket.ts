@@ -42,6 +42,7 @@ import {
 } from '../constants.js';
 import type { HubCounters } from './metrics.js';
 import type { OutFrame } from '../protocol/out-frame.js';
+import { parseClientOp, type ClientOp, type ProtocolFault } from '../protocol/protocol.js';
 import { countHeld, type HeldOutput } from './output-bound.js';
 import { multiWire } from './write-memo.js';
 import {
@@ -274,9 +275,9 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     if (this.isPaused) this.resume();
   }
 
-  /** A client text frame as its actor reads it: the frame itself (text sockets translate). */
-  inbound(text: string): string {
-    return text;
+  /** A client frame is a JSON op (docs/protocol.md); text sockets read theirs otherwise. */
+  readOp(frame: string): ClientOp | ProtocolFault {
+    return parseClientOp(frame);
   }
 
   get remote(): string {

@@ -10,6 +10,9 @@
 // same). Welcome, joined, presence and errors are not shown: the gorilla page
 // has nowhere to put them.
 //
+// It speaks the protocol through src/protocol (textJoinOp, textSendOp,
+// messageText): a frame becomes a send op without being wrapped in JSON, and
+// of the room's output only `message` events are parsed, for their text.
 // Encode once still holds: the supervisor hands the same OutFrame to every
 // member, and the bare-text frame cut from it is cached per OutFrame, so a
 // message to 10k text clients is parsed once, not 10k times.
@@ -20,7 +23,7 @@ import type { AskedIdentity, ChatGateway, ChatGatewayOptions } from './chat-gate
 import { refuseUpgrade } from './http-server.js';
 import { HubSocket } from './hub-socket.js';
 import { OutFrame } from '../protocol/out-frame.js';
-import { isFault, parseClientOp } from '../protocol/protocol.js';
+import { isFault, messageText, textJoinOp, textSendOp, type ClientOp, type ProtocolFault } from '../protocol/protocol.js';
 
 /** The room a text client is in when its URL names none (gorilla's example has one room). */
 export const DEFAULT_TEXT_ROOM = 'lobby';
@@ -31,24 +34,32 @@ const bareFrames = new WeakMap<OutFrame, OutFrame | null>();
 function bareFrame(frame: OutFrame): OutFrame | null {
   let bare = bareFrames.get(frame);
   if (bare === undefined) {
-    const ev = JSON.parse(frame.payload.toString()) as { type: string; text?: string };
-    bare = ev.type === 'message' && typeof ev.text === 'string' ? new OutFrame(Buffer.from(ev.text)) : null;
+    const text = messageText(frame.payload);
+    bare = text === null ? null : new OutFrame(Buffer.from(text));
     bareFrames.set(frame, bare);
   }
   return bare;
 }
 
+/**
+ * The mailbox entry that stands for the socket's join: the gateway queues it
+ * before the socket can deliver a frame, so it is always the first one read.
+ */
+const JOIN_PLACE = '';
+
 export class TextSocket extends HubSocket {
-  /** `{"op":"send","room":"<room>","text":` — a client frame is this, its JSON string and `}`. */
-  sendPrefix = '';
+  room = DEFAULT_TEXT_ROOM;
+  #joinRead = false;
 
   override deliver(frame: OutFrame): void {
     const bare = bareFrame(frame);
     if (bare !== null) super.deliver(bare);
   }
 
-  override inbound(text: string): string {
-    return `${this.sendPrefix}${JSON.stringify(text)}}`;
+  override readOp(frame: string): ClientOp | ProtocolFault {
+    if (this.#joinRead) return textSendOp(this.room, frame);
+    this.#joinRead = true;
+    return textJoinOp(this.room);
   }
 }
 
@@ -71,21 +82,20 @@ export class TextGateway {
   /** Completes an upgrade on /ws/text; a bad room name is refused with 400 before the handshake. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     const room = url.searchParams.get('room') ?? DEFAULT_TEXT_ROOM;
-    const join = JSON.stringify({ op: 'join', room });
-    if (isFault(parseClientOp(join))) {
+    if (isFault(textJoinOp(room))) {
       refuseUpgrade(socket, 400, 'Bad Request');
       return;
     }
     // Origin, per-IP cap and token: the chat gateway's checks, so this door is no way around them.
     this.#chat.admit(req, socket, url, (who) => {
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, who, room, join));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws as TextSocket, who, room));
     });
   }
 
-  #accept(ws: TextSocket, who: AskedIdentity, room: string, join: string): void {
-    ws.sendPrefix = `{"op":"send","room":${JSON.stringify(room)},"text":`;
+  #accept(ws: TextSocket, who: AskedIdentity, room: string): void {
+    ws.room = room;
     const actor = this.#chat.adopt(ws, who, 't');
     // Held by the actor until it is registered, then handled before anything the client sends.
-    this.#chat.scheduler.send(actor, join, true);
+    this.#chat.scheduler.send(actor, JOIN_PLACE, true);
   }
 }

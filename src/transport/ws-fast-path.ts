@@ -13,9 +13,9 @@
 //   by an empty one between frames; ws's `_extensions` is one shared frozen
 //   object; `_events` is left unset (HubSocket.emit routes events itself).
 //
-// Why it is worth it: bench/analyze/fast-path.ts measures idle CPU at 19,000
-// idle connections with and without it (figures in bench/README.md, "The ws
-// fast path").
+// Why it is worth it: idle CPU at 19,000 idle connections, 1.57% of a core
+// with it and 2.00% without (medians of 3, bench/analyze/idle-cpu.ts with and
+// without HUBBUB_WS_FAST_PATH=off; bench/README.md, "The ws fast path, on and off").
 // If ws changes any of these, the first socket finds out (`probe`), the fast
 // path turns itself off (every socket keeps ws's own listener: correct, only
 // slower), and test/ws-internals.test.ts fails naming what changed.
