@@ -12,12 +12,6 @@ import { soakSize } from './helpers/soak.js';
 
 const TOTAL = soakSize('BIG_ROOM_MEMBERS', 19_000, 4_000);
 const ROOM = 'big';
-/**
- * The broker's CPU for the whole join storm. Judged in CPU seconds, not wall time: the
- * machine is shared. Measured 12-18 s here (24 s, superlinear, before the presence interval
- * grew with the room); a quadratic join path takes minutes.
- */
-const JOIN_CPU_BOUND_MS = 45_000;
 /** Wall time only guards against a hang: a busy neighbour can double it. */
 const JOIN_BOUND_MS = Number(process.env.BIG_ROOM_JOIN_BOUND_MS ?? 240_000);
 const WAIT_MS = 30_000;
@@ -100,15 +94,16 @@ BigRoom(`${TOTAL} members in one room: joins linear, presence batched, one messa
   opened.forEach((o) => o.joinedCounts.forEach((c, i) => { byCount[c] = o.joinedAt[i]; }));
   const mid = Math.floor(TOTAL / 2);
   const wallHalves = [byCount[mid] - started, byCount[TOTAL] - byCount[mid]];
+  // The broker's CPU where /proc has it; otherwise the wall time of the same halves, said aloud.
+  // Either way a ratio of the two halves of one storm, never an absolute figure.
+  let halves = wallHalves;
+  let measure = 'wall time (no /proc for the broker\'s CPU)';
   if (cpu.available) {
-    const cpuHalves = [cpu.cpuAt(byCount[mid]) - cpu.cpuAt(started), cpu.cpuAt(byCount[TOTAL]) - cpu.cpuAt(byCount[mid])];
-    const cpuTotal = cpuHalves[0] + cpuHalves[1];
-    console.log(`  broker CPU for the joins: ${cpuTotal.toFixed(0)} ms (halves ${cpuHalves.map((x) => x.toFixed(0)).join(' + ')}); wall halves ${wallHalves.join(' + ')} ms`);
-    assert.ok(cpuTotal < JOIN_CPU_BOUND_MS, `the join storm cost the broker ${cpuTotal.toFixed(0)} ms of CPU (bound ${JOIN_CPU_BOUND_MS})`);
-    assert.ok(cpuHalves[1] < 2.2 * Math.max(cpuHalves[0], 1000), `second half of the joins cost ${cpuHalves[1].toFixed(0)} ms CPU vs ${cpuHalves[0].toFixed(0)} for the first: superlinear`);
-  } else {
-    console.log(`  no /proc: joins judged by wall time only (halves ${wallHalves.join(' + ')} ms)`);
+    halves = [cpu.cpuAt(byCount[mid]) - cpu.cpuAt(started), cpu.cpuAt(byCount[TOTAL]) - cpu.cpuAt(byCount[mid])];
+    measure = 'broker CPU';
   }
+  console.log(`  joins judged by ${measure}: halves ${halves.map((x) => x.toFixed(0)).join(' + ')} ms; wall halves ${wallHalves.join(' + ')} ms`);
+  assert.ok(halves[1] < 2.2 * Math.max(halves[0], 1000), `second half of the joins cost ${halves[1].toFixed(0)} ms of ${measure} vs ${halves[0].toFixed(0)} for the first: superlinear`);
 
   // Presence: every client ends with a batch that has the final count.
   const presence = await Promise.all(ctx.loads.map((load) => load.request<Presence>('presence', { timeoutMs: WAIT_MS }, WAIT_MS + 5000)));

@@ -102,12 +102,8 @@ async function chatter(w: World, m: Member, count: number, everyMs: number, burs
 }
 
 /** Asks `cond` again (each answer awaited) until it says yes, at most `ms`. */
-async function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function until(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  return waitFor(cond, ms, what, 50);
 }
 
 function covered(m: Member, seq: number): boolean {

@@ -2,6 +2,7 @@
 // each bounded by a timeout that fails with what was awaited.
 import * as assert from 'uvu/assert';
 import { HubbubClientError, type ClientEvents, type HubbubClient } from '../../src/client/index.js';
+import { waitFor, withTimeout } from './wait.js';
 
 /** The next `type` event of `client` that passes `match`, or a rejection after `timeoutMs`. */
 export function nextEvent<K extends keyof ClientEvents>(
@@ -24,23 +25,12 @@ export function nextEvent<K extends keyof ClientEvents>(
   });
 }
 
-/** Rejects after `ms` with `what` unless `promise` settles first. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+/** Rejects after `ms` with `what` unless `promise` settles first (wait.ts's, under the name client tests use). */
+export const within = withTimeout;
 
 /** Polls `check` (for things with no event, like a terminal screen) until true or `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 40)); // poll interval, not a settle delay
-  }
+export function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  return waitFor(check, timeoutMs, what, 40);
 }
 
 /** The HubbubClientError an op rejected with; fails if it resolved instead. */

@@ -12,14 +12,20 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
 }
 
 /**
- * Polls `cond` every few ms until it is true; fails after `timeoutMs` naming
- * `what`. For server-side state only (registry contents, counters).
+ * Polls `cond` (each answer awaited when it is a promise) every `everyMs`
+ * until it is true; fails after `timeoutMs` naming `what`. The one poll of the
+ * tests: for state that announces itself with no event (registry contents,
+ * counters, a terminal's screen, a remote broker's stats).
  */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string), everyMs = 5,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`waitFor: ${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+  while (!(await cond())) {
+    if (Date.now() > deadline) {
+      throw new Error(`waitFor: ${typeof what === 'string' ? what : what()} did not happen within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs)); // the poll interval, not a settle delay
   }
 }
 

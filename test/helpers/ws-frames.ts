@@ -188,6 +188,8 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
  * A WebSocket client over a raw TCP socket: the opening handshake, then
  * whatever bytes the test writes; the server's frames are parsed and queued,
  * pings answered, a close frame recorded (and the socket then destroyed).
+ * A mute one answers nothing, neither a ping nor a close: a dead peer whose
+ * TCP connection is still up, for the heartbeat's tests.
  */
 export class RawClient {
   readonly frames: ServerFrame[] = [];
@@ -197,15 +199,15 @@ export class RawClient {
   #buf: Buffer = Buffer.alloc(0);
   #wake: (() => void) | null = null;
 
-  private constructor(readonly socket: Socket) {}
+  private constructor(readonly socket: Socket, readonly mute: boolean) {}
 
-  static async open(wsUrl: string, localAddress?: string, timeoutMs = 5000): Promise<RawClient> {
+  static async open(wsUrl: string, localAddress?: string, timeoutMs = 5000, mute = false): Promise<RawClient> {
     const url = new URL(wsUrl);
     const key = randomBytes(16).toString('base64');
     const accept = createHash('sha1').update(key + GUID).digest('base64');
     const socket = connect({ port: Number(url.port), host: url.hostname, localAddress });
     socket.setNoDelay(true);
-    const client = new RawClient(socket);
+    const client = new RawClient(socket, mute);
     socket.on('error', () => {});
     const handshake = new Promise<RawClient>((resolve, reject) => {
       let head = Buffer.alloc(0);
@@ -288,6 +290,7 @@ export class RawClient {
       const frame = { opcode: b[0] & 0x0f, payload: Buffer.from(b.subarray(p, p + len)) };
       this.#buf = b.subarray(p + len);
       this.frames.push(frame);
+      if (this.mute) continue;
       if (frame.opcode === OP_PING) this.write(clientFrame({ opcode: OP_PONG, payload: frame.payload }));
       if (frame.opcode === OP_CLOSE && this.closeCode === null) {
         this.closeCode = frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : 1005;
