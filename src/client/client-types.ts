@@ -56,7 +56,7 @@ export interface ClientOptions {
   /** Silence after which the client pings, ms; a ping unanswered this long after it went out and it reconnects. 0 disables (default 15000). */
   pingIntervalMs?: number;
   /** Rooms to join on connect, each with the seq to resume after (null: from now). */
-  rooms?: Record<string, number | null>;
+  rooms?: Record<string, number | null> | ReadonlyMap<string, number | null>;
   /** How to open a socket; the package entries provide one. */
   socket: SocketFactory;
   /** Random source for the jitter (tests). */

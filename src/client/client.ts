@@ -79,7 +79,9 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.#maxQueue = options.maxQueue ?? 100;
     this.#pingIntervalMs = options.pingIntervalMs ?? 15_000;
     this.#random = options.random ?? Math.random;
-    for (const [room, since] of Object.entries(options.rooms ?? {})) this.#rooms.add(room, since);
+    // A Map when room names come from users (an object key `__proto__` is not a room); a plain object still works.
+    const rooms = options.rooms instanceof Map ? options.rooms : Object.entries(options.rooms ?? {});
+    for (const [room, since] of rooms) this.#rooms.add(room, since);
     this.#open();
   }
 

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpServer } from './http-server.js';
+import { PAGE_HEADERS } from './static-pages.js';
 
 /** URL path prefix of the client modules. */
 export const CLIENT_PATH = '/client/';
@@ -49,7 +50,7 @@ export function serveClientModules(http: HttpServer): void {
   }
   for (const [name, body] of modules) {
     http.onGet(`/${name}`, (req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
+      res.writeHead(200, { ...PAGE_HEADERS, 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
   }

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { HEADERS_TIMEOUT_MS } from '../constants.js';
 import type { EdgeGate } from './edge-gate.js';
-import { StaticPages } from './static-pages.js';
+import { PAGE_HEADERS, StaticPages } from './static-pages.js';
 
 /** Pending connections the kernel may queue (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -143,7 +143,7 @@ export class HttpServer {
     if (route !== undefined) return route(req, res, url);
     const page = this.#pages.get(url.pathname);
     if (page === undefined) return reply(res, 404, 'not found\n');
-    res.writeHead(200, { 'Content-Type': page.type, 'Content-Length': page.body.length, 'Cache-Control': 'no-cache' });
+    res.writeHead(200, { ...PAGE_HEADERS, 'Content-Type': page.type, 'Content-Length': page.body.length, 'Cache-Control': 'no-cache' });
     res.end(req.method === 'HEAD' ? undefined : page.body);
   }
 
@@ -174,7 +174,7 @@ function parseUrl(req: IncomingMessage): URL | null {
 }
 
 export function reply(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'X-Content-Type-Options': 'nosniff' });
   res.end(body);
 }
 

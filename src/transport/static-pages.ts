@@ -15,6 +15,24 @@ const TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 
+/**
+ * Sent with every page and asset the broker serves (public/ and the client
+ * modules). The pages hold no inline script or style (chat.js, chat.css,
+ * inspect.js, inspect.css), so the policy can forbid both: a string a client
+ * chose that ever reached markup could not run. connect-src 'self' covers the
+ * page's own ws:// and wss:// (CSP Level 3). frame-ancestors and
+ * X-Frame-Options keep the pages out of other sites' frames (clickjacking),
+ * nosniff keeps a browser from reading a text file as a script, and
+ * no-referrer keeps a URL's ?token= out of other sites' logs.
+ */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
+
 /** public/ at the package root: this file runs from dist/src/transport/. */
 export const PUBLIC_DIR = fileURLToPath(new URL('../../../public/', import.meta.url));
 

@@ -1,0 +1,297 @@
+// The chat page: all talk with the broker goes through the client library
+// (served by the broker from tsc's output), which reconnects and rejoins by
+// itself. What the page shows lives in sessionStorage, so a reload (or a
+// broker restart followed by one) shows the same conversation.
+import { createClient } from '/client/browser.js';
+
+const STORE = 'hubbub.chat.v1';
+// The direct messages' pane: '' is no room's name (the broker refuses empty
+// names), so no room can be shown as DMs.
+const DIRECT = '';
+const MAX_LINES = 300;
+const $ = (id) => document.getElementById(id);
+
+/**
+ * { name, user, current, rooms: Map(room -> { lastSeq, unread, lines: [{kind, from, to, text, ts}] }) }.
+ * A Map, never an object keyed by room: room names are chosen by clients, and
+ * `__proto__` or `constructor` as an object key would reach the prototype.
+ */
+let view = null;
+let client = null;
+const members = new Map();
+
+function load() {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(STORE));
+    if (stored === null || !Array.isArray(stored.rooms)) return null;
+    return { ...stored, rooms: new Map(stored.rooms) };
+  } catch { return null; }
+}
+function save() {
+  sessionStorage.setItem(STORE, JSON.stringify({ ...view, rooms: [...view.rooms] }));
+}
+function roomNames() {
+  return [...view.rooms.keys()].filter((name) => name !== DIRECT);
+}
+
+function start() {
+  $('login').hidden = true;
+  $('chat').hidden = false;
+  $('signout').hidden = false;
+  localStorage.setItem('hubbub.name', view.name);
+  const rooms = new Map();
+  for (const name of roomNames()) rooms.set(name, view.rooms.get(name).lastSeq);
+  client = createClient(location.origin, { name: view.name, rooms });
+  client.on('state', showState);
+  client.on('welcome', (w) => {
+    const back = view.user !== undefined;
+    view.user = w.user;
+    $('me').textContent = `as ${w.user}`;
+    if (back) for (const name of roomNames()) addLine(name, sys('connected again'));
+    save();
+  });
+  client.on('disconnect', (d) => {
+    for (const name of roomNames()) addLine(name, sys(`connection lost (${d.code}${d.reason ? ` ${d.reason}` : ''})`));
+  });
+  client.on('joined', (ev) => {
+    members.set(ev.room, new Set(ev.users));
+    ensureRoom(ev.room);
+    render();
+  });
+  client.on('presence', (ev) => {
+    const set = members.get(ev.room) ?? new Set();
+    members.set(ev.room, set);
+    const joined = ev.event === 'batch' ? ev.joined : ev.event === 'join' ? [ev.user] : [];
+    const left = ev.event === 'batch' ? ev.left : ev.event === 'leave' ? [ev.user] : [];
+    for (const u of joined) { set.add(u); addLine(ev.room, sys(`${u} joined`)); }
+    for (const u of left) { set.delete(u); addLine(ev.room, sys(`${u} left`)); }
+    if (ev.room === view.current) renderMembers();
+  });
+  client.on('message', (ev) => {
+    ensureRoom(ev.room).lastSeq = ev.seq;
+    addLine(ev.room, { kind: 'msg', from: ev.from, name: ev.fromName, text: ev.text, ts: ev.ts });
+  });
+  client.on('dm', (ev) => addLine(DIRECT, { kind: 'msg', from: ev.from, name: ev.fromName, to: 'you', text: ev.text, ts: ev.ts }));
+  client.on('error', (err) => notice(err.message));
+  client.on('close', () => notice('disconnected for good; reload the page to connect again'));
+  render();
+}
+
+function showState(s) {
+  const el = $('state');
+  el.dataset.state = s.state;
+  const queued = client.queued > 0 ? ` · ${client.queued} waiting` : '';
+  el.textContent = s.state === 'open' ? 'connected'
+    : s.state === 'reconnecting' ? `reconnecting (try ${s.attempt}${s.delayMs !== undefined ? `, in ${(s.delayMs / 1000).toFixed(1)} s` : ''})${queued}`
+    : s.state === 'connecting' ? 'connecting…' : 'disconnected';
+}
+
+function ensureRoom(name) {
+  let room = view.rooms.get(name);
+  if (room === undefined) {
+    room = { lastSeq: null, unread: 0, lines: [] };
+    view.rooms.set(name, room);
+    save();
+    renderRooms();
+  }
+  return room;
+}
+
+function sys(text) {
+  return { kind: 'sys', text, ts: Date.now() };
+}
+
+function addLine(name, line) {
+  const room = ensureRoom(name);
+  room.lines.push(line);
+  if (room.lines.length > MAX_LINES) room.lines.splice(0, room.lines.length - MAX_LINES);
+  if (name === view.current) appendLine(line);
+  else {
+    room.unread = (room.unread ?? 0) + 1;
+    renderRooms();
+  }
+  save();
+}
+
+function select(name) {
+  view.current = name;
+  ensureRoom(name).unread = 0;
+  save();
+  render();
+}
+
+function joinRoom(name) {
+  ensureRoom(name);
+  select(name);
+  client.join(name).catch((err) => {
+    notice(`could not join ${name}: ${err.message}`);
+    view.rooms.delete(name);
+    select(roomNames()[0] ?? DIRECT);
+  });
+}
+
+function leaveRoom(name) {
+  if (name === DIRECT) return;
+  client.leave(name).catch((err) => notice(err.message));
+  view.rooms.delete(name);
+  members.delete(name);
+  select(roomNames()[0] ?? DIRECT);
+}
+
+function sendText(room, text) {
+  const li = document.createElement('li');
+  li.textContent = `sending: ${text}`;
+  $('outbox').append(li);
+  client.send(room, text).then(
+    () => li.remove(),
+    (err) => { li.className = 'failed'; li.textContent = `not sent (${err.code}): ${text}`; },
+  );
+}
+
+function command(input) {
+  const [cmd, ...args] = input.split(/\s+/);
+  switch (cmd) {
+    case '/join': return args[0] ? joinRoom(args[0]) : notice('usage: /join room');
+    case '/leave': return leaveRoom(args[0] ?? view.current);
+    case '/who':
+      return client.who(args[0] ?? view.current).then(
+        (w) => addLine(w.room, sys(`here (${w.count}): ${w.users.join(', ')}`)), (err) => notice(err.message));
+    case '/dm': {
+      const [to, ...words] = args;
+      const text = words.join(' ');
+      if (!to || !text) return notice('usage: /dm name text');
+      return client.dm(to, text).then(
+        () => addLine(DIRECT, { kind: 'msg', from: 'you', to, text, ts: Date.now() }), (err) => notice(err.message));
+    }
+    default: return notice(`unknown command ${cmd}`);
+  }
+}
+
+// --- rendering ---
+
+// The message list stays on the newest line unless the reader scrolled up. Decided by
+// the reader's scrolling, not measured at each append: the outbox line of a pending
+// send takes height from the list, which would otherwise look like a scroll up.
+let stickToBottom = true;
+let lastScrollTop = 0;
+$('messages').addEventListener('scroll', () => {
+  const list = $('messages');
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  // Only a move up unsticks (ours only ever go down); reaching the bottom sticks again.
+  if (atBottom) stickToBottom = true;
+  else if (list.scrollTop < lastScrollTop) stickToBottom = false;
+  lastScrollTop = list.scrollTop;
+});
+new ResizeObserver(() => {
+  if (stickToBottom) $('messages').scrollTop = $('messages').scrollHeight;
+}).observe($('messages'));
+
+function render() {
+  renderRooms();
+  renderMembers();
+  const list = $('messages');
+  stickToBottom = true; // a room just opened shows its newest lines
+  list.replaceChildren();
+  for (const line of view.rooms.get(view.current)?.lines ?? []) appendLine(line);
+}
+
+function renderRooms() {
+  const list = $('rooms');
+  list.replaceChildren();
+  for (const [name, room] of view.rooms) {
+    const li = document.createElement('li');
+    li.dataset.room = name;
+    li.className = name === view.current ? 'active' : '';
+    li.textContent = name === DIRECT ? 'direct messages' : `#${name}`;
+    if (room.unread > 0 && name !== view.current) {
+      const badge = document.createElement('span');
+      badge.className = 'unread';
+      badge.textContent = room.unread;
+      li.append(badge);
+    }
+    li.onclick = () => select(name);
+    list.append(li);
+  }
+}
+
+function renderMembers() {
+  const list = $('members');
+  list.replaceChildren();
+  for (const user of [...(members.get(view.current) ?? [])].sort()) {
+    const li = document.createElement('li');
+    li.textContent = user;
+    li.style.color = colour(user);
+    list.append(li);
+  }
+}
+
+function appendLine(line) {
+  const list = $('messages');
+  const li = document.createElement('li');
+  const time = document.createElement('time');
+  time.textContent = new Date(line.ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  li.append(time);
+  if (line.kind === 'sys') {
+    li.className = 'sys';
+    li.append(line.text);
+  } else {
+    li.className = 'msg';
+    li.dataset.from = line.from;
+    const from = document.createElement('span');
+    from.className = 'from';
+    // The id, always; a display name (anyone may choose any) only beside it.
+    from.textContent = (line.name ? `${line.name} (${line.from})` : line.from) + (line.to ? ` → ${line.to}` : '');
+    from.style.color = colour(line.from);
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = line.text;
+    li.append(from, text);
+  }
+  list.append(li);
+  if (stickToBottom) list.scrollTop = list.scrollHeight;
+}
+
+function colour(name) {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.codePointAt(0)) >>> 0;
+  return `hsl(${h % 360} 65% 38%)`;
+}
+
+function notice(text) {
+  $('notice').textContent = text;
+}
+
+// --- wiring ---
+
+$('login').onsubmit = (e) => {
+  e.preventDefault();
+  const room = $('login-room').value.trim() || 'lobby';
+  view = { name: $('name').value.trim(), current: room, rooms: new Map([[room, { lastSeq: null, unread: 0, lines: [] }]]) };
+  save();
+  start();
+};
+$('join-form').onsubmit = (e) => {
+  e.preventDefault();
+  const name = $('join-room').value.trim();
+  $('join-room').value = '';
+  if (name) joinRoom(name);
+};
+$('composer').onsubmit = (e) => {
+  e.preventDefault();
+  const text = $('text').value;
+  if (text.trim() === '') return;
+  $('text').value = '';
+  notice('');
+  if (text.startsWith('/')) command(text.trim());
+  else if (view.current === DIRECT) notice('to send a direct message: /dm name text');
+  else sendText(view.current, text);
+};
+$('signout').onclick = () => {
+  client?.close();
+  sessionStorage.removeItem(STORE);
+  location.reload();
+};
+
+view = load();
+if (view !== null && view.name) start();
+else $('name').value = localStorage.getItem('hubbub.name') ?? '';
