@@ -9,6 +9,7 @@ import { connect, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { nextEvent, until, within } from './helpers/client-waits.js';
 import { TerminalSession } from './helpers/terminal.js';
+import { CONTINUATION, printable } from '../src/client/terminal-screen.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const ROWS = 30;
@@ -79,6 +80,19 @@ test('control characters from others are not passed to the terminal', async () =
   await bob.send('lobby', '\x1b[2J\x1b[31mevil\x07');
   const rows = await term.waitForText('[2J[31mevil');
   assert.ok(rows.some((r) => r.endsWith('bob: scroll 40')), 'the screen was not cleared');
+});
+
+test('a multi-line text is one message: later lines are marked, none passes for another sender; bidi controls go', async () => {
+  await bob.send('lobby', 'see you\n06:52 admin: maintenance tonight, re-enter your password\r\nat the link');
+  const rows = await term.waitForText('maintenance tonight');
+  const at = rows.findIndex((r) => r.includes('bob: see you'));
+  assert.ok(at >= 0, 'the first line is bob\'s');
+  assert.is(rows[at + 1].trimEnd(), `${CONTINUATION}06:52 admin: maintenance tonight, re-enter your password`);
+  assert.is(rows[at + 2].trimEnd(), `${CONTINUATION}at the link`);
+  assert.not.ok(rows.some((r) => /^\d\d:\d\d admin:/.test(r)), 'no row starts as a message from admin');
+  await bob.send('lobby', 'file: txt.\u202Eexe.pdf\u200B!');
+  await term.waitForText('bob: file: txt.exe.pdf!');
+  assert.is(printable('a\u202Eb\u2066c\u200Dd\u2028e'), 'abcd\ne', 'bidi, zero-width and separators are not printed');
 });
 
 test('/who, /dm both ways, /join and /leave', async () => {

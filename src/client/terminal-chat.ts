@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { HubbubError } from '../protocol/errors.js';
 import { chatUrl } from './client-types.js';
 import { createClient, type HubbubClient, type StateChange } from './index.js';
-import { printable, TerminalScreen } from './terminal-screen.js';
+import { messageBody, printableName, TerminalScreen } from './terminal-screen.js';
 
 const HELP = `commands: /join room · /leave [room] · /who [room] · /dm name text · /quit · /help
 a line without a slash goes to the current room`;
@@ -64,7 +64,7 @@ class TerminalChat {
     this.#colour = tty && process.env.NO_COLOR === undefined;
     this.#out = tty ? new TerminalScreen() : lineOutput();
     this.#current = room;
-    this.#client = createClient(url, { name, token, retryFirst: false, rooms: { [room]: null } });
+    this.#client = createClient(url, { name, token, retryFirst: false, rooms: new Map([[room, null]]) });
   }
 
   run(): Promise<void> {
@@ -88,22 +88,22 @@ class TerminalChat {
     });
     client.on('disconnect', (d) => {
       if (this.#quitting) return;
-      const why = `(${d.code}${d.reason ? ` ${d.reason}` : ''})`;
+      const why = `(${d.code}${d.reason ? ` ${printableName(d.reason)}` : ''})`;
       this.#sys(client.user === '' ? `could not connect ${why}` : `connection lost ${why}${d.willReconnect ? '; reconnecting…' : ''}`);
     });
     client.on('joined', (j) => {
-      this.#sys(`joined #${j.room} — here (${j.count}): ${j.users.map((u) => this.#name(u)).join(', ')}`);
+      this.#sys(`joined #${printableName(j.room)} — here (${j.count}): ${j.users.map((u) => this.#name(u)).join(', ')}`);
     });
     client.on('presence', (p) => {
-      if (p.event === 'batch') this.#sys(`#${p.room}: ${p.joined.length} joined, ${p.left.length} left (${p.count} here)`);
-      else this.#sys(`${this.#name(p.user)} ${p.event === 'join' ? 'joined' : 'left'} #${p.room}`);
+      if (p.event === 'batch') this.#sys(`#${printableName(p.room)}: ${p.joined.length} joined, ${p.left.length} left (${p.count} here)`);
+      else this.#sys(`${this.#name(p.user)} ${p.event === 'join' ? 'joined' : 'left'} #${printableName(p.room)}`);
     });
     client.on('message', (m) => {
-      const where = m.room === this.#current ? '' : this.#dim(`#${m.room} `);
-      this.#out.print(`${this.#time(m.ts)} ${where}${this.#name(m.from)}: ${printable(m.text)}`);
+      const where = m.room === this.#current ? '' : this.#dim(`#${printableName(m.room)} `);
+      this.#out.print(`${this.#time(m.ts)} ${where}${this.#sender(m.from, m.fromName)}: ${messageBody(m.text)}`);
     });
-    client.on('dm', (d) => this.#out.print(`${this.#time(d.ts)} ${this.#paint('[dm]', 35)} ${this.#name(d.from)} → you: ${printable(d.text)}`));
-    client.on('error', (err) => this.#sys(`error: ${err.message}`));
+    client.on('dm', (d) => this.#out.print(`${this.#time(d.ts)} ${this.#paint('[dm]', 35)} ${this.#sender(d.from, d.fromName)} → you: ${messageBody(d.text)}`));
+    client.on('error', (err) => this.#sys(`error: ${printableName(err.message)}`));
     return new Promise((resolve) => {
       client.on('close', ({ code, reason }) => {
         if (!this.#quitting) {
@@ -120,7 +120,7 @@ class TerminalChat {
     if (!line.startsWith('/')) {
       const room = this.#current;
       if (room === null) return this.#sys('join a room first: /join room');
-      this.#client.send(room, line).catch((err: Error) => this.#sys(`not sent: ${err.message}`));
+      this.#client.send(room, line).catch((err: Error) => this.#sys(`not sent: ${printableName(err.message)}`));
       return;
     }
     const [cmd, ...args] = line.trim().split(/\s+/);
@@ -133,14 +133,14 @@ class TerminalChat {
             this.#current = room;
             this.#updatePrompt();
           },
-          (err: Error) => this.#sys(`could not join #${room}: ${err.message}`),
+          (err: Error) => this.#sys(`could not join #${room}: ${printableName(err.message)}`),
         );
         return;
       }
       case '/leave': {
         const room = args[0]?.replace(/^#/, '') ?? this.#current;
         if (room === null) return this.#sys('usage: /leave room');
-        this.#client.leave(room).then(() => this.#sys(`left #${room}`), (err: Error) => this.#sys(`could not leave #${room}: ${err.message}`));
+        this.#client.leave(room).then(() => this.#sys(`left #${room}`), (err: Error) => this.#sys(`could not leave #${room}: ${printableName(err.message)}`));
         if (room === this.#current) this.#current = this.#client.rooms[0] ?? null;
         this.#updatePrompt();
         return;
@@ -149,8 +149,8 @@ class TerminalChat {
         const room = args[0]?.replace(/^#/, '') ?? this.#current;
         if (room === null) return this.#sys('usage: /who room');
         this.#client.who(room).then(
-          (w) => this.#sys(`#${w.room} (${w.count}): ${w.users.map((u) => this.#name(u)).join(', ')}`),
-          (err: Error) => this.#sys(`who failed: ${err.message}`),
+          (w) => this.#sys(`#${printableName(w.room)} (${w.count}): ${w.users.map((u) => this.#name(u)).join(', ')}`),
+          (err: Error) => this.#sys(`who failed: ${printableName(err.message)}`),
         );
         return;
       }
@@ -159,8 +159,8 @@ class TerminalChat {
         const text = words.join(' ');
         if (!to || !text) return this.#sys('usage: /dm name text');
         this.#client.dm(to, text).then(
-          () => this.#out.print(`${this.#time(Date.now())} ${this.#paint('[dm]', 35)} you → ${this.#name(to)}: ${printable(text)}`),
-          (err: Error) => this.#sys(`dm not sent: ${err.message}`),
+          () => this.#out.print(`${this.#time(Date.now())} ${this.#paint('[dm]', 35)} you → ${this.#name(to)}: ${messageBody(text)}`),
+          (err: Error) => this.#sys(`dm not sent: ${printableName(err.message)}`),
         );
         return;
       }
@@ -205,7 +205,13 @@ class TerminalChat {
     return this.#dim(`${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`);
   }
 
-  #name(name: string): string {
+  /** The sender's id, and a display name beside it (never instead: anyone may choose any display name). */
+  #sender(from: string, fromName: string | undefined): string {
+    return fromName === undefined ? this.#name(from) : `${printableName(fromName)} (${this.#name(from)})`;
+  }
+
+  #name(raw: string): string {
+    const name = printableName(raw);
     let h = 0;
     for (const c of name) h = (h * 31 + c.codePointAt(0)!) >>> 0;
     const painted = this.#paint(name, COLOURS[h % COLOURS.length]);

@@ -18,12 +18,35 @@ interface Key {
 }
 
 const ESC = '\x1b[';
-/** Control characters other people's text must not smuggle into our terminal (C0 but \n, DEL, C1). */
-const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+/**
+ * What other people's text must not smuggle into our terminal: C0 controls but
+ * \n (ESC starts every terminal command; \r would rewrite the line), DEL, C1,
+ * and every format character (\p{Cf}: bidi overrides, embeddings and isolates
+ * such as U+202E, which reorder what a line shows, zero-width characters).
+ */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\p{Cf}]/gu;
+/** Line and paragraph separators: breaks to some renderers, so treated as \n. */
+const SEPARATORS = /[\u2028\u2029]/g;
 
-/** Text from the network, made safe to print: tabs become spaces, other control characters go. */
+/** Text from the network, made safe to print: tabs become spaces, other control and format characters go. */
 export function printable(text: string): string {
-  return text.replace(/\t/g, '    ').replace(CONTROL, '');
+  return text.replace(/\t/g, '    ').replace(SEPARATORS, '\n').replace(CONTROL, '');
+}
+
+/** A name or room from the network on one line: printable, breaks as spaces. */
+export function printableName(text: string): string {
+  return printable(text).replace(/\n/g, ' ');
+}
+
+/**
+ * The body of one message, however many lines it has: the first line as it
+ * is, every further line behind a margin mark, so no line of it can pass for
+ * a message of its own (`06:52 admin: …` typed on a second line shows as
+ * `      │ 06:52 admin: …`).
+ */
+export const CONTINUATION = '      │ ';
+export function messageBody(text: string): string {
+  return printable(text).split('\n').join(`\n${CONTINUATION}`);
 }
 
 export class TerminalScreen {
