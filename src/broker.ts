@@ -69,6 +69,8 @@ export interface BrokerConfig {
   headersTimeoutMs: number;
   /** TESTS ONLY: probability that a connection actor's handler call throws (fault injection). */
   faultRate: number;
+  /** TESTS ONLY: the fault injection's random numbers (a seeded generator replays a run); Math.random if unset. */
+  faultRandom?: () => number;
   /** Default Node process metrics (memory, CPU, event loop lag) in /metrics too. */
   processMetrics: boolean;
   /** Messages kept per room for history and recovery. */
@@ -152,11 +154,12 @@ export class Broker {
   readonly debug: DebugGateway | null;
   readonly startedAt = Date.now();
   #closing: Promise<void> | null = null;
+  #shutdownCut = 0;
 
   private constructor(config: BrokerConfig) {
     this.config = config;
     this.log = config.logger;
-    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, faultRate: config.faultRate });
+    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, faultRate: config.faultRate, random: config.faultRandom });
     this.backplane = config.backplane ?? new MemoryBackplane({
       historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs,
@@ -282,6 +285,11 @@ export class Broker {
    * terminate whoever is left. So every message acked before the 1001 reached
    * every member still connected. Idempotent.
    */
+  /** Clients still connected at the shutdown deadline and cut (terminated), not closed: 0 when all closed in time. */
+  get shutdownCut(): number {
+    return this.#shutdownCut;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -305,7 +313,10 @@ export class Broker {
     while (this.chat.heartbeat.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    for (const ws of this.chat.heartbeat.sockets()) ws.terminate();
+    for (const ws of this.chat.heartbeat.sockets()) {
+      ws.terminate();
+      this.#shutdownCut++;
+    }
     this.debug?.close();
     this.chat.stop();
     this.supervisor.dispose();

@@ -230,7 +230,10 @@ async function serve(argv: string[]): Promise<void> {
       process.exit(1);
     }, broker.config.shutdownTimeoutMs + 5_000).unref();
     broker.close().then(
-      () => process.exit(0),
+      () => {
+        broker!.log.info({ cut: broker!.shutdownCut }, 'shut down: every client closed or cut at the deadline');
+        process.exit(0);
+      },
       (err: unknown) => {
         broker!.log.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -1,7 +1,8 @@
 // Fault isolation under load, with fault injection: 1% of connection actors'
 // handler calls throw (Scheduler faultRate). Each throw stops that actor alone
 // (its client is closed 1011); every other client still receives every message
-// of its rooms, in seq order, with no gap.
+// of its rooms, in seq order, with no gap. The faults are drawn from a seeded
+// generator: a failure prints its seed, and HUBBUB_FAULT_SEED replays it.
 //
 // "Every other client" is precise here: a client is a survivor if it was never
 // closed. A client killed mid-stream loses what it had sent and not yet seen
@@ -13,19 +14,22 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startBroker, waitForNoSessions } from './helpers/broker.js';
 import { TestClient, closeAll, type Frame } from './helpers/client.js';
+import { faultSeed, seeded, withSeed } from './helpers/seeded.js';
 import { withTimeout } from './helpers/wait.js';
 
 const CLIENTS = 120;
 const ROOMS = 4;
 const SENDS = 25;
 const FAULT_RATE = 0.01;
+/** Which handler calls throw is drawn from this seed (printed on failure; HUBBUB_FAULT_SEED replays it). */
+const SEED = faultSeed();
 
 const roomsOf = (i: number): string[] => [`r${i % ROOMS}`, `r${(i + 1) % ROOMS}`];
 
 const Faults = suite('fault injection');
 
-Faults(`${FAULT_RATE * 100}% of handler calls throw under load: survivors get every message of their rooms in order`, async () => {
-  const tb = await startBroker({ faultRate: FAULT_RATE, rateLimit: 0 });
+Faults(`${FAULT_RATE * 100}% of handler calls throw under load: survivors get every message of their rooms in order`, () => withSeed('fault injection', SEED, async () => {
+  const tb = await startBroker({ faultRate: FAULT_RATE, faultRandom: seeded(SEED), rateLimit: 0 });
   const all: (TestClient | null)[] = [];
   try {
     // Connect and join; a fault may strike here already (the client is then simply one of the killed).
@@ -124,6 +128,6 @@ Faults(`${FAULT_RATE * 100}% of handler calls throw under load: survivors get ev
     assert.is(tb.broker.scheduler.liveActors, 1, 'only the supervisor is left');
     await tb.broker.close();
   }
-});
+}));
 
 Faults.run();

@@ -15,22 +15,11 @@ import type { ChatMessageEvent, JoinedEvent } from '../src/client/wire.js';
 import { spawnBroker, type BrokerProcess } from './helpers/broker.js';
 import { RedisServer } from './helpers/redis.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
+import { seeded } from './helpers/seeded.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 const ROOM = 'fault';
 const SEED = Number(process.env.HUBBUB_FAULT_SEED ?? 20261204);
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Member {
   name: string;

@@ -25,7 +25,6 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       c.send({ op: 'join', room: 'last-call' });
       await c.nextOf('joined', { room: 'last-call' });
     }
-    const signalledAt = Date.now();
     proc.child.kill(signal);
     const closes = await Promise.all(clients.map((c) => c.closed(SHUTDOWN_TIMEOUT_MS + 2000)));
     for (const closed of closes) {
@@ -34,18 +33,19 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }
     const code = await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 2000, `the broker to exit after ${signal}`);
     assert.is(code, 0);
-    assert.ok(Date.now() - signalledAt < SHUTDOWN_TIMEOUT_MS, 'exited within the shutdown timeout');
+    // The broker's own account: nobody was still connected at the deadline to be cut.
+    assert.ok(proc.lines.some((l) => l.includes('"cut":0')), 'every client closed before the shutdown deadline (none cut)');
     assert.ok(proc.lines.some((l) => l.includes(signal)), `the shutdown is logged with the signal (${signal})`);
   });
 }
 
 Shutdown('with no clients the process exits 0 at once on SIGTERM', async (ctx) => {
-  const proc = await spawnBroker();
+  // A timeout far beyond any exit's cost: an idle broker that waited it out would fail the bounded wait.
+  const TIMEOUT = 60_000;
+  const proc = await spawnBroker(['--shutdown-ms', String(TIMEOUT)]);
   ctx.proc = proc;
-  const signalledAt = Date.now();
   proc.child.kill('SIGTERM');
-  assert.is(await withTimeout(proc.exited, SHUTDOWN_TIMEOUT_MS + 2000, 'the broker to exit'), 0);
-  assert.ok(Date.now() - signalledAt < 2000, 'an idle broker does not wait out the shutdown timeout');
+  assert.is(await withTimeout(proc.exited, TIMEOUT / 3, 'the idle broker to exit without waiting out its shutdown timeout'), 0);
 });
 
 Shutdown.run();
