@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { SHUTDOWN_TIMEOUT_MS } from '../src/constants.js';
 import { spawnBroker, startBroker, waitForNoSessions, type BrokerProcess, type TestBroker } from './helpers/broker.js';
 import { closeAll, TestClient, type Frame } from './helpers/client.js';
+import { httpRequest } from './helpers/http.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 /** Each of these is alice to a reader; the broker must see that too. */
@@ -88,6 +89,14 @@ Names('a room is one room in canonical form: joining Lobby while lobby is live i
 });
 
 const SECRET = 'identity test secret, more than 32 bytes long';
+const API_KEY = 'identity-test-api-key-0123456789';
+
+async function api(tb: TestBroker, path: string, body: object): Promise<Record<string, unknown>> {
+  const r = await httpRequest(`${tb.url}${path}`, 'POST', 3000, {
+    headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  return { status: r.status, ...(JSON.parse(r.body) as Record<string, unknown>) };
+}
 function token(claims: Record<string, unknown>): Promise<string> {
   return new SignJWT(claims as JWTPayload).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('10m')
     .sign(new TextEncoder().encode(SECRET));
@@ -96,7 +105,7 @@ function token(claims: Record<string, unknown>): Promise<string> {
 const Jwt = suite<{ tb: TestBroker; clients: TestClient[] }>('identity: JWT sub', { tb: null as unknown as TestBroker, clients: [] });
 
 Jwt.before(async (ctx) => {
-  ctx.tb = await startBroker({ jwtSecret: SECRET });
+  ctx.tb = await startBroker({ jwtSecret: SECRET, apiKey: API_KEY });
 });
 Jwt.after.each(async (ctx) => {
   await closeAll(ctx.clients);
@@ -176,6 +185,14 @@ Jwt('two connections of one sub are one user: same id, DMs reach every tab, pres
   await bob.nextOf('presence', { room: 'tabs', user: 'dana', event: 'leave' });
   bob.send({ op: 'dm', to: 'dana', text: 'gone', id: 7 });
   assert.is((await bob.nextOf('error', { ref: 7 })).code, 'unknown_user');
+});
+
+Jwt('the server API reaches every tab: /api/send to each, /api/disconnect closes each and counts them', async (ctx) => {
+  const tabs = [await as(ctx, { sub: 'erin' }), await as(ctx, { sub: 'erin' }), await as(ctx, { sub: 'erin' })];
+  assert.equal(await api(ctx.tb, 'api/send', { to: 'erin', text: 'to every tab' }), { status: 200, delivered: true });
+  for (const t of tabs) await t.nextOf('dm', { text: 'to every tab', server: true });
+  assert.equal(await api(ctx.tb, 'api/disconnect', { user: 'erin', reason: 'suspended' }), { status: 200, disconnected: 3 });
+  for (const t of tabs) assert.equal(await t.closed(), { code: 4000, reason: 'suspended' });
 });
 
 const Cluster = suite<{ proc: BrokerProcess | null; clients: TestClient[] }>('identity: across workers', { proc: null, clients: [] });

@@ -8,16 +8,16 @@ export interface HttpReply {
   body: string;
 }
 
-export function httpRequest(url: string, method = 'GET', timeoutMs = 3000): Promise<HttpReply> {
+export function httpRequest(url: string, method = 'GET', timeoutMs = 3000, send: { headers?: Record<string, string>; body?: string } = {}): Promise<HttpReply> {
   const done = new Promise<HttpReply>((resolve, reject) => {
-    const req = request(url, { method, agent: false }, (res) => {
+    const req = request(url, { method, agent: false, headers: send.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end();
+    req.end(send.body);
   });
   return withTimeout(done, timeoutMs, `${method} ${url}`);
 }
