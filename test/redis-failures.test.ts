@@ -79,13 +79,11 @@ Failures('a node killed with SIGKILL: its users leave the other node\'s rooms wi
   const yan = await client(ctx, b, 'yan');
   const joined = await join(yan, 'porch');
   assert.equal([...(joined.users as string[])].sort(), ['yan', 'zed']);
-  const killedAt = Date.now();
   a.child.kill('SIGKILL');
   // Dead at TTL after its last heartbeat (at most TTL/3 before the kill); seen at B's next heartbeat (every TTL/3).
+  // The leave must come within that bound (the wait fails otherwise; no clock is read).
   const bound = TTL_MS + TTL_MS / 3 + 1500;
   await yan.nextOf('presence', { room: 'porch', user: 'zed', event: 'leave' }, bound);
-  const took = Date.now() - killedAt;
-  assert.ok(took <= bound, `left after ${took} ms`);
   yan.send({ op: 'who', room: 'porch' });
   assert.equal((await yan.nextOf('who', { room: 'porch' })).users, ['yan']);
   // The dead node's name is free.
