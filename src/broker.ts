@@ -10,7 +10,7 @@ import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
-  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
@@ -43,6 +43,8 @@ export interface BrokerConfig {
   sliceBudgetMs: number;
   bigRoomThreshold: number;
   presenceIntervalMs: number;
+  /** A join or leave costs one rate-limit token more per this many members of the room; 0: off. */
+  presenceChargeMembers: number;
   shutdownTimeoutMs: number;
   /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
   jwtSecret: string | null;
@@ -104,6 +106,7 @@ export function defaultConfig(): BrokerConfig {
     sliceBudgetMs: SLICE_BUDGET_MS,
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
+    presenceChargeMembers: PRESENCE_CHARGE_MEMBERS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     jwtSecret: null,
     allowedOrigins: null,
@@ -169,6 +172,7 @@ export class Broker {
     this.supervisor = new Supervisor(this.scheduler, this.log, this.backplane, {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
+      presenceChargeMembers: config.presenceChargeMembers,
       roomPolicy: config.roomPolicy ?? undefined,
       maxRoomsPerConn: config.maxRoomsPerConn,
       exactUserIds: config.jwtSecret !== null,

@@ -73,6 +73,9 @@ security and limits (README: Limits):
                          (env HUBBUB_ROOM_POLICY; default: every room rw; docs/api.md)
   --rate <n>             frames per second per connection, 0 = no limit (default 1000)
   --burst <n>            frames at once per connection (default 2000)
+  --presence-charge-members <n> a join or leave costs one more --rate token per this many
+                         members of the room (env HUBBUB_PRESENCE_CHARGE_MEMBERS; default 50;
+                         0 = off): who makes presence fan-out pays for it
   --max-conns-per-ip <n> open connections per IP address, counted from the accept (pages and
                          sockets still in HTTP too) and across --workers; past it HTTP 429
                          and the socket is closed; 0 = no cap (default 0)
@@ -108,6 +111,7 @@ async function serve(argv: string[]): Promise<void> {
       burst: { type: 'string' },
       'max-conns-per-ip': { type: 'string' },
       'max-rooms-per-conn': { type: 'string' },
+      'presence-charge-members': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'max-conns': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
@@ -154,6 +158,8 @@ async function serve(argv: string[]): Promise<void> {
   if (roomPolicy !== undefined && roomPolicy !== '') config.roomPolicy = readRoomPolicy(roomPolicy);
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
+  const presenceCharge = values['presence-charge-members'] ?? process.env.HUBBUB_PRESENCE_CHARGE_MEMBERS;
+  if (presenceCharge !== undefined && presenceCharge !== '') config.presenceChargeMembers = intOption('--presence-charge-members', presenceCharge);
   const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
   if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);

@@ -79,13 +79,21 @@ export const BIG_ROOM_PRESENCE_INTERVAL_MS = 1000;
  */
 export const MAX_BATCH_NAMES = 100;
 /**
- * A big room's presence interval also grows with its size, ms per member. A batch costs one
+ * Every room's presence interval grows with its size, ms per member (a big room's is at least
+ * BIG_ROOM_PRESENCE_INTERVAL_MS besides); a room of 400 sends at most one presence frame per
+ * 100 ms, one of 10 one per slice. A batch costs one
  * write per member, so at a fixed 1 s a 19k room pays 19k writes every second for as long as
  * a join storm lasts, and a broker slowed by a busy machine makes the storm longer and so
  * pays more (test/big-room: second half of 19k joins cost 2.6x the first in broker CPU).
  * 0.25 ms/member caps presence at ~4,000 writes/s per room (19k members: one batch per 4.75 s).
  */
-export const BIG_ROOM_PRESENCE_MS_PER_MEMBER = 0.25;
+export const PRESENCE_MS_PER_MEMBER = 0.25;
+/**
+ * A join or leave that tells a room's members costs the connection one more
+ * rate-limit token per this many members (at most the big-room threshold's
+ * worth): a member flapping in a room of 400 pays 8 tokens a change, not 1.
+ */
+export const PRESENCE_CHARGE_MEMBERS = 50;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

@@ -114,11 +114,12 @@ BigRoom(`${TOTAL} members in one room: joins linear, presence batched, one messa
   assert.is(sample.room, ROOM);
   assert.ok(Array.isArray(sample.joined) && sample.joined.length <= MAX_LISTED_USERS);
   assert.ok(Array.isArray(sample.left));
-  // A member whose join made the room `count` big got one single presence per later join
-  // while the room was small, and nothing single after that.
+  // A member whose join made the room `count` big got at most one single presence per later
+  // join while the room was small (fewer: joins that came together were one batch), and
+  // nothing single after that.
   const singles = presence.flatMap((p) => p.singles);
   const joinedAt = opened.flatMap((o) => o.joinedCounts);
-  const wrong = singles.map((n, i) => [n, Math.max(0, BIG_ROOM_THRESHOLD - joinedAt[i])]).filter(([n, want]) => n !== want);
+  const wrong = singles.map((n, i) => [n, Math.max(0, BIG_ROOM_THRESHOLD - joinedAt[i])]).filter(([n, most]) => n > most);
   assert.is(wrong.length, 0, `single presence only while the room had <= ${BIG_ROOM_THRESHOLD} members (first mismatches: ${JSON.stringify(wrong.slice(0, 5))})`);
   // Batches: at most one per second (plus the edges), never one per join.
   const maxBatches = Math.max(...presence.flatMap((p) => p.batches));

@@ -51,6 +51,25 @@ Unit('msUntil: when n tokens will be there, never past the burst, at least 1 ms'
   assert.is(rl.msUntil(m, 1), 50);
 });
 
+Unit('charge: work beyond the frame puts the bucket in debt, at most one burst deep, paid back at the rate', () => {
+  const clock = { t: 0 };
+  const rl = new RateLimit(10, 5, () => clock.t);
+  const m = bucket();
+  rl.fill(m);
+  rl.charge(m, 3);
+  assert.is(rl.take(m), true);
+  assert.is(rl.take(m), true);
+  assert.is(rl.take(m), false, '5 tokens less 3 charged: two frames');
+  rl.charge(m, 100);
+  assert.is(m.rlTokens, -5000, 'a debt of at most one burst');
+  assert.is(rl.msUntil(m, 1), 600, 'the debt and one token, at 10 a second');
+  clock.t += 599;
+  assert.is(rl.take(m), false);
+  clock.t += 1;
+  assert.is(rl.take(m), true);
+  assert.is(rl.charged, 103);
+});
+
 Unit('rejects a policy it cannot store as int32 thousandths', () => {
   assert.throws(() => new RateLimit(0, 5), /rate and burst/);
   assert.throws(() => new RateLimit(10, 2_000_000), /rate and burst/);

@@ -48,7 +48,7 @@ Workers('clients on two workers chat in one room: one seq order, no gap, presenc
   // rosters of other workers follow asynchronously, so no joined list is
   // asserted to be complete).
   for (const [i, c] of clients.entries()) {
-    for (const later of clients.slice(i + 1)) await c.nextOf('presence', { room: 'hall', user: later.user, event: 'join' });
+    for (const later of clients.slice(i + 1)) await c.presenceOf('hall', later.user, 'join');
   }
   for (const c of clients) {
     c.send({ op: 'who', room: 'hall' });
@@ -82,7 +82,7 @@ Workers('clients on two workers chat in one room: one seq order, no gap, presenc
   }
   // Presence: one leaves, the three others hear it.
   clients[1].send({ op: 'leave', room: 'hall' });
-  for (const c of [clients[0], clients[2], clients[3]]) await c.nextOf('presence', { room: 'hall', user: clients[1].user, event: 'leave' });
+  for (const c of [clients[0], clients[2], clients[3]]) await c.presenceOf('hall', clients[1].user, 'leave');
   const health = JSON.parse((await httpRequest(`${proc.url}healthz`)).body) as { backplane: { kind: string; up: boolean } };
   assert.equal(health.backplane, { kind: 'cluster', up: true });
 });
@@ -99,7 +99,7 @@ Workers('a worker killed: its users leave the others\' rooms at once, and the pr
   // Everyone has seen everyone join: a join still on its way through the dead
   // worker's IPC would otherwise never have been seen, and so never left.
   for (const [i, c] of clients.entries()) {
-    for (const later of clients.slice(i + 1)) await c.nextOf('presence', { room: 'deck', user: later.user, event: 'join' });
+    for (const later of clients.slice(i + 1)) await c.presenceOf('deck', later.user, 'join');
   }
   await waitFor(() => workerPids(proc).length === 2, 5000, 'two workers listening');
   const [victim] = workerPids(proc);
@@ -107,15 +107,13 @@ Workers('a worker killed: its users leave the others\' rooms at once, and the pr
   const dropped: TestClient[] = [];
   const alive: TestClient[] = [];
   await Promise.all(clients.map(async (c) => {
-    const outcome = await Promise.race([c.closed(5000).then(() => 'closed'), c.nextOf('presence', { event: 'leave' }, 5000).then(() => 'heard')]);
+    const outcome = await Promise.race([c.closed(5000).then(() => 'closed'), c.presenceOf('deck', null, 'leave', 5000).then(() => 'heard')]);
     (outcome === 'closed' ? dropped : alive).push(c);
   }));
   assert.ok(dropped.length > 0 && alive.length > 0, `clients on both workers (dropped ${dropped.length}, alive ${alive.length})`);
   for (const c of alive) {
     for (const d of dropped) {
-      if (!c.received.some((f) => f.type === 'presence' && f.user === d.user && f.event === 'leave')) {
-        await c.nextOf('presence', { room: 'deck', user: d.user, event: 'leave' });
-      }
+      await c.presenceOf('deck', d.user, 'leave');
     }
     c.send({ op: 'who', room: 'deck' });
     const who = await c.nextOf('who', { room: 'deck' });
@@ -150,7 +148,7 @@ Workers('--workers 2 with --redis: each worker is a node of its own; they share 
       await c.nextOf('joined', { room: 'roof' });
     }
     for (const [i, c] of clients.entries()) {
-      for (const later of clients.slice(i + 1)) await c.nextOf('presence', { room: 'roof', user: later.user, event: 'join' });
+      for (const later of clients.slice(i + 1)) await c.presenceOf('roof', later.user, 'join');
     }
     for (const c of clients) c.send({ op: 'send', room: 'roof', text: `from ${c.user}`, id: 's' });
     for (const c of clients) await c.nextOf('ack', { id: 's' });

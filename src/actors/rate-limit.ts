@@ -39,6 +39,8 @@ export class RateLimit {
   /** Frames that found no token and waited, and times a connection's reading was paused for it (read by /metrics). */
   held = 0;
   pauses = 0;
+  /** Tokens charged for work beyond the frame itself (charge()). */
+  charged = 0;
   readonly #cap: number;
 
   constructor(
@@ -71,6 +73,17 @@ export class RateLimit {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Takes `n` more tokens for work a frame made beyond itself (a join's
+   * presence fan-out): the bucket may go into debt, by at most one burst, and
+   * the connection's next frames wait until it is paid back.
+   */
+  charge(m: Metered, n: number): void {
+    const tokens = this.#refill(m) - Math.min(n, this.burst) * MILLI;
+    m.rlTokens = Math.max(tokens, -this.#cap);
+    this.charged += n;
   }
 
   /** ms until `n` tokens (at most the burst) are in the bucket; at least 1. */

@@ -40,9 +40,12 @@ const NO_ROOMS: HashTrie<string> = emptyTrie();
 export class RoomLive {
   /** Members of this node still waiting for their history replay (see Supervisor). */
   recovering = 0;
-  /** Presence waiting to be sent in one batch (big rooms only). */
-  joined: string[] = [];
-  left: string[] = [];
+  /** Presence not sent yet: user -> joins less leaves since the last frame (presence.ts). */
+  changes: Map<string, number> | null = null;
+  /** The connection whose join is pending, not told its own join when that is the only change. */
+  joiner: ConnectionActor | null = null;
+  /** Which of presence.ts's queues the room is in: 0 none, 1 this slice's end, 2 the timer. */
+  presenceQueued: 0 | 1 | 2 = 0;
   lastPresenceAt = 0;
   /** The cached users list of a big room: read and written by room-view.ts only. */
   listed: ListedUsers | null = null;

@@ -122,6 +122,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       deliverAll: (room, frame, except) => this.#deliverAll(room, frame, except),
       requestFlush: () => this.#scheduler.send(this, FLUSH_PRESENCE, true),
     }, options);
+    scheduler.onSliceEnd(() => this.#presence.sliceEnded());
     scheduler.onFailure((actor, error) => {
       scheduler.send(this, { type: 'failed', actor, error }, true);
     });
@@ -354,6 +355,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const room = trieGet(this.state.rooms, roomName);
     if (room === undefined) return;
     const frame = new OutFrame(payload);
+    if (room.live.presenceQueued !== 0) this.#presence.settle(room);
     if (room.live.recovering === 0) {
       this.#deliverAll(room, frame, null);
       return;
@@ -405,6 +407,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     if (added && !otherTabIn(state, keyOf(state, from), from, room)) {
       this.#backplane.membership(roomName, from.user, true);
       this.#presence.tell(room, from.user, 'join', from);
+      this.#charge(from, room);
     }
     if (since === undefined) {
       if (this.#backplane.isReady(roomName)) from.peer.deliver(this.#view.joined(room, id));
@@ -443,8 +446,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const room = trieGet(state.rooms, roomName);
     if (otherTabIn(state, keyOf(state, from), from, room)) return; // the user is still here in another tab
     this.#backplane.membership(roomName, from.user, false);
-    if (room !== undefined) this.#presence.tell(room, from.user, 'leave', null);
-    else this.#backplane.interest(roomName, false);
+    if (room !== undefined) {
+      this.#presence.tell(room, from.user, 'leave', null);
+      this.#charge(from, room);
+    } else this.#backplane.interest(roomName, false);
+  }
+
+  /** A join or leave is paid for by its author in rate-limit tokens, by the presence fan-out it makes. */
+  #charge(from: ConnectionActor, room: Room): void {
+    const tokens = this.#presence.cost(room);
+    if (tokens > 0) from.env.rateLimit?.charge(from, tokens);
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {

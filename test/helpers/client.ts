@@ -104,6 +104,18 @@ export class TestClient {
   }
 
   /**
+   * Resolves once this client has been told that `user` joined or left `room`
+   * (or any user, when `user` is omitted), in the single form or inside a
+   * `batch`: presence is coalesced, so changes that came together arrive as
+   * one batch. A frame already received counts; nothing is taken.
+   */
+  async presenceOf(room: string | null, user: string | null, event: 'join' | 'leave', timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const pred = (f: Frame): boolean => isPresence(f, room, user, event);
+    if (this.received.some(pred)) return;
+    await this.next(pred, timeoutMs, `presence ${event} of ${user ?? 'anyone'} in ${room ?? 'any room'}`);
+  }
+
+  /**
    * Resolves once every frame the supervisor sent this client before now has
    * arrived: `who` is a supervisor op, the supervisor handles one client's ops
    * in order, and the reply is written after anything it queued earlier.
@@ -152,4 +164,13 @@ export async function connectAll(wsUrl: string, names: string[]): Promise<TestCl
 /** Closes clients that are still open (a test's cleanup). */
 export async function closeAll(clients: Iterable<TestClient>): Promise<void> {
   await Promise.all([...clients].map((c) => c.close()));
+}
+
+/** Whether `f` tells that `user` (null: anyone) did `event` in `room` (null: any), singly or in a batch. */
+export function isPresence(f: Frame, room: string | null, user: string | null, event: 'join' | 'leave'): boolean {
+  if (f.type !== 'presence' || (room !== null && f.room !== room)) return false;
+  if (f.event === event) return user === null || f.user === user;
+  if (f.event !== 'batch') return false;
+  const names = (event === 'join' ? f.joined : f.left) as string[];
+  return user === null ? names.length > 0 : names.includes(user);
 }

@@ -22,6 +22,7 @@
 //   exit     -> {} then terminates what is left and exits
 // Every reply also carries `bytes`: what the clients received, by frame type.
 import WebSocket from 'ws';
+import { BIG_ROOM_THRESHOLD } from '../../src/constants.js';
 
 interface Command {
   cmd: 'open' | 'presence' | 'send' | 'message' | 'closed' | 'exit';
@@ -63,10 +64,11 @@ function onFrame(i: number, data: Buffer): void {
   const head = data.toString('latin1', 0, Math.min(data.length, 48));
   if (head.startsWith(PRESENCE_SINGLE)) {
     if (data.includes('"event":"batch"')) {
-      batches[i]++;
       bytes.batch += data.length;
       const m = /"count":(\d+)\}$/.exec(data.toString('latin1', Math.max(0, data.length - 32)));
       const count = m === null ? -1 : Number(m[1]);
+      // Small rooms coalesce too, more often: only a big room's batches are held to its interval.
+      if (count > BIG_ROOM_THRESHOLD) batches[i]++;
       if (count === total && batchCount[i] !== total) atTotal++;
       if (count > batchCount[i]) batchCount[i] = count;
       if (batchSample === null) batchSample = JSON.parse(data.toString());
