@@ -58,6 +58,8 @@ export class StaticPages {
       this.#pages.set(`/${name}`, page);
       // /inspect serves inspect.html, / serves index.html
       if (name.endsWith('.html')) this.#pages.set(name === 'index.html' ? '/' : `/${name.slice(0, -5)}`, page);
+      // Browsers ask for /favicon.ico whatever the page links: the same icon, not a 404 in every console.
+      if (name === 'favicon.svg') this.#pages.set('/favicon.ico', page);
     }
   }
 
