@@ -193,12 +193,12 @@ Faults('a client partitioned across a Redis restart catches up when it returns',
 });
 
 Faults('a client that stops reading past its outbox bound is closed 1013 and recovers', async () => {
-  // A replay (20 messages of 15 KB) fits the 1 MiB outbox; 1,000 of them (15 MB) unread do not, whatever loopback's kernel buffers hold.
+  // A replay (20 messages of 15 KB) fits the 1 MiB outbox; 2,400 of them (36 MB) unread do not, whatever loopback's kernel buffers hold (about 10 MB between the broker and a proxy that stopped reading).
   const w = await world(1, { aof: true }, ['--max-outbox-bytes', String(1 << 20), '--history-size', '20']);
   try {
     const ms = [await member(w, 'ann'), await member(w, 'bob'), await member(w, 'cy')];
     w.proxy.stall('cy', true);
-    await Promise.all(ms.slice(0, 2).map((m) => chatter(w, m, 500, 5, 10, 15_000)));
+    await Promise.all(ms.slice(0, 2).map((m) => chatter(w, m, 1200, 5, 20, 15_000)));
     w.proxy.stall('cy', false);
     await chatter(w, ms[2], 5, 20);
     await settle(w);
