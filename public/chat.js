@@ -293,5 +293,5 @@ $('signout').onclick = () => {
 };
 
 view = load();
-if (view !== null && view.name) start();
+if (view?.name) start();
 else $('name').value = localStorage.getItem('hubbub.name') ?? '';
