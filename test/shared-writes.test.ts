@@ -67,7 +67,16 @@ Shared('members with the same, and with different, frames in one flush each get 
     for (let i = 0; i < 3; i++) members.push(await member(wsUrl, `${room}p${i}`, room, false));
     if (room === 'r1' || room === 'r2') members.push(await member(wsUrl, `${room}b`, room, true));
   }
-  // Presence from the joins above must be in before the chunks are counted.
+  // Presence from the joins above must be in before the chunks are counted. It is
+  // coalesced per room (presence.ts): wait until every member has heard of its room's last joiner.
+  for (const room of rooms) {
+    const inRoom = members.filter((m) => m.room === room);
+    const last = inRoom[inRoom.length - 1].name;
+    for (const m of inRoom.slice(0, -1)) {
+      await m.client.until(() => lines(m.client).some((e) => e.type === 'presence'
+        && (e.user === last || (Array.isArray(e.joined) && e.joined.includes(last)))), WAIT_MS, `${m.name}: presence of ${last}`);
+    }
+  }
   const before = new Map(members.map((m) => [m, m.client.frames.length]));
   x.write(textFrame(JSON.stringify({ op: 'who', room: 'r4' })));
   await x.until(() => lines(x).some((e) => e.type === 'who'), WAIT_MS, 'x: who');
