@@ -459,21 +459,33 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
+    this.#toUser(to, {
+      // `to` as the registry has it: a DM to `ALICE` reaches alice, and says it went to alice.
+      here: (tabs, name) => {
+        const frame = encode(dmEvent(from, name, text));
+        for (const tab of tabs) tab.peer.deliver(frame);
+        if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id }));
+      },
+      elsewhere: () => [encode(dmEvent(from, to, text)).payload, requester(from, id)],
+      nowhere: () => from.peer.deliver(encodeError('unknown_user', `no user "${to}" is online`, id)),
+    });
+  }
+
+  /**
+   * Something for the user `to`: to every tab of theirs on this node, else through the
+   * backplane to the node that has them (its answer comes as dm-result), else no one
+   * has them. One route for client DMs and the API's send and disconnect.
+   */
+  #toUser(to: string, route: {
+    here: (tabs: readonly ConnectionActor[], name: string) => void;
+    elsewhere: () => [payload: Buffer, who: Requester];
+    nowhere: () => void;
+  }): void {
     const key = this.#names.keyOf(to);
     const target = trieGet(this.state.users, key);
-    if (target === undefined && this.#backplane.multiNode) {
-      const frame = encode(dmEvent(from, to, text));
-      this.#backplane.dm(key, frame.payload, requester(from, id)); // on another node, maybe
-      return;
-    }
-    if (target === undefined) {
-      from.peer.deliver(encodeError('unknown_user', `no user "${to}" is online`, id));
-      return;
-    }
-    // `to` as the registry has it: a DM to `ALICE` reaches alice, and says it went to alice.
-    const frame = encode(dmEvent(from, target.name, text));
-    for (const tab of target.tabs) tab.peer.deliver(frame);
-    if (id !== undefined) from.peer.deliver(encode({ type: 'ack', id }));
+    if (target !== undefined) route.here(target.tabs, target.name);
+    else if (this.#backplane.multiNode) this.#backplane.dm(key, ...route.elsewhere());
+    else route.nowhere();
   }
 
   // --- the server API (server-calls.ts): never limited by room rules ---
@@ -487,29 +499,29 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       case 'send': {
         const event = { type: 'dm', from: call.from, to: call.to, text: call.text, data: call.data, server: true, ts: Date.now() } as const;
-        const target = this.#tabs(call.to);
-        if (target !== undefined) {
-          const frame = encode(event);
-          for (const tab of target) tab.peer.deliver(frame);
-          reply({ status: 200, json: '{"delivered":true}' });
-        } else if (this.#backplane.multiNode) {
-          this.#backplane.dm(this.#names.keyOf(call.to), encode(event).payload, this.#calls.begin(reply));
-        } else {
-          reply({ status: 404, json: errorJson('unknown_user', `no user "${call.to}" is online`) });
-        }
+        this.#toUser(call.to, {
+          here: (tabs) => {
+            const frame = encode(event);
+            for (const tab of tabs) tab.peer.deliver(frame);
+            reply({ status: 200, json: '{"delivered":true}' });
+          },
+          elsewhere: () => [encode(event).payload, this.#calls.begin(reply)],
+          nowhere: () => reply({ status: 404, json: errorJson('unknown_user', `no user "${call.to}" is online`) }),
+        });
         return;
       }
       case 'disconnect': {
-        const target = this.#tabs(call.user);
-        if (target === undefined && this.#backplane.multiNode) {
-          // The user may be on another node: the kick travels as a DM whose first byte no event has.
-          const counted: ReplyTo = (r) => reply(r.status === 200 || r.status === 404
-            ? { status: 200, json: JSON.stringify({ disconnected: r.status === 200 ? 1 : 0 }) } : r);
-          this.#backplane.dm(this.#names.keyOf(call.user), Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted));
-          return;
-        }
-        for (const tab of target ?? []) this.#kick(tab, call.reason);
-        reply({ status: 200, json: JSON.stringify({ disconnected: target?.length ?? 0 }) });
+        const disconnected = (n: number): void => reply({ status: 200, json: JSON.stringify({ disconnected: n }) });
+        // Elsewhere the kick travels as a DM whose first byte no event has; `sent` there is one, `unknown_user` none.
+        const counted: ReplyTo = (r) => (r.status === 200 || r.status === 404 ? disconnected(r.status === 200 ? 1 : 0) : reply(r));
+        this.#toUser(call.user, {
+          here: (tabs) => {
+            for (const tab of tabs) this.#kick(tab, call.reason);
+            disconnected(tabs.length);
+          },
+          elsewhere: () => [Buffer.concat([Buffer.of(KICK_MARK), Buffer.from(call.reason)]), this.#calls.begin(counted)],
+          nowhere: () => disconnected(0),
+        });
         return;
       }
       case 'presence': {
