@@ -9,11 +9,17 @@ import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broke
 import { TestClient } from './helpers/client.js';
 import type { HubSocket } from '../src/transport/hub-socket.js';
 import { once, waitFor, withTimeout } from './helpers/wait.js';
+import { turnsBeforeDrop, visitsUntil, type WheelReading } from './helpers/heartbeat-turns.js';
 import { clientFrame, OP_PING, OP_PONG, OP_TEXT, RawClient, textFrame, type ServerFrame } from './helpers/ws-frames.js';
 
 const INTERVAL_MS = 200;
-/** A silent peer goes within two intervals; this leaves room for a loaded machine. */
-const DEAD_PEER_BOUND_MS = 10 * INTERVAL_MS;
+/**
+ * Only guards a hang: how soon a silent peer goes is judged in turns of the
+ * broker's heartbeat wheel (helpers/heartbeat-turns.ts), which a loaded
+ * machine makes late but not more numerous.
+ */
+const HANG_MS = 30_000;
+
 const ROOM = 'beat';
 
 const Heartbeat = suite<{ tb: TestBroker; watcher: TestClient }>('heartbeat', {} as { tb: TestBroker; watcher: TestClient });
@@ -30,32 +36,48 @@ Heartbeat.after(async (ctx) => {
   await ctx.tb.broker.close();
 });
 
-Heartbeat('a raw peer that ignores everything after the handshake is closed and leaves the registry', async (ctx) => {
+/** The wheel's clock and count, read in-process. */
+const wheel = (tb: TestBroker): WheelReading => {
+  const w = tb.broker.chat.heartbeat;
+  return { visits: w.visits, buckets: w.buckets, terminated: w.terminated };
+};
+
+Heartbeat('a raw peer that ignores everything after the handshake is closed within two turns and leaves the registry', async (ctx) => {
   const { broker } = ctx.tb;
   const terminatedBefore = broker.chat.heartbeat.terminated;
   const raw = await RawClient.open(`${ctx.tb.wsUrl}?name=mute`, undefined, 3000, true);
-  const gone = once(raw.socket, 'close', DEAD_PEER_BOUND_MS, 'the broker to drop the silent raw peer');
+  const gone = once(raw.socket, 'close', HANG_MS, 'the broker to drop the silent raw peer');
   raw.write(textFrame(JSON.stringify({ op: 'join', room: ROOM })));
   await ctx.watcher.nextOf('presence', { room: ROOM, user: 'mute', event: 'join' });
+  // Its last message, the join, is in: from here on it is silent.
+  const silentAt = broker.chat.heartbeat.visits;
   assert.ok(broker.supervisor.findUser('mute'), 'registered while alive');
+  const { lastBefore } = await visitsUntil(() => wheel(ctx.tb), (r) => r.terminated > terminatedBefore, HANG_MS, 'the silent raw peer to be dropped');
   await gone;
-  await ctx.watcher.nextOf('presence', { room: ROOM, user: 'mute', event: 'leave' }, DEAD_PEER_BOUND_MS);
+  await ctx.watcher.nextOf('presence', { room: ROOM, user: 'mute', event: 'leave' }, HANG_MS);
   assert.is(broker.supervisor.findUser('mute'), undefined, 'gone from the registry');
   assert.is(broker.chat.heartbeat.terminated, terminatedBefore + 1);
-  // Dropped for not answering, so only after a ping it could have answered.
+  // Dropped for not answering, so only after a ping it could have answered; and in time, counted in the wheel's turns.
   assert.ok(raw.frames.some((f) => f.opcode === OP_PING), 'pinged before it was dropped');
+  const turns = turnsBeforeDrop(silentAt, lastBefore, broker.chat.heartbeat.buckets);
+  assert.ok(turns < 2, `dropped within two turns of the wheel (still there ${turns.toFixed(2)} turns after its last message)`);
 });
 
-Heartbeat('a ws client with autoPong off is terminated after it stops answering', async (ctx) => {
+Heartbeat('a ws client with autoPong off is terminated within two turns after it stops answering', async (ctx) => {
   const { broker } = ctx.tb;
+  const terminatedBefore = broker.chat.heartbeat.terminated;
   const mute = await TestClient.connect(ctx.tb.wsUrl, 'nopong', { autoPong: false });
   let pings = 0;
   mute.ws.on('ping', () => pings++);
   mute.send({ op: 'join', room: ROOM });
   await mute.nextOf('joined', { room: ROOM });
-  const closed = await mute.closed(DEAD_PEER_BOUND_MS);
+  const silentAt = broker.chat.heartbeat.visits; // the join was its last message
+  const { lastBefore } = await visitsUntil(() => wheel(ctx.tb), (r) => r.terminated > terminatedBefore, HANG_MS, 'nopong to be dropped');
+  const closed = await mute.closed(HANG_MS);
   assert.is(closed.code, 1006, 'terminated, not closed politely');
   assert.ok(pings >= 1, 'it was pinged before it was dropped');
+  const turns = turnsBeforeDrop(silentAt, lastBefore, broker.chat.heartbeat.buckets);
+  assert.ok(turns < 2, `dropped within two turns of the wheel (still there ${turns.toFixed(2)} turns after its last message)`);
   await ctx.watcher.nextOf('presence', { room: ROOM, user: 'nopong', event: 'leave' });
   assert.is(broker.supervisor.findUser('nopong'), undefined);
 });
@@ -69,7 +91,7 @@ Heartbeat('a normal client answers pings and stays connected across several inte
       if (++pings === PINGS) resolve();
     });
   });
-  await withTimeout(enough, PINGS * DEAD_PEER_BOUND_MS, `${PINGS} pings`);
+  await withTimeout(enough, HANG_MS, `${PINGS} pings`);
   assert.is(alive.ws.readyState, alive.ws.OPEN);
   alive.send({ op: 'ping', id: 'still' });
   await alive.nextOf('pong', { id: 'still' });

@@ -23,6 +23,12 @@ export class HeartbeatWheel {
   #due: number;
   /** Peers terminated for not answering, over the wheel's life. */
   terminated = 0;
+  /**
+   * Buckets visited over the wheel's life: the wheel's own clock (one turn is
+   * `buckets` visits), so tests count how long a silent peer lasted in turns,
+   * which a loaded machine makes late but not more numerous.
+   */
+  visits = 0;
 
   constructor(intervalMs: number, buckets: number) {
     for (let i = 0; i < buckets; i++) this.#buckets.push(new Set());
@@ -30,6 +36,10 @@ export class HeartbeatWheel {
     this.#due = performance.now() + this.#tickMs;
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
     this.#timer.unref();
+  }
+
+  get buckets(): number {
+    return this.#buckets.length;
   }
 
   get size(): number {
@@ -71,6 +81,7 @@ export class HeartbeatWheel {
   }
 
   #visit(): void {
+    this.visits++;
     const bucket = this.#buckets[this.#cursor];
     this.#cursor = (this.#cursor + 1) % this.#buckets.length;
     for (const socket of bucket) {

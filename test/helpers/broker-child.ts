@@ -18,6 +18,9 @@ export interface BrokerStats {
   users: number;
   rooms: number;
   heartbeatTerminated: number;
+  /** Buckets the heartbeat wheel has visited, and how many make one turn (one interval). */
+  heartbeatVisits: number;
+  heartbeatBuckets: number;
   slowConsumers: number;
   /** Supervisor handler exceptions and failed actors: 0 unless something went wrong inside. */
   supervisorErrors: number;
@@ -116,6 +119,8 @@ async function runChild(): Promise<void> {
       users: state.users.size,
       rooms: state.rooms.size,
       heartbeatTerminated: broker.chat.heartbeat.terminated,
+      heartbeatVisits: broker.chat.heartbeat.visits,
+      heartbeatBuckets: broker.chat.heartbeat.buckets,
       slowConsumers: broker.chat.counters.slowConsumers,
       supervisorErrors: broker.supervisor.handlerErrors,
       actorFailures: broker.scheduler.stats().failures,
