@@ -198,6 +198,8 @@ function requery() {
 async function select(id) {
   view.selected = id;
   for (const tr of document.querySelectorAll('#actors tbody tr')) tr.classList.toggle('selected', tr.dataset.id === id);
+  // Stacked under the table (a narrow screen), the panel would fill in out of sight.
+  if ($('#detail').getBoundingClientRect().top > innerHeight) $('#detail').scrollIntoView({ block: 'start' });
   await refreshDetail();
 }
 
