@@ -41,12 +41,15 @@ function start() {
   localStorage.setItem('hubbub.name', view.name);
   const rooms = new Map();
   for (const name of roomNames()) rooms.set(name, view.rooms.get(name).lastSeq);
-  client = createClient(location.origin, { name: view.name, rooms });
+  // After a reload: the name the broker gave and its resume secret, so the name comes back (unseen within the grace).
+  client = createClient(location.origin, { name: view.user ?? view.name, resume: view.resume, rooms });
   client.on('state', showState);
   client.on('welcome', (w) => {
     const back = view.user !== undefined;
     view.user = w.user;
+    view.resume = w.resume;
     $('me').textContent = `as ${w.user}`;
+    if (w.asked !== undefined) notice(`you are now ${w.user} (${w.asked} was taken)`);
     if (back) for (const name of roomNames()) addLine(name, sys('connected again'));
     save();
   });

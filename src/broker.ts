@@ -10,7 +10,7 @@ import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
-  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
@@ -45,6 +45,8 @@ export interface BrokerConfig {
   presenceIntervalMs: number;
   /** A join or leave costs one rate-limit token more per this many members of the room; 0: off. */
   presenceChargeMembers: number;
+  /** A dropped user's presence and name are held this long before its leave is told, ms; 0: off (presence-grace.ts). */
+  presenceGraceMs: number;
   shutdownTimeoutMs: number;
   /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
   jwtSecret: string | null;
@@ -107,6 +109,7 @@ export function defaultConfig(): BrokerConfig {
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     presenceChargeMembers: PRESENCE_CHARGE_MEMBERS,
+    presenceGraceMs: PRESENCE_GRACE_MS,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     jwtSecret: null,
     allowedOrigins: null,
@@ -173,6 +176,9 @@ export class Broker {
       bigRoomThreshold: config.bigRoomThreshold,
       presenceIntervalMs: config.presenceIntervalMs,
       presenceChargeMembers: config.presenceChargeMembers,
+      presenceGraceMs: config.presenceGraceMs,
+      // Each held name stands for a connection that may come back: no more of them than connections.
+      maxHeldNames: config.maxConns > 0 ? config.maxConns : MAX_HELD_NAMES,
       roomPolicy: config.roomPolicy ?? undefined,
       maxRoomsPerConn: config.maxRoomsPerConn,
       exactUserIds: config.jwtSecret !== null,

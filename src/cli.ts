@@ -76,6 +76,9 @@ security and limits (README: Limits):
   --presence-charge-members <n> a join or leave costs one more --rate token per this many
                          members of the room (env HUBBUB_PRESENCE_CHARGE_MEMBERS; default 50;
                          0 = off): who makes presence fan-out pays for it
+  --presence-grace-ms <n> a dropped user keeps its name and stays listed this long before the
+                         others are told it left; back within it, no one sees a thing
+                         (env HUBBUB_PRESENCE_GRACE_MS; default 15000; 0 = off)
   --max-conns-per-ip <n> open connections per IP address, counted from the accept (pages and
                          sockets still in HTTP too) and across --workers; past it HTTP 429
                          and the socket is closed; 0 = no cap (default 0)
@@ -112,6 +115,7 @@ async function serve(argv: string[]): Promise<void> {
       'max-conns-per-ip': { type: 'string' },
       'max-rooms-per-conn': { type: 'string' },
       'presence-charge-members': { type: 'string' },
+      'presence-grace-ms': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'max-conns': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
@@ -160,6 +164,8 @@ async function serve(argv: string[]): Promise<void> {
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
   const presenceCharge = values['presence-charge-members'] ?? process.env.HUBBUB_PRESENCE_CHARGE_MEMBERS;
   if (presenceCharge !== undefined && presenceCharge !== '') config.presenceChargeMembers = intOption('--presence-charge-members', presenceCharge);
+  const presenceGrace = values['presence-grace-ms'] ?? process.env.HUBBUB_PRESENCE_GRACE_MS;
+  if (presenceGrace !== undefined && presenceGrace !== '') config.presenceGraceMs = intOption('--presence-grace-ms', presenceGrace);
   const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
   if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);

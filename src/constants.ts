@@ -48,7 +48,7 @@ export const FRAMES_PER_READ_MAX = Math.ceil((64 * 1024) / 6);
 export {
   MAX_FRAME_BYTES, MAX_NAME_LENGTH, MAX_USER_ID_LENGTH, MAX_ROOM_LENGTH, MAX_ID_LENGTH, MAX_LISTED_USERS, MAX_HISTORY_LIMIT,
   CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR, CLOSE_UNSUPPORTED_DATA, CLOSE_ABNORMAL,
-  CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, CLOSE_KICKED,
+  CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, CLOSE_KICKED, CLOSE_REPLACED,
 } from './protocol/limits.js';
 /** Messages kept per room for `history` and recovery (`join` with `since`). */
 export const HISTORY_SIZE = 100;
@@ -68,6 +68,13 @@ export const HISTORY_BUDGET_BYTES = 64 * 1024 * 1024;
  * long is dead, and its users leave every room; nodes refresh every third of it. ms.
  */
 export const PRESENCE_TTL_MS = 15_000;
+/**
+ * A dropped user's name and presence are held this long before its leave is told, ms
+ * (presence-grace.ts): a reconnect within it is not seen by the others at all.
+ */
+export const PRESENCE_GRACE_MS = 15_000;
+/** Names held in grace at once when the process has no connection cap (--max-conns 0); else that cap. */
+export const MAX_HELD_NAMES = 10_000;
 /** Rooms with more members than this get coalesced presence (docs/protocol.md). */
 export const BIG_ROOM_THRESHOLD = 1000;
 /** Coalesced presence of a big room is sent at most once per this many ms. */

@@ -14,7 +14,7 @@
 import type { RoomRules } from './room-access.js';
 import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, FRAMES_PER_READ_MAX } from '../constants.js';
 import type { OutFrame } from '../protocol/out-frame.js';
-import { encode, encodeError, isFault, type ClientOp, type ProtocolFault } from '../protocol/protocol.js';
+import { encode, encodeError, isFault, type ClientOp, type ProtocolFault, type ServerEvent } from '../protocol/protocol.js';
 import { Actor, type StopReason } from './actor.js';
 import {
   INITIAL_CONNECTION_SNAPSHOT, stepConnection,
@@ -50,7 +50,8 @@ export interface ConnectionEnv {
 }
 
 export type ConnectionControl =
-  | { type: 'registered'; user: string }
+  /** `resume`: the secret for the welcome (presence-grace.ts); none for a token's user. */
+  | { type: 'registered'; user: string; resume?: string }
   | { type: 'close'; code: number; reason: string }
   | { type: 'socket-closed'; code: number; reason: string }
   /**
@@ -90,6 +91,12 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   verified = false;
   /** The display name beside the user id (a token's name claim); null: the user id is all there is. */
   displayName: string | null = null;
+  /**
+   * The resume secret the client presented (`?resume=`), read once when it registers and
+   * then cleared; then the secret its welcome carries, until the welcome is written. Never
+   * shown by the debug channel.
+   */
+  resume: string | null = null;
   /** What this connection may read and write (its token's rooms claim); null: the broker's room policy. */
   rooms: RoomRules | null = null;
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;
@@ -136,6 +143,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     switch (msg.type) {
       case 'registered':
         this.user = msg.user;
+        this.resume = msg.resume ?? null;
         this.#step({ type: 'REGISTERED' });
         break;
       case 'close':
@@ -317,9 +325,8 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   #enter(state: ConnectionState, event: ConnectionEvent): void {
     switch (state) {
       case 'open':
-        this.peer.deliver(encode(this.displayName === null
-          ? { type: 'welcome', session: this.id, user: this.user }
-          : { type: 'welcome', session: this.id, user: this.user, name: this.displayName }));
+        this.peer.deliver(encode(this.#welcome()));
+        this.resume = null;
         this.#release(); // what came before the welcome, as tokens allow
         break;
       case 'closing':
@@ -333,6 +340,15 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
         this.env.scheduler.stop(this);
         break;
     }
+  }
+
+  #welcome(): Extract<ServerEvent, { type: 'welcome' }> {
+    const welcome: Extract<ServerEvent, { type: 'welcome' }> = { type: 'welcome', session: this.id, user: this.user };
+    if (this.displayName !== null) welcome.name = this.displayName;
+    if (this.resume !== null) welcome.resume = this.resume;
+    // Told in the welcome, not left for the client to notice: the name asked for was taken.
+    if (!this.verified && this.requestedName !== null && this.requestedName !== this.user) welcome.asked = this.requestedName;
+    return welcome;
   }
 
   #unregister(): void {

@@ -13,14 +13,21 @@
 // another node won is retried with a generated name (a sub is granted anyway:
 // its tab here is that user too; DMs from other nodes reach the tabs of the
 // node that holds the claim).
+//
+// A connection that presents the resume secret of a name (presence-grace.ts)
+// gets that name back: held in grace, or still registered to a half-open
+// connection the broker has not seen drop (the supervisor replaces it). A
+// wrong or stale secret is no one's: the connection is new, as without one.
 import { MAX_NAME_LENGTH } from '../constants.js';
 import { nameKey } from '../protocol/names.js';
 import type { Backplane, Requester } from '../backplane/backplane.js';
 import type { ConnectionActor } from './connection-actor.js';
 
 export interface NamesHost {
-  /** Whether a registered session holds the key on this node. */
+  /** Whether a registered session holds the key on this node, or it is held in grace for one. */
   registered(key: string): boolean;
+  /** The name to give back when `actor` presents the resume secret of the user under `key`; null: it does not. */
+  resume(actor: ConnectionActor, key: string): string | null;
   /** The claim succeeded: put the session in the registry and tell the actor. */
   grant(actor: ConnectionActor, name: string, key: string): void;
 }
@@ -53,6 +60,14 @@ export class Names {
       if (this.#host.registered(key)) this.#host.grant(actor, name, key); // one more tab: the claim is held
       else this.#claim(actor, name, key);
       return;
+    }
+    if (name !== null && actor.resume !== null) {
+      const key = this.keyOf(name);
+      const mine = this.#host.resume(actor, key);
+      if (mine !== null) {
+        this.#host.grant(actor, mine, key); // the claim is this node's already
+        return;
+      }
     }
     if (name === null || this.#taken(this.keyOf(name))) name = this.#free(name);
     this.#claim(actor, name, this.keyOf(name));
@@ -101,7 +116,9 @@ export class Names {
 
   /** A generated name: `guest-1a2b` when none was asked, `alice-1a2b` when alice is taken. */
   #free(base: string | null): string {
-    const stem = (base ?? 'guest').slice(0, MAX_NAME_LENGTH - 5);
+    // A generated name asked again (a reconnect that could not resume) is renamed from its stem:
+    // alice-e060 becomes alice-88c2, not alice-e060-88c2.
+    const stem = (base ?? 'guest').replace(/^(.+)-[0-9a-f]{4}$/, '$1').slice(0, MAX_NAME_LENGTH - 5);
     for (;;) {
       const name = `${stem}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0')}`;
       if (!this.#taken(this.keyOf(name))) return name;

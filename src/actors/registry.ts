@@ -103,13 +103,16 @@ function change(state: RegistryState, recipe: (draft: RegistryState) => void): R
   return produce(state, (d) => recipe(d as unknown as RegistryState));
 }
 
-/** Adds a session under `key`: the user's first connection, or one more tab of it. */
-export function addSession(state: RegistryState, actor: ConnectionActor, user: string, key = user): RegistryState {
+/**
+ * Adds a session under `key`: the user's first connection, or one more tab of it.
+ * `owner`: the name claim's owner when the claim outlived its session (a resume).
+ */
+export function addSession(state: RegistryState, actor: ConnectionActor, user: string, key = user, owner = actor.id): RegistryState {
   const entry = trieGet(state.users, key);
   return change(state, (d) => {
     trieSet(d.sessions, actor.id, { actor, user, key, rooms: NO_ROOMS });
     trieSet(d.users, key, entry === undefined
-      ? { name: user, tabs: [actor], owner: actor.id }
+      ? { name: user, tabs: [actor], owner }
       : { name: entry.name, tabs: [...entry.tabs, actor], owner: entry.owner });
   });
 }

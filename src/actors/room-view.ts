@@ -17,20 +17,24 @@ import type { Room } from './registry.js';
 
 export class RoomView {
   readonly #backplane: Backplane;
+  readonly #held: (room: string) => ReadonlySet<string> | undefined;
 
-  constructor(backplane: Backplane) {
+  /** `held`: users of this node whose connection dropped and who are held in grace there (presence-grace.ts). */
+  constructor(backplane: Backplane, held: (room: string) => ReadonlySet<string> | undefined = () => undefined) {
     this.#backplane = backplane;
+    this.#held = held;
   }
 
-  /** Members on every node. */
+  /** Members on every node, and those held in grace. */
   count(room: Room): number {
-    return room.members.size + this.#backplane.remoteMembers(room.name).size;
+    return room.members.size + (this.#held(room.name)?.size ?? 0) + this.#backplane.remoteMembers(room.name).size;
   }
 
-  /** This node's members first, then the roster of the other nodes', at most MAX_LISTED_USERS. */
+  /** This node's members first (held ones too), then the roster of the other nodes', at most MAX_LISTED_USERS. */
   users(room: Room): string[] {
     // A user in several tabs is listed once (a JWT sub; other users have one connection each).
     const users = [...new Set(trieValues(room.members, MAX_LISTED_USERS).map((a) => a.user))];
+    for (const user of this.#held(room.name) ?? []) if (users.length < MAX_LISTED_USERS) users.push(user);
     const remote = this.#backplane.remoteMembers(room.name);
     if (remote.size === 0 || users.length >= MAX_LISTED_USERS) return users;
     for (const user of remote.keys()) {

@@ -26,6 +26,8 @@ export type SupervisorMsg =
   | { type: 'call'; call: ServerCall; reply: ReplyTo }
   /** Time to send the coalesced presence of big rooms. */
   | { type: 'flush-presence' }
+  /** Some user's grace is over (presence-grace.ts). */
+  | { type: 'grace-due' }
   // From the backplane (see src/backplane/backplane.ts), via BackplaneSink:
   /** A room message to fan out to this node's members, in seq order. */
   | { type: 'room-message'; room: string; seq: number; payload: Buffer }

@@ -15,7 +15,8 @@
 // Its parts, each in its own file: names.ts (which name a connection gets),
 // recovery.ts (`join` with `since`), presence.ts (who joined and left, batched
 // in big rooms), room-view.ts (users lists and counts, and the one cache),
-// supervisor-sink.ts (the backplane's reports as mailbox messages). This file
+// supervisor-sink.ts (the backplane's reports as mailbox messages),
+// presence-grace.ts (a dropped user held before its leave is told). This file
 // keeps the dispatch and the failure boundary.
 //
 // Several nodes (Redis, or --workers): user names are claimed through the
@@ -33,7 +34,9 @@
 // message whose handling throws leaves the registry as it was; the connection
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
-import { CLOSE_KICKED, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET } from '../constants.js';
+import {
+  CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, MAX_HELD_NAMES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET,
+} from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, encodeHistory, messageHead, withId, type OpId, type ServerEvent } from '../protocol/protocol.js';
@@ -43,6 +46,7 @@ import { trieForEach, trieGet } from './hash-trie.js';
 import { Names } from './names.js';
 import { nameKey } from '../protocol/names.js';
 import { Presence, type PresenceOptions } from './presence.js';
+import { PresenceGrace, type Hold } from './presence-grace.js';
 import { Recoveries } from './recovery.js';
 import { fitReplay } from './replay-limit.js';
 import {
@@ -68,9 +72,16 @@ export interface SupervisorOptions extends PresenceOptions {
   maxReplayBytes?: number;
   /** Messages one replay may carry, each a frame; default half of MAX_OUTBOX_FRAMES. */
   maxReplayFrames?: number;
+  /** A dropped user's presence and name are held this long before its leave is told, ms; 0 (the default here): not held. */
+  presenceGraceMs?: number;
+  /** Names held in grace at once; past it the oldest hold ends early. */
+  maxHeldNames?: number;
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
+const GRACE_DUE: SupervisorMsg = { type: 'grace-due' };
+/** WebSocket close 1005: a close frame without a code, as a browser's ws.close() sends. */
+const CLOSE_NO_STATUS = 1005;
 /** First byte of a DM payload that is the server API's disconnect, not an event (events start with `{`). */
 const KICK_MARK = 0;
 
@@ -86,6 +97,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   readonly #backplane: Backplane;
   readonly #names: Names;
   readonly #presence: Presence;
+  readonly #grace: PresenceGrace;
   readonly #recoveries = new Recoveries();
   readonly #view: RoomView;
   /** Times its own handler threw (each logged, the culprit stopped): 0 in a healthy broker. */
@@ -107,13 +119,18 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#scheduler = scheduler;
     this.#log = log;
     this.#backplane = backplane;
-    this.#view = new RoomView(backplane);
+    this.#grace = new PresenceGrace({
+      requestExpiry: () => this.#scheduler.send(this, GRACE_DUE, true),
+      ended: (key, hold) => this.#graceEnded(key, hold),
+    }, options.presenceGraceMs ?? 0, options.maxHeldNames ?? MAX_HELD_NAMES);
+    this.#view = new RoomView(backplane, (room) => this.#grace.heldIn(room));
     this.#roomPolicy = options.roomPolicy ?? OPEN_RULES;
     this.#maxRooms = options.maxRoomsPerConn ?? MAX_ROOMS_PER_CONN;
     this.#maxReplayBytes = options.maxReplayBytes ?? Math.floor(MAX_OUTBOX_BYTES / 2);
     this.#maxReplayFrames = options.maxReplayFrames ?? Math.floor(MAX_OUTBOX_FRAMES / 2);
     this.#names = new Names({
-      registered: (key) => trieGet(this.state.users, key) !== undefined,
+      registered: (key) => trieGet(this.state.users, key) !== undefined || this.#grace.held(key) !== undefined,
+      resume: (actor, key) => this.#resume(actor, key),
       grant: (actor, name, key) => this.#registered(actor, name, key),
     }, backplane, options.exactUserIds ?? false);
     this.#presence = new Presence({
@@ -175,11 +192,18 @@ export class Supervisor extends Actor<SupervisorMsg> {
    */
   quiesce(): void {
     this.#quiescing = true;
+    this.#grace.dispose(); // no one is left to tell: shutdown waits for no grace
   }
 
-  /** Stops the presence timer; the broker calls this when it shuts down. */
+  /** Names held in grace now (presence-grace.ts). */
+  get heldNames(): number {
+    return this.#grace.size;
+  }
+
+  /** Stops the presence and grace timers; the broker calls this when it shuts down. */
   dispose(): void {
     this.#presence.dispose();
+    this.#grace.dispose();
   }
 
   #handle(msg: SupervisorMsg): void {
@@ -207,6 +231,9 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       case 'flush-presence':
         this.#presence.flush();
+        return;
+      case 'grace-due':
+        this.#grace.expire();
         return;
       case 'call':
         this.#call(msg.call, msg.reply);
@@ -266,26 +293,80 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   #registered(actor: ConnectionActor, name: string, key: string): void {
-    this.state = addSession(this.state, actor, name, key);
-    this.#scheduler.send(actor, { type: 'registered', user: name }, true);
+    // A held name comes back with the claim its first session made.
+    const held = this.#grace.held(key);
+    this.state = addSession(this.state, actor, name, key, held?.owner);
+    if (held !== undefined) this.#grace.resume(key);
+    // A token's user needs no secret to come back: the token is the credential.
+    this.#scheduler.send(actor, actor.verified
+      ? { type: 'registered', user: name }
+      : { type: 'registered', user: name, resume: this.#grace.mint(key) }, true);
   }
 
-  #unregister(actor: ConnectionActor): void {
+  /**
+   * `actor` presents a resume secret for the user under `key`: when it is the
+   * one that user's welcome carried, the name it gets back. A session still
+   * registered under it (half-open: its drop not seen yet) is replaced: held
+   * for the new one, and closed 4001.
+   */
+  #resume(actor: ConnectionActor, key: string): string | null {
+    const secret = actor.resume;
+    actor.resume = null;
+    if (actor.verified || secret === null || !this.#grace.matches(key, secret)) return null;
+    const entry = trieGet(this.state.users, key);
+    if (entry !== undefined) {
+      for (const old of entry.tabs) {
+        this.#unregister(old, true);
+        old.markUnregistered();
+        this.#scheduler.send(old, { type: 'close', code: CLOSE_REPLACED, reason: 'this name was resumed by a newer connection' }, true);
+      }
+    }
+    return this.#grace.held(key)?.name ?? null;
+  }
+
+  /**
+   * Out of the registry and every room. The user's last connection, dropped
+   * rather than closed on purpose, is held in grace (presence-grace.ts): its
+   * leaves are told, and its name released, only when the grace is over.
+   */
+  #unregister(actor: ConnectionActor, replaced = false): void {
     const before = this.state;
     const key = keyOf(before, actor);
     const { state, left, gone } = removeSession(before, actor);
     this.state = state;
+    const held = gone !== null && !this.#quiescing && (replaced || dropped(actor))
+      && this.#grace.hold(gone.key, actor.user, gone.owner, left, replaced);
     for (const name of left) {
       this.#recoveries.end(actor.id, trieGet(before.rooms, name));
       const room = trieGet(state.rooms, name);
       // Another tab of the same user still in the room: the user has not left it.
       if (otherTabIn(state, key, actor, room)) continue;
+      if (held) {
+        // Still a member for everyone else; this node just has no one to deliver to there.
+        if (room === undefined) this.#backplane.interest(name, false);
+        continue;
+      }
       this.#backplane.membership(name, actor.user, false);
       if (room !== undefined && !this.#quiescing) this.#presence.tell(room, actor.user, 'leave', null);
       else this.#backplane.interest(name, false);
     }
-    if (gone !== null) this.#backplane.releaseUser(gone.key, { actorId: gone.owner });
+    if (gone !== null && !held) {
+      this.#backplane.releaseUser(gone.key, { actorId: gone.owner });
+      this.#grace.forget(gone.key);
+    }
     this.#names.drop(actor.id);
+  }
+
+  /** A hold is over and its user did not come back (to these rooms): now they have left. */
+  #graceEnded(key: string, hold: Hold): void {
+    for (const name of hold.rooms) {
+      this.#backplane.membership(name, hold.name, false);
+      const room = trieGet(this.state.rooms, name);
+      if (room === undefined) continue;
+      room.live.listed = null; // a big room's cached list may name the held user
+      this.#presence.tell(room, hold.name, 'leave', null);
+    }
+    if (hold.named) this.#backplane.releaseUser(key, { actorId: hold.owner });
   }
 
   #op(from: ConnectionActor, op: RoomOp): void {
@@ -404,7 +485,9 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     const room = trieGet(state.rooms, roomName)!;
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
-    if (added && !otherTabIn(state, keyOf(state, from), from, room)) {
+    const userKey = keyOf(state, from);
+    // A user back within its grace rejoins its rooms unseen: no one was told it had left.
+    if (added && !otherTabIn(state, userKey, from, room) && !this.#grace.rejoin(userKey, roomName)) {
       this.#backplane.membership(roomName, from.user, true);
       this.#presence.tell(room, from.user, 'join', from);
       this.#charge(from, room);
@@ -646,4 +729,14 @@ function fromName(from: ConnectionActor): string | undefined {
 
 function requester(from: ConnectionActor, id: OpId | undefined): Requester {
   return id === undefined ? { actorId: from.id } : { actorId: from.id, id };
+}
+
+/**
+ * Whether a connection's end was a drop, which the user may come back from
+ * within the grace: not a close the client chose (1000, or 1005 without a
+ * code), a kick (4000) or a replacement (4001).
+ */
+function dropped(actor: ConnectionActor): boolean {
+  const code = actor.snapshot.context.closeCode;
+  return code !== CLOSE_NORMAL && code !== CLOSE_NO_STATUS && code !== CLOSE_KICKED && code !== CLOSE_REPLACED;
 }

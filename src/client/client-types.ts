@@ -44,6 +44,11 @@ export interface ClientOptions {
   name?: string;
   /** Credential, passed as the `token` query parameter. */
   token?: string;
+  /**
+   * The `resume` of an earlier welcome (a page reload keeps it), with `name` set to that
+   * welcome's user: the broker gives the name back. A wrong or stale one is ignored.
+   */
+  resume?: string;
   /** Reconnect after a drop (default true). */
   reconnect?: boolean;
   /** Keep retrying when the very first attempt fails (default false for connect(), true for createClient()). */
@@ -63,8 +68,8 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-/** Builds the chat URL: http(s) becomes ws(s), host:port gets ws://, a bare host /ws, name and token become query parameters. Throws TypeError for what is not an address. */
-export function chatUrl(base: string, name?: string, token?: string): string {
+/** Builds the chat URL: http(s) becomes ws(s), host:port gets ws://, a bare host /ws, name, token and resume become query parameters. Throws TypeError for what is not an address. */
+export function chatUrl(base: string, name?: string, token?: string, resume?: string): string {
   // host:port without a scheme is meant as ws:// (new URL would read "localhost:" as the scheme).
   const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(base) ? base : `ws://${base}`);
   if (url.protocol === 'http:') url.protocol = 'ws:';
@@ -72,5 +77,6 @@ export function chatUrl(base: string, name?: string, token?: string): string {
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/ws';
   if (name !== undefined && name !== '') url.searchParams.set('name', name);
   if (token !== undefined && token !== '') url.searchParams.set('token', token);
+  if (resume !== undefined && resume !== '') url.searchParams.set('resume', resume);
   return url.toString();
 }

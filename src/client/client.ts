@@ -4,7 +4,7 @@
 //
 //   connecting ──welcome──> open ──drop──> reconnecting ──(backoff)──> ... ──welcome──> open
 //        │                    │                  │
-//        └─────────── close(), kicked (4000), refused (1008) ──────────> closed
+//        └──── close(), kicked (4000), replaced (4001), refused (1008) ────> closed
 //
 // What it promises:
 // - Every op carries an `id`; its promise settles on the reply that names it
@@ -19,6 +19,10 @@
 //   order, right after the rejoins. Ops in flight when the connection drops
 //   fail with `disconnected`: the broker may or may not have done them.
 // - Reconnection waits an exponential, jittered delay (backoff.ts).
+// - The name is kept: a reconnect asks for the name the last welcome gave,
+//   with that welcome's resume secret, so the broker gives it back (and,
+//   within its grace, tells no one the client was gone). When the broker
+//   gives another name, the welcome says which was asked (`asked`).
 //
 // It runs on any runtime: the socket comes from a SocketFactory (socket.ts).
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
@@ -38,7 +42,13 @@ import {
 export { chatUrl, type ClientEvents, type ClientOptions, type CloseInfo, type ConnectionState, type StateChange } from './client-types.js';
 
 export class HubbubClient extends Emitter<ClientEvents> {
+  /** The URL of the first connection; reconnects add the name and secret of the last welcome. */
   readonly url: string;
+  readonly #base: string;
+  readonly #name: string | undefined;
+  readonly #token: string | undefined;
+  /** The resume secret of the last welcome (presence-grace.ts on the broker); null: none. */
+  #resume: string | null;
   readonly #factory: SocketFactory;
   readonly #backoff: BackoffOptions;
   readonly #reconnect: boolean;
@@ -70,7 +80,11 @@ export class HubbubClient extends Emitter<ClientEvents> {
 
   constructor(url: string, options: ClientOptions) {
     super();
-    this.url = chatUrl(url, options.name, options.token);
+    this.#base = url;
+    this.#name = options.name;
+    this.#token = options.token;
+    this.#resume = options.resume ?? null;
+    this.url = chatUrl(url, options.name, options.token, this.#resume ?? undefined);
     this.#factory = options.socket;
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#reconnect = options.reconnect ?? true;
@@ -186,7 +200,9 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.#retryTimer = null;
     const gen = ++this.#generation;
     try {
-      this.#socket = this.#factory(this.url, {
+      // The name the broker gave last time, and the secret that proves it was ours.
+      const url = this.#user === '' ? this.url : chatUrl(this.#base, this.#token === undefined ? this.#user : this.#name, this.#token, this.#resume ?? undefined);
+      this.#socket = this.#factory(url, {
         open: () => {}, // open means nothing until the broker's welcome
         message: (text) => {
           if (gen === this.#generation) this.#onFrame(text);
@@ -203,6 +219,7 @@ export class HubbubClient extends Emitter<ClientEvents> {
   #onWelcome(ev: WelcomeEvent): void {
     this.#user = ev.user;
     this.#session = ev.session;
+    this.#resume = ev.resume ?? null;
     this.#attemptAtWelcome = this.#attempt;
     this.#welcomedAt = Date.now();
     this.#attempt = 0;
@@ -222,7 +239,8 @@ export class HubbubClient extends Emitter<ClientEvents> {
     this.#stopPing();
     for (const p of this.#inFlight.drain()) this.#orphan(p);
     for (const rec of this.#rooms.records()) rec.joinId = null;
-    const refused = code === CloseCode.kicked || code === CloseCode.policy;
+    // Replaced: a newer connection resumed this name; reconnecting would only take it back and forth.
+    const refused = code === CloseCode.kicked || code === CloseCode.replaced || code === CloseCode.policy;
     const retry = this.#reconnect && !refused && (this.#everOpen || this.#retryFirst);
     this.emit('disconnect', { code, reason, willReconnect: retry });
     if (!retry) {

@@ -84,6 +84,7 @@ class TerminalChat {
     client.on('state', (s) => this.#showState(s));
     client.on('welcome', (w) => {
       this.#sys(`connected as ${this.#name(w.user)}`);
+      if (w.asked !== undefined) this.#sys(`you are now ${this.#name(w.user)} (${printableName(w.asked)} was taken)`);
       this.#showState({ state: 'open', attempt: 0 });
     });
     client.on('disconnect', (d) => {

@@ -29,6 +29,7 @@ export const CloseCode = {
   actorFailed: 1011,
   slowConsumer: 1013,
   kicked: 4000,
+  replaced: 4001,
 } as const;
 
 /** Parses one server frame; null when it is not an event object (never throws). */

@@ -42,3 +42,5 @@ export const CLOSE_TOO_BIG = 1009;
 export const CLOSE_INTERNAL_ERROR = 1011;
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 export const CLOSE_KICKED = 4000;
+/** A newer connection presented this one's resume secret: the name went to it (the old one was half-open). */
+export const CLOSE_REPLACED = 4001;

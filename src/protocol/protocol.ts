@@ -29,7 +29,12 @@ export interface ProtocolFault {
 }
 
 export type ServerEvent =
-  | { type: 'welcome'; session: string; user: string; name?: string }
+  /**
+   * `resume`: the secret that gives this name back on a reconnect (`?resume=`), never shown to
+   * anyone else; absent with a token (the token is the credential). `asked`: the name asked
+   * for, when the broker gave another (it was taken).
+   */
+  | { type: 'welcome'; session: string; user: string; name?: string; resume?: string; asked?: string }
   | { type: 'joined'; room: string; users: string[]; count: number; recovered?: boolean; seq?: number; id?: OpId }
   | { type: 'left'; room: string; id?: OpId }
   | { type: 'presence'; room: string; user: string; event: 'join' | 'leave' }

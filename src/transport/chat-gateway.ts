@@ -47,7 +47,12 @@ export interface AskedIdentity {
   name: string | null;
   /** The token's rooms claim: what this user may read and write; null: the broker's room policy decides. */
   rooms: RoomRules | null;
+  /** `?resume=`: the secret of an earlier welcome, asking for its name back (no token only); null: none. */
+  resume: string | null;
 }
+
+/** Longest `?resume=` read: a secret is 24 characters; anything much longer is no secret of ours. */
+const MAX_RESUME_LENGTH = 64;
 
 export class ChatGateway implements SocketOwner {
   readonly #wss: WebSocketServer;
@@ -121,7 +126,11 @@ export class ChatGateway implements SocketOwner {
       return;
     }
     if (!this.guard.authenticates) {
-      handshake({ user: cleanUserName(url.searchParams.get('name')), verified: false, name: null, rooms: null });
+      const resume = url.searchParams.get('resume');
+      handshake({
+        user: cleanUserName(url.searchParams.get('name')), verified: false, name: null, rooms: null,
+        resume: resume !== null && resume !== '' && resume.length <= MAX_RESUME_LENGTH ? resume : null,
+      });
       return;
     }
     this.guard.identify(req, url).then(
@@ -134,7 +143,7 @@ export class ChatGateway implements SocketOwner {
         } else if (socket.destroyed || !this.#accepting) {
           socket.destroy(); // the client went, or shutdown began, while its token was checked
         } else {
-          handshake({ user: id.user, verified: true, name: id.name, rooms: id.rooms });
+          handshake({ user: id.user, verified: true, name: id.name, rooms: id.rooms, resume: null });
         }
       },
       (err: unknown) => {
@@ -163,6 +172,7 @@ export class ChatGateway implements SocketOwner {
     actor.verified = who.verified;
     actor.displayName = who.name;
     actor.rooms = who.rooms;
+    actor.resume = who.resume;
     ws.actor = actor;
     ws.owner = this; // from here on the socket's events come to onFrame, onSocketClosed, onSocketError
     this.heartbeat.add(ws);

@@ -102,7 +102,8 @@ export async function waitForStats(b: BrokerChild, cond: (s: BrokerStats) => boo
 
 async function runChild(): Promise<void> {
   const overrides = JSON.parse(process.argv[2] ?? '{}') as Partial<BrokerConfig>;
-  const broker = await Broker.start({ port: 0, host: '127.0.0.1', logger: createLogger(process.env.HUBBUB_LOG_LEVEL ?? 'silent'), ...overrides });
+  // A drop is a leave at once, as tests of other things expect; name-grace.test.ts sets a grace.
+  const broker = await Broker.start({ port: 0, host: '127.0.0.1', presenceGraceMs: 0, logger: createLogger(process.env.HUBBUB_LOG_LEVEL ?? 'silent'), ...overrides });
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on('message', (m: Request) => {
     if (m.type !== 'stats') return;

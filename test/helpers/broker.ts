@@ -17,7 +17,8 @@ export interface TestBroker {
 
 /** Starts a broker in this process; `overrides` win over the test defaults. */
 export async function startBroker(overrides: Partial<BrokerConfig> = {}): Promise<TestBroker> {
-  const broker = await Broker.start({ port: 0, host: '127.0.0.1', logger: createLogger('silent'), ...overrides });
+  // A drop is a leave at once, as tests of other things expect; name-grace.test.ts sets a grace.
+  const broker = await Broker.start({ port: 0, host: '127.0.0.1', presenceGraceMs: 0, logger: createLogger('silent'), ...overrides });
   return { broker, url: broker.url, wsUrl: wsUrlOf(broker.url) };
 }
 

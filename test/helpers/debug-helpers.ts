@@ -84,7 +84,8 @@ export class TestSocket {
 }
 
 export function startBroker(overrides: Partial<BrokerConfig> = {}): Promise<Broker> {
-  return Broker.start({ port: 0, host: '127.0.0.1', logger: createLogger('silent'), ...overrides });
+  // A drop is a leave at once, as tests of other things expect; name-grace.test.ts sets a grace.
+  return Broker.start({ port: 0, host: '127.0.0.1', presenceGraceMs: 0, logger: createLogger('silent'), ...overrides });
 }
 
 export function wsBase(broker: Broker): string {
