@@ -66,6 +66,8 @@ export class EventClient {
 export class Chatter {
   acks = 0;
   maxAckWaitMs = 0;
+  /** Each ack wait as [sent, acked] (Date.now()), to be judged by the broker's CPU in between. */
+  readonly waits: [number, number][] = [];
   #stop = false;
   #done: Promise<void> | null = null;
 
@@ -80,7 +82,9 @@ export class Chatter {
         const sentAt = Date.now();
         this.c.send({ op: 'send', room: this.room, text: `hello ${this.acks}`, id });
         cursor = await this.c.until((e) => e.type === 'ack' && e.id === id, 30_000, `ack ${id}`, cursor);
-        this.maxAckWaitMs = Math.max(this.maxAckWaitMs, Date.now() - sentAt);
+        const ackedAt = Date.now();
+        this.maxAckWaitMs = Math.max(this.maxAckWaitMs, ackedAt - sentAt);
+        this.waits.push([sentAt, ackedAt]);
         this.acks++;
       }
     })();
