@@ -13,7 +13,9 @@ import { nextEvent, within } from './helpers/client-waits.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 import { waitFor } from './helpers/wait.js';
 import { TerminalSession } from './helpers/terminal.js';
+import { launchChromium } from './helpers/chromium.js';
 
+const PAGE_WAIT = { timeout: 10_000 };
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 const FAST = { backoff: { initialMs: 20, maxMs: 200 } };
@@ -197,6 +199,44 @@ test('the terminal client says so in words when the name asked for was taken', a
   } finally {
     await term.kill();
     await holder.close();
+    await b.broker.close();
+  }
+});
+
+test('the chat page says the name was taken, and a reload keeps the name unseen by the room', async () => {
+  const b = await startBroker({ presenceGraceMs: LONG_GRACE_MS });
+  const holder = await TestClient.connect(b.wsUrl, 'erin');
+  const bob = await TestClient.connect(b.wsUrl, 'bob');
+  bob.send({ op: 'join', room: 'lobby' });
+  await bob.nextOf('joined', { room: 'lobby' });
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext()).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(b.url);
+    await page.fill('#name', 'erin');
+    await page.fill('#login-room', 'lobby');
+    await page.click('#login button');
+    await page.waitForSelector('#state[data-state="open"]', PAGE_WAIT);
+    const notice = await page.waitForSelector('#notice:has-text("you are now")', PAGE_WAIT);
+    const words = (await notice.textContent()) ?? '';
+    assert.match(words, /^you are now erin-[0-9a-f]{4} \(erin was taken\)$/);
+    const name = /erin-[0-9a-f]{4}/.exec(words)![0];
+    await bob.presenceOf('lobby', name, 'join');
+    await page.reload();
+    await page.waitForSelector('#state[data-state="open"]', PAGE_WAIT);
+    await page.waitForSelector(`#me:has-text("${name}")`, PAGE_WAIT);
+    await page.fill('#text', 'back after a reload');
+    await page.press('#text', 'Enter');
+    const heard = await bob.nextOf('message', { room: 'lobby', text: 'back after a reload' }, 10_000);
+    assert.is(heard.from, name, 'the same name after the reload');
+    assert.is(presenceAbout(bob, name).length, 1, 'the room saw the first join only: no leave, no second join');
+    assert.equal(errors, []);
+  } finally {
+    await browser.close();
+    await holder.close();
+    await bob.close();
     await b.broker.close();
   }
 });

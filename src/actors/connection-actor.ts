@@ -204,6 +204,11 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     this.#unregistered = true;
   }
 
+  /** Out of the registry already: its ops still in the supervisor's mailbox have no session to act for. */
+  get unregistered(): boolean {
+    return this.#unregistered;
+  }
+
   /** After a failure the supervisor stops it: the socket closes with 1011. */
   override onStop(reason: StopReason): void {
     this.#drop();

@@ -209,7 +209,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #handle(msg: SupervisorMsg): void {
     switch (msg.type) {
       case 'op':
-        if (msg.from.state !== 'open') return; // closing: its ops have no one to answer
+        // Closing, or replaced by a resume (still open until it reads its close): no one to answer.
+        if (msg.from.state !== 'open' || msg.from.unregistered) return;
         this.#op(msg.from, msg.op);
         return;
       case 'register':
