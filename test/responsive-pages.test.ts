@@ -2,8 +2,9 @@
 // (1280x800), in Chromium against a real broker: the page never scrolls
 // sideways, the controls are in view and nothing covers them, the room list is
 // a drawer behind a button on the phone, the inspector's actor panel sits
-// beside or below its table (never over it). Screenshots land in test/artifacts/
-// (gitignored) for a person to look at.
+// beside or below its table (never over it), and the state machine's edge
+// labels each have a box of their own, readable, crossed by no other arrow.
+// Screenshots land in test/artifacts/ (gitignored) for a person to look at.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,7 +159,7 @@ for (const size of SIZES) {
     }
   });
 
-  test(`inspector at ${sizeName(size)}: no sideways scroll, the actor panel ${narrow ? 'below' : 'beside'} the table`, async () => {
+  test(`inspector at ${sizeName(size)}: no sideways scroll, the actor panel ${narrow ? 'below' : 'beside'} the table, edge labels apart`, async () => {
     const zoe = await chatClient(tb.broker, `zoe${size.width}`, 'lobby');
     const page = await openPage(size);
     try {
@@ -178,6 +179,50 @@ for (const size of SIZES) {
       const table = await visibleBox(page, '#actors');
       const panel = await visibleBox(page, '#detail');
       assert.not.ok(intersect(table, panel), `the actor panel ${JSON.stringify(panel)} overlaps the table ${JSON.stringify(table)}`);
+
+      // Every edge label has a box of its own: apart from the others, off the states, inside the drawing.
+      const drawing = await page.evaluate(() => {
+        const box = (el: Element) => {
+          const r = el.getBoundingClientRect();
+          return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        };
+        return {
+          svg: box(document.querySelector('#machine svg') as Element),
+          labels: [...document.querySelectorAll('#machine .edge-label')].map((el) => {
+            const text = (el.matches('text') ? el : el.querySelector('text')) as Element;
+            const lines = [...text.querySelectorAll('tspan')];
+            const each = text.getBoundingClientRect().height / Math.max(1, lines.length);
+            const edge = el.getAttribute('data-edge') ?? '';
+            return { text: lines.map((l) => l.textContent).join(' / ') || (text.textContent ?? ''), edge, lineHeight: each, ...box(el) };
+          }),
+          // Each arrow as points 2 px apart, in the page's coordinates.
+          edges: [...document.querySelectorAll<SVGPathElement>('#machine path.edge')].map((p) => {
+            const m = p.getScreenCTM() as DOMMatrix;
+            const points: { x: number; y: number }[] = [];
+            for (let d = 0, total = p.getTotalLength(); d <= total; d += 2) {
+              const q = p.getPointAtLength(d);
+              points.push({ x: m.a * q.x + m.c * q.y + m.e, y: m.b * q.x + m.d * q.y + m.f });
+            }
+            return { edge: p.getAttribute('data-edge') ?? '', points };
+          }),
+          states: [...document.querySelectorAll('#machine g.state rect')].map(box),
+        };
+      });
+      assert.ok(drawing.labels.length >= 5, `the connection machine's edges are labelled (${drawing.labels.length} labels)`);
+      drawing.labels.forEach((a, i) => {
+        assert.ok(a.left >= drawing.svg.left - 0.5 && a.right <= drawing.svg.right + 0.5 && a.top >= drawing.svg.top - 0.5 && a.bottom <= drawing.svg.bottom + 0.5,
+          `label "${a.text}" lies inside the drawing`);
+        // Readable: each line of a label is drawn at least 10 px tall (a 9 px font, about), whatever the panel's width.
+        assert.ok(a.lineHeight >= 10, `label "${a.text}" has lines ${a.lineHeight.toFixed(1)} px tall`);
+        for (const b of drawing.labels.slice(i + 1)) assert.not.ok(intersect(a, b), `labels "${a.text}" and "${b.text}" overlap`);
+        for (const s of drawing.states) assert.not.ok(intersect(a, s), `label "${a.text}" overlaps a state`);
+        // An arrow may run into its own label (its box hides the line there), never through another's.
+        for (const e of drawing.edges) {
+          if (e.edge !== '' && e.edge === a.edge) continue;
+          const through = e.points.find((p) => p.x > a.left + 1 && p.x < a.right - 1 && p.y > a.top + 1 && p.y < a.bottom - 1);
+          assert.is(through, undefined, `the arrow ${e.edge || '(unnamed)'} runs through label "${a.text}"`);
+        }
+      });
 
       await page.locator('#kick').scrollIntoViewIfNeeded();
       await assertReachable(page, '#kick', 'the actor panel scrolled into view');
