@@ -5,6 +5,7 @@
 // frame, and a stranger tries the held name with a wrong secret.
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
+import WebSocket from 'ws';
 import * as assert from 'uvu/assert';
 import { connect, type HubbubClient } from '../src/client/index.js';
 import { startBroker, type TestBroker } from './helpers/broker.js';
@@ -170,6 +171,19 @@ test('a client that closes on purpose leaves at once; with the grace off, a drop
     } finally {
       await done();
     }
+  }
+});
+
+test('a plain-text (/ws/text) client cannot resume, so its drop is a leave at once', async () => {
+  const { b, bob, done } = await scene(LONG_GRACE_MS);
+  const text = new WebSocket(`${b.wsUrl}/text?room=lobby&name=tex`);
+  try {
+    await bob.presenceOf('lobby', 'tex', 'join');
+    text.terminate();
+    await bob.presenceOf('lobby', 'tex', 'leave', 5000);
+    assert.is(b.broker.supervisor.heldNames, 0);
+  } finally {
+    await done();
   }
 });
 

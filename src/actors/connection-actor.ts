@@ -97,6 +97,11 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
    * shown by the debug channel.
    */
   resume: string | null = null;
+  /**
+   * Whether its client can see a welcome, and so come back with its secret; false for the
+   * plain-text gateway, whose drops are leaves at once (nothing to hold them for).
+   */
+  resumable = true;
   /** What this connection may read and write (its token's rooms claim); null: the broker's room policy. */
   rooms: RoomRules | null = null;
   snapshot: ConnectionSnapshot = INITIAL_CONNECTION_SNAPSHOT;

@@ -299,7 +299,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = addSession(this.state, actor, name, key, held?.owner);
     if (held !== undefined) this.#grace.resume(key);
     // A token's user needs no secret to come back: the token is the credential.
-    this.#scheduler.send(actor, actor.verified
+    this.#scheduler.send(actor, actor.verified || !actor.resumable
       ? { type: 'registered', user: name }
       : { type: 'registered', user: name, resume: this.#grace.mint(key) }, true);
   }
@@ -335,7 +335,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const key = keyOf(before, actor);
     const { state, left, gone } = removeSession(before, actor);
     this.state = state;
-    const held = gone !== null && !this.#quiescing && (replaced || dropped(actor))
+    const held = gone !== null && !this.#quiescing && (replaced || (dropped(actor) && (actor.verified || actor.resumable)))
       && this.#grace.hold(gone.key, actor.user, gone.owner, left, replaced);
     for (const name of left) {
       this.#recoveries.end(actor.id, trieGet(before.rooms, name));

@@ -94,7 +94,9 @@ export class TextGateway {
 
   #accept(ws: TextSocket, who: AskedIdentity, room: string): void {
     ws.room = room;
-    const actor = this.#chat.adopt(ws, who, 't');
+    // No welcome reaches a plain-text client: it has no resume secret to present or to be given.
+    const actor = this.#chat.adopt(ws, { ...who, resume: null }, 't');
+    actor.resumable = false;
     // Held by the actor until it is registered, then handled before anything the client sends.
     this.#chat.scheduler.send(actor, JOIN_PLACE, true);
   }
