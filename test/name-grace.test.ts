@@ -85,6 +85,7 @@ test('after the grace the room is told the leave, not before; meanwhile the user
     await dropped;
     // The broker saw the drop (its session is gone) and holds the name.
     await waitHeld(b);
+    assert.match(await metricsOf(b), /^hubbub_presence_held 1$/m, '/metrics counts the hold');
     bob.send({ op: 'who', room: 'lobby', id: 'w1' });
     const who = await bob.nextOf('who', { id: 'w1' });
     assert.ok((who.users as string[]).includes('alice'), 'alice is still listed during the grace');
@@ -254,6 +255,10 @@ test('the chat page says the name was taken, and a reload keeps the name unseen 
     await b.broker.close();
   }
 });
+
+async function metricsOf(b: TestBroker): Promise<string> {
+  return (await fetch(`${b.url}metrics`)).text();
+}
 
 function welcomeOf(c: TestClient): Frame {
   const w = c.received.find((f) => f.type === 'welcome');

@@ -59,7 +59,7 @@ export interface MetricsSources {
   /** The HTTP edge: sockets it closed before any request was served. */
   http: { readonly headersTimedOut: number; readonly openConnections: number };
   /** The supervisor's health: its backplane link and its own handler failures. */
-  supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number };
+  supervisor: { readonly backplaneUp: boolean; readonly handlerErrors: number; readonly heldNames: number };
   /** Room histories kept in this process (memory backplane); null where they are kept elsewhere. */
   history?: HistoryStats | null;
 }
@@ -124,6 +124,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
     return s.runQueue + s.globalQueue + (s.runnext ? 1 : 0);
   });
   gauge('hubbub_backplane_up', '1 while the backplane link is up; 0 while Redis is away and only local rooms are served.', () => (supervisor.backplaneUp ? 1 : 0));
+  gauge('hubbub_presence_held', 'Users whose connection dropped, held in the presence grace (name taken, still listed) until they come back or it ends.', () => supervisor.heldNames);
   counter('hubbub_supervisor_errors_total', 'Supervisor handler exceptions (each logged, its culprit stopped); 0 in a healthy broker.', () => supervisor.handlerErrors);
   counter('hubbub_actor_messages_total', 'Messages handled by actors.', () => scheduler.stats().messages);
   counter('hubbub_actor_failures_total', 'Actor handlers that threw (each stopped that actor alone).', () => scheduler.stats().failures);
