@@ -127,7 +127,6 @@ for (const size of SIZES) {
         await assertReachable(page, '#rooms li[data-room="lobby"]', 'the drawer open');
         await assertReachable(page, '#join-room', 'the drawer open');
         await assertNoOverflow(page, 'the drawer open');
-        await page.screenshot({ path: join(ARTIFACTS, `chat-${sizeName(size)}-drawer.png`) });
         await toggle.click();
         await rooms.waitFor({ state: 'hidden', ...WAIT });
         assert.is(await toggle.getAttribute('aria-expanded'), 'false');
@@ -154,6 +153,37 @@ for (const size of SIZES) {
       await assertReachable(page, '#text', 'after long lines');
       await assertReachable(page, '#composer button', 'after long lines');
       await page.screenshot({ path: join(ARTIFACTS, `chat-${sizeName(size)}.png`) });
+
+      // A room name as long as names go (64 characters, no space) wraps in the list and is cut short in the bar.
+      const room = `${'longroomname'.repeat(5)}abcd`;
+      await page.fill('#text', `/join ${room}`);
+      await page.press('#text', 'Enter');
+      await page.waitForSelector(`#rooms li[data-room="${room}"].active`, { state: 'attached', ...WAIT });
+      await assertNoOverflow(page, 'in a room with a 64-character name');
+      if (narrow) {
+        const bar = await page.$eval('#roombar', (b) => ({ scroll: b.scrollWidth, client: b.clientWidth }));
+        assert.ok(bar.scroll <= bar.client, `the room bar scrolls sideways (${bar.scroll} px in ${bar.client})`);
+        await toggle.click();
+        await rooms.waitFor({ state: 'visible', ...WAIT });
+        await assertNoOverflow(page, 'the drawer open on a 64-character room name');
+        await page.screenshot({ path: join(ARTIFACTS, `chat-${sizeName(size)}-drawer.png`) });
+        await assertReachable(page, `#rooms li[data-room="${room}"]`, 'the drawer open on a 64-character room name');
+        // With the list folded away, the button says when another room has something new.
+        const ann = await chatClient(tb.broker, `ann${size.width}`, 'lobby');
+        try {
+          ann.send({ op: 'send', room: 'lobby', text: 'psst', id: 'psst' });
+          await page.locator('#rooms-toggle.unread').waitFor(WAIT);
+          await page.click('#rooms li[data-room="lobby"]');
+          await rooms.waitFor({ state: 'hidden', ...WAIT });
+          await page.waitForSelector('#messages li.msg .text:text-is("psst")', WAIT);
+          await page.locator('#rooms-toggle.unread').waitFor({ state: 'detached', ...WAIT });
+          assert.is(await page.textContent('#room-title'), '#lobby', 'the bar names the room on show');
+        } finally {
+          ann.close();
+        }
+      } else {
+        await assertReachable(page, `#rooms li[data-room="${room}"]`, 'a 64-character room name');
+      }
     } finally {
       await page.context().close();
     }
