@@ -12,6 +12,7 @@ import { startBroker, type TestBroker } from './helpers/broker.js';
 import { TestClient, isPresence, type Frame } from './helpers/client.js';
 import { nextEvent, within } from './helpers/client-waits.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
+import { redisBackplane, RedisServer } from './helpers/redis.js';
 import { waitFor } from './helpers/wait.js';
 import { TerminalSession } from './helpers/terminal.js';
 import { launchChromium } from './helpers/chromium.js';
@@ -185,6 +186,37 @@ test('a plain-text (/ws/text) client cannot resume, so its drop is a leave at on
     assert.is(b.broker.supervisor.heldNames, 0);
   } finally {
     await done();
+  }
+});
+
+test('with Redis the grace is per node: a resume landing on another node is a new connection there; the first node tells the leave after its grace', async () => {
+  const graceMs = 1000;
+  const redis = await RedisServer.start();
+  const a = await startBroker({ backplane: redisBackplane(redis.url), presenceGraceMs: graceMs });
+  const b = await startBroker({ backplane: redisBackplane(redis.url), presenceGraceMs: graceMs });
+  try {
+    const bob = await TestClient.connect(b.wsUrl, 'bob');
+    bob.send({ op: 'join', room: 'lobby' });
+    await bob.nextOf('joined', { room: 'lobby' });
+    const alice = await TestClient.connect(a.wsUrl, 'alice');
+    alice.send({ op: 'join', room: 'lobby' });
+    await alice.nextOf('joined', { room: 'lobby' });
+    await bob.presenceOf('lobby', 'alice', 'join');
+    const secret = welcomeOf(alice).resume as string;
+    const start = Date.now();
+    alice.ws.terminate();
+    await waitHeld(a);
+    const elsewhere = await TestClient.connect(`${b.wsUrl}?name=alice&resume=${encodeURIComponent(secret)}`, null);
+    assert.match(elsewhere.user, /^alice-[0-9a-f]{4}$/, 'node B does not know the secret, and node A holds the name');
+    assert.is(welcomeOf(elsewhere).asked, 'alice');
+    await bob.presenceOf('lobby', 'alice', 'leave', graceMs + 10_000);
+    assert.ok(Date.now() - start >= graceMs, 'the leave came after node A\'s grace');
+    await elsewhere.close();
+    await bob.close();
+  } finally {
+    await a.broker.close();
+    await b.broker.close();
+    await redis.dispose();
   }
 });
 
