@@ -15,7 +15,16 @@ function grace(graceMs: number, maxHeld = 100): { g: PresenceGrace; ended: [stri
     requestExpiry: () => wake?.(),
     ended: (key, hold) => ended.push([key, { ...hold, rooms: new Set(hold.rooms) }]),
   }, graceMs, maxHeld);
-  const due = (): Promise<void> => new Promise((resolve) => { wake = () => { wake = null; g.expire(); resolve(); }; });
+  // A timer may fire a millisecond before Date.now() says the hold is due: expire() then re-arms, and this waits on.
+  const due = (): Promise<void> => new Promise((resolve) => {
+    wake = () => {
+      const before = ended.length;
+      g.expire();
+      if (ended.length === before) return;
+      wake = null;
+      resolve();
+    };
+  });
   return { g, ended, due };
 }
 
