@@ -10,7 +10,7 @@ import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
-  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, REPLY_CHARGE_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
@@ -47,6 +47,8 @@ export interface BrokerConfig {
   presenceChargeMembers: number;
   /** A dropped user's presence and name are held this long before its leave is told, ms; 0: off (presence-grace.ts). */
   presenceGraceMs: number;
+  /** A history page, replay or who list costs one rate-limit token more per this many bytes; 0: off. */
+  replyChargeBytes: number;
   shutdownTimeoutMs: number;
   /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
   jwtSecret: string | null;
@@ -110,6 +112,7 @@ export function defaultConfig(): BrokerConfig {
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     presenceChargeMembers: PRESENCE_CHARGE_MEMBERS,
     presenceGraceMs: PRESENCE_GRACE_MS,
+    replyChargeBytes: REPLY_CHARGE_BYTES,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     jwtSecret: null,
     allowedOrigins: null,
@@ -179,6 +182,7 @@ export class Broker {
       presenceGraceMs: config.presenceGraceMs,
       // Each held name stands for a connection that may come back: no more of them than connections.
       maxHeldNames: config.maxConns > 0 ? config.maxConns : MAX_HELD_NAMES,
+      replyChargeBytes: config.replyChargeBytes,
       roomPolicy: config.roomPolicy ?? undefined,
       maxRoomsPerConn: config.maxRoomsPerConn,
       exactUserIds: config.jwtSecret !== null,

@@ -101,6 +101,14 @@ export const PRESENCE_MS_PER_MEMBER = 0.25;
  * worth): a member flapping in a room of 400 pays 8 tokens a change, not 1.
  */
 export const PRESENCE_CHARGE_MEMBERS = 50;
+/**
+ * A reply the supervisor builds for one connection (a `history` page, a
+ * replay, a `who` list) costs it one more rate-limit token per this many
+ * bytes: 100 stored 16 KB messages (1.6 MB) cost 200 tokens, a fifth of a
+ * second at the default rate. The work an op makes is paid by whoever asks for
+ * it, as BEAM counts reductions, not calls.
+ */
+export const REPLY_CHARGE_BYTES = 1024;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

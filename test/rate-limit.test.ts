@@ -56,18 +56,18 @@ Unit('charge: work beyond the frame puts the bucket in debt, at most one burst d
   const rl = new RateLimit(10, 5, () => clock.t);
   const m = bucket();
   rl.fill(m);
-  rl.charge(m, 3);
+  rl.charge(m, 3, 'presence');
   assert.is(rl.take(m), true);
   assert.is(rl.take(m), true);
   assert.is(rl.take(m), false, '5 tokens less 3 charged: two frames');
-  rl.charge(m, 100);
+  rl.charge(m, 100, 'reply');
   assert.is(m.rlTokens, -5000, 'a debt of at most one burst');
   assert.is(rl.msUntil(m, 1), 600, 'the debt and one token, at 10 a second');
   clock.t += 599;
   assert.is(rl.take(m), false);
   clock.t += 1;
   assert.is(rl.take(m), true);
-  assert.is(rl.charged, 103);
+  assert.equal(rl.charged, { presence: 3, reply: 100 });
 });
 
 Unit('rejects a policy it cannot store as int32 thousandths', () => {

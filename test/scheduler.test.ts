@@ -83,6 +83,21 @@ test('a flooding actor yields after its budget so another runs', () => {
   assert.ok(s.stats().budgetYields > 0);
 });
 
+test('yieldTurn ends the turn after the message in hand: the actor it woke runs before its next one', () => {
+  const { s, log, drain } = harness();
+  const receiver = new TestActor('rx', recorder(log));
+  const asker = new TestActor('asker', (_self, msg) => {
+    log.push(`asker:${msg}`);
+    s.send(receiver, msg);
+    if (msg.startsWith('costly')) s.yieldTurn();
+  });
+  s.yieldTurn(); // outside a turn: nothing
+  for (const m of ['costly1', 'cheap', 'costly2', 'after']) s.send(asker, m);
+  drain();
+  assert.equal(log, ['asker:costly1', 'rx:costly1', 'asker:cheap', 'asker:costly2', 'rx:cheap', 'rx:costly2', 'asker:after', 'rx:after']);
+  assert.is(asker.turns, 3);
+});
+
 test('the global queue is not starved by actors that keep the ring busy', () => {
   const { s, clock, deferred, log } = harness({ sliceBudgetMs: 10 });
   // Two actors that always have work: each turn resends to itself, so the ring never empties.

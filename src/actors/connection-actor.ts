@@ -314,6 +314,13 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
       const { scheduler, supervisor } = this.env;
       const full = supervisor.mailbox.size >= supervisor.mailbox.capacity;
       scheduler.send(supervisor, { type: 'op', from: this, op }, true);
+      // An op whose cost the supervisor charges to this connection once it
+      // knows it (presence fan-out, reply bytes: see Supervisor#charge): the
+      // turn ends here so that the supervisor runs, and the charge is in the
+      // bucket, before this connection's next frame is looked at. Without it a
+      // client's pipelined burst of expensive ops all passed in one turn, each
+      // a charge too late to hold back the next.
+      if (op.op !== 'send' && op.op !== 'dm') scheduler.yieldTurn();
       if (full) {
         scheduler.send(supervisor, { type: 'notify', actor: this }, true);
         this.#hold = SUPERVISOR_FULL;

@@ -35,12 +35,15 @@ export interface Metered {
 
 const MILLI = 1000;
 
+/** What a charge pays for (metrics count them apart). */
+export type ChargeFor = 'presence' | 'reply';
+
 export class RateLimit {
   /** Frames that found no token and waited, and times a connection's reading was paused for it (read by /metrics). */
   held = 0;
   pauses = 0;
-  /** Tokens charged for work beyond the frame itself (charge()). */
-  charged = 0;
+  /** Tokens charged for work beyond the frame itself (charge()), by what the work was: presence fan-out, reply bytes. */
+  readonly charged: Record<ChargeFor, number> = { presence: 0, reply: 0 };
   readonly #cap: number;
 
   constructor(
@@ -80,10 +83,10 @@ export class RateLimit {
    * presence fan-out): the bucket may go into debt, by at most one burst, and
    * the connection's next frames wait until it is paid back.
    */
-  charge(m: Metered, n: number): void {
+  charge(m: Metered, n: number, paysFor: ChargeFor): void {
     const tokens = this.#refill(m) - Math.min(n, this.burst) * MILLI;
     m.rlTokens = Math.max(tokens, -this.#cap);
-    this.charged += n;
+    this.charged[paysFor] += n;
   }
 
   /** ms until `n` tokens (at most the burst) are in the bucket; at least 1. */

@@ -13,9 +13,9 @@ import type { StoredMessage } from '../backplane/backplane.js';
 /**
  * The newest of `messages` (oldest first) whose payloads fit in `maxBytes`
  * (and, as frames of their own, in `maxCount`), always at least one, and
- * whether any were left out.
+ * whether any were left out; `bytes`: their payloads' length.
  */
-export function fitReplay(messages: StoredMessage[], maxBytes: number, maxCount = Infinity): { messages: StoredMessage[]; cut: boolean } {
+export function fitReplay(messages: StoredMessage[], maxBytes: number, maxCount = Infinity): { messages: StoredMessage[]; cut: boolean; bytes: number } {
   let bytes = 0;
   let from = messages.length;
   while (from > 0) {
@@ -25,5 +25,5 @@ export function fitReplay(messages: StoredMessage[], maxBytes: number, maxCount 
     bytes = next;
     from--;
   }
-  return from === 0 ? { messages, cut: false } : { messages: messages.slice(from), cut: true };
+  return from === 0 ? { messages, cut: false, bytes } : { messages: messages.slice(from), cut: true, bytes };
 }

@@ -99,7 +99,7 @@ export interface SchedulerStats {
   runnext: boolean;
   ticks: number;
   slices: number;
-  /** Turns that ended because an actor spent its message budget. */
+  /** Turns that ended with messages left: the actor spent its message budget or called yieldTurn. */
   budgetYields: number;
   /** Slices that ended because the time budget ran out with work left. */
   sliceYields: number;
@@ -142,6 +142,8 @@ export class Scheduler {
   #runnextStreak = 0;
   readonly #globalQueue = new Ring<AnyActor>(Infinity);
   #current: AnyActor | null = null;
+  /** The running actor asked to end its turn after the message it is handling (yieldTurn). */
+  #yieldAsked = false;
   #scheduled = false;
   #failureHandler: FailureHandler | null = null;
   #observer: ActorObserver | null = null;
@@ -235,6 +237,19 @@ export class Scheduler {
       this.#ready(to);
     }
     return true;
+  }
+
+  /**
+   * Ends the running actor's turn after the message it is handling, as if its
+   * budget were spent: it goes to the tail of the ring with the rest of its
+   * mailbox. Called by a handler that has just sent work whose cost is only
+   * known once its receiver has run (a connection's `history`, whose reply the
+   * supervisor charges to the connection): the receiver runs first, so the
+   * charge is in place before the actor's next message is looked at. A call
+   * from outside a turn does nothing.
+   */
+  yieldTurn(): void {
+    if (this.#current !== null) this.#yieldAsked = true;
   }
 
   /**
@@ -387,15 +402,17 @@ export class Scheduler {
           throw new InjectedFault(`injected fault in ${actor.id}`);
         }
         actor.handle(msg);
-        if (actor.dead) break;
+        if (actor.dead || this.#yieldAsked) break;
       }
     } catch (error) {
+      this.#yieldAsked = false;
       this.#current = null;
       s.messages += n;
       this.#fail(actor, error);
       return;
     }
     this.#current = null;
+    this.#yieldAsked = false;
     s.messages += n;
     const ms = this.#now() - start;
     if (ms > this.#slowHandlerMs) {

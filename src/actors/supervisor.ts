@@ -35,7 +35,8 @@
 // whose op triggered it is stopped as above and the broker goes on.
 import type { Logger } from 'pino';
 import {
-  CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, MAX_HELD_NAMES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, SUPERVISOR_BUDGET,
+  CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, MAX_HELD_NAMES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, REPLY_CHARGE_BYTES,
+  SUPERVISOR_BUDGET,
 } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
@@ -76,6 +77,8 @@ export interface SupervisorOptions extends PresenceOptions {
   presenceGraceMs?: number;
   /** Names held in grace at once; past it the oldest hold ends early. */
   maxHeldNames?: number;
+  /** A history page, replay or who list costs its reader one rate-limit token more per this many bytes; 0: free. */
+  replyChargeBytes?: number;
 }
 
 const FLUSH_PRESENCE: SupervisorMsg = { type: 'flush-presence' };
@@ -112,6 +115,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   readonly #maxRooms: number;
   readonly #maxReplayBytes: number;
   readonly #maxReplayFrames: number;
+  readonly #replyChargeBytes: number;
   readonly #calls = new ServerCalls();
 
   constructor(scheduler: Scheduler, log: Logger, backplane: Backplane, options: SupervisorOptions = {}) {
@@ -128,6 +132,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.#maxRooms = options.maxRoomsPerConn ?? MAX_ROOMS_PER_CONN;
     this.#maxReplayBytes = options.maxReplayBytes ?? Math.floor(MAX_OUTBOX_BYTES / 2);
     this.#maxReplayFrames = options.maxReplayFrames ?? Math.floor(MAX_OUTBOX_FRAMES / 2);
+    this.#replyChargeBytes = options.replyChargeBytes ?? REPLY_CHARGE_BYTES;
     this.#names = new Names({
       registered: (key) => trieGet(this.state.users, key) !== undefined || this.#grace.held(key) !== undefined,
       resume: (actor, key) => this.#resume(actor, key),
@@ -394,10 +399,12 @@ export class Supervisor extends Actor<SupervisorMsg> {
           this.#backplane.who(op.room, requester(from, op.id)); // others may have members we do not see
           return;
         }
-        from.peer.deliver(encode(withId({
+        const list = encode(withId({
           type: 'who', room: op.room,
           users: room === undefined ? [] : this.#view.users(room), count: room === undefined ? 0 : this.#view.count(room),
-        }, op.id)));
+        }, op.id));
+        from.peer.deliver(list);
+        this.#chargeReply(from, list.payload.length);
         return;
       }
     }
@@ -510,12 +517,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const fit = fitReplay(result.messages, this.#maxReplayBytes, this.#maxReplayFrames);
     if (fit.cut) result = { messages: fit.messages, latest: result.latest, recovered: false };
     this.#recoveries.finish(actor, room, result, () => this.#view.joined(room, who.id, result));
+    this.#chargeReply(actor, fit.bytes);
   }
 
   #historyReply(who: Requester, roomName: string, result: HistoryResult): void {
+    const actor = this.#actor(who);
+    if (actor === undefined) return;
     const fit = fitReplay(result.messages, this.#maxReplayBytes);
     // The stored events are JSON already: spliced in rather than parsed and re-encoded.
-    this.#actor(who)?.peer.deliver(encodeHistory(roomName, fit.messages, result.latest, who.id, fit.cut));
+    actor.peer.deliver(encodeHistory(roomName, fit.messages, result.latest, who.id, fit.cut));
+    this.#chargeReply(actor, fit.bytes);
   }
 
   #leave(from: ConnectionActor, roomName: string, id: OpId | undefined): void {
@@ -536,10 +547,22 @@ export class Supervisor extends Actor<SupervisorMsg> {
     } else this.#backplane.interest(roomName, false);
   }
 
+  /**
+   * A reply built for one reader is paid for by it, by its size: pipelined
+   * `history` pages cost their author a fifth of a second each at the default
+   * rate, not one frame's token (the connection's turn ends after such an op,
+   * so the charge lands before its next frame is dispatched).
+   */
+  #chargeReply(reader: ConnectionActor, bytes: number): void {
+    if (this.#replyChargeBytes === 0) return;
+    const tokens = Math.floor(bytes / this.#replyChargeBytes);
+    if (tokens > 0) reader.env.rateLimit?.charge(reader, tokens, 'reply');
+  }
+
   /** A join or leave is paid for by its author in rate-limit tokens, by the presence fan-out it makes. */
   #charge(from: ConnectionActor, room: Room): void {
     const tokens = this.#presence.cost(room);
-    if (tokens > 0) from.env.rateLimit?.charge(from, tokens);
+    if (tokens > 0) from.env.rateLimit?.charge(from, tokens, 'presence');
   }
 
   #dm(from: ConnectionActor, to: string, text: string, id: OpId | undefined): void {
@@ -680,10 +703,15 @@ export class Supervisor extends Actor<SupervisorMsg> {
       case 'room-list':
         this.#calls.settle(msg.who, 200, JSON.stringify({ rooms: msg.rooms }));
         return;
-      case 'members':
+      case 'members': {
         if (this.#calls.settle(msg.who, 200, JSON.stringify({ room: msg.room, users: msg.users, count: msg.count }))) return;
-        this.#actor(msg.who)?.peer.deliver(encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id)));
+        const reader = this.#actor(msg.who);
+        if (reader === undefined) return;
+        const list = encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id));
+        reader.peer.deliver(list);
+        this.#chargeReply(reader, list.payload.length);
         return;
+      }
     }
   }
 

@@ -19,13 +19,17 @@
 //            -> {received: number, seqs: number[], texts: string[], missing: number}
 //   closed   {timeoutMs} waits until every client's socket is closed
 //            -> {closed: number, codes: {[code]: count}}
+//   flood    {op, reply, lanes, ms} every client sends `op` (given an id) with
+//            `lanes` in flight, sending the next on each frame that starts with
+//            `reply`, until `ms` have passed
+//            -> {served: number, closed: number} (replies counted, clients closed meanwhile)
 //   exit     -> {} then terminates what is left and exits
 // Every reply also carries `bytes`: what the clients received, by frame type.
 import WebSocket from 'ws';
 import { BIG_ROOM_THRESHOLD } from '../../src/constants.js';
 
 interface Command {
-  cmd: 'open' | 'presence' | 'send' | 'message' | 'closed' | 'exit';
+  cmd: 'open' | 'presence' | 'send' | 'message' | 'closed' | 'flood' | 'exit';
   [k: string]: unknown;
 }
 
@@ -51,6 +55,8 @@ const closeCodes: Record<number, number> = {};
 const bytes = { joined: 0, presence: 0, batch: 0, message: 0, other: 0 };
 /** Re-checked after every frame while a command waits for a condition. */
 let waiting: (() => void) | null = null;
+/** While a flood runs: the head of its replies and what to do on one. */
+let flooding: { reply: string; onReply: (i: number) => void } | null = null;
 
 function reply(cmd: string, body: object): void {
   process.send!({ cmd, bytes, ...body });
@@ -62,7 +68,10 @@ function note(error: string): void {
 
 function onFrame(i: number, data: Buffer): void {
   const head = data.toString('latin1', 0, Math.min(data.length, 48));
-  if (head.startsWith(PRESENCE_SINGLE)) {
+  if (flooding !== null && head.startsWith(flooding.reply)) {
+    bytes.other += data.length;
+    flooding.onReply(i);
+  } else if (head.startsWith(PRESENCE_SINGLE)) {
     if (data.includes('"event":"batch"')) {
       bytes.batch += data.length;
       const m = /"count":(\d+)\}$/.exec(data.toString('latin1', Math.max(0, data.length - 32)));
@@ -154,6 +163,31 @@ function open(c: Command): void {
   for (let k = 0; k < window; k++) launch();
 }
 
+/** Every open client keeps `lanes` copies of `op` in flight for `ms`; counts the replies. */
+function flood(c: Command): void {
+  const op = c.op as Record<string, unknown>;
+  const until = Date.now() + (c.ms as number);
+  const closedBefore = closedCount;
+  let served = 0;
+  let sent = 0;
+  const fire = (i: number): void => {
+    const ws = clients[i];
+    if (Date.now() < until && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ ...op, id: `f${sent++}` }));
+  };
+  flooding = {
+    reply: c.reply as string,
+    onReply: (i) => {
+      served++;
+      fire(i);
+    },
+  };
+  for (let i = 0; i < clients.length; i++) for (let k = 0; k < (c.lanes as number); k++) fire(i);
+  setTimeout(() => {
+    flooding = null;
+    reply('flood', { served, closed: closedCount - closedBefore });
+  }, c.ms as number);
+}
+
 /** Replies once `done()` holds, or at the deadline with whatever was reached. */
 function until(done: () => boolean, timeoutMs: number, answer: () => void): void {
   const finish = (): void => {
@@ -188,6 +222,9 @@ process.on('message', (c: Command) => {
     case 'closed':
       until(() => closedCount === clients.length, c.timeoutMs as number, () =>
         reply('closed', { closed: closedCount, codes: closeCodes }));
+      break;
+    case 'flood':
+      flood(c);
       break;
     case 'exit':
       for (const ws of clients) ws.terminate();

@@ -1,0 +1,105 @@
+// The supervisor is one actor that every room op passes through, so an op that
+// makes it work hard (a history page of a room's whole 1 MiB, a replay, a long
+// `who` list) is paid for by the connection that asks: its reply's bytes are
+// charged to its rate-limit tokens (--reply-charge-bytes), and its turn ends
+// after such an op so the charge lands before its next frame. Here clients in
+// another process flood history pages while a bystander measures its own
+// send -> ack, which crosses the same supervisor, quiet and under the flood,
+// in the same run: ratios, not absolute times.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RATE_LIMIT_BURST, RATE_LIMIT_PER_S, REPLY_CHARGE_BYTES } from '../src/constants.js';
+import { startBroker } from './helpers/broker.js';
+import { spawnBrokerChild } from './helpers/broker-child.js';
+import { attackBound, Bystander } from './helpers/bystander.js';
+import { TestClient } from './helpers/client.js';
+import { httpRequest, metricSamples } from './helpers/http.js';
+import { LoadProcess } from './helpers/load-process.js';
+import { RawClient, textFrame } from './helpers/ws-frames.js';
+
+const READERS = 8;
+const FLOOD_MS = 4000;
+/** 16,000 one-byte characters: 70 of them are more than a room keeps (1 MiB), so a page is the whole 1 MiB. */
+const TEXT = 'h'.repeat(16_000);
+
+const Fair = suite('fair supervisor');
+
+Fair(`${READERS} connections flooding 1 MiB history pages pay for them in tokens; a bystander's send -> ack barely moves`, async () => {
+  const broker = await spawnBrokerChild({});
+  const load = new LoadProcess('history readers');
+  try {
+    const filler = await TestClient.connect(broker.wsUrl, 'archivist');
+    filler.send({ op: 'join', room: 'archive', id: 'j' });
+    await filler.nextOf('joined', { room: 'archive' });
+    for (let i = 0; i < 70; i++) filler.send({ op: 'send', room: 'archive', text: TEXT, id: `a${i}` });
+    await filler.nextOf('ack', { id: 'a69' }, 20_000);
+    await filler.close();
+
+    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
+    const quiet = await by.quietPercentiles(200);
+    const opened = await load.request<{ joined: number; errors: string[] }>('open', {
+      url: broker.wsUrl, count: READERS, room: 'archive', prefix: 'reader', concurrency: READERS, total: READERS, timeoutMs: 10_000,
+    }, 15_000);
+    assert.is(opened.joined, READERS, opened.errors.join('; '));
+
+    by.start(5);
+    const flood = await load.request<{ served: number; closed: number }>('flood', {
+      op: { op: 'history', room: 'archive', limit: 1000 }, reply: '{"type":"history"', lanes: 2, ms: FLOOD_MS,
+    }, FLOOD_MS + 20_000);
+    const attack = await by.stop();
+    const charged = metricSamples((await httpRequest(`${broker.url}metrics`)).body).get('hubbub_reply_charged_tokens_total') ?? 0;
+    const summary = `quiet p50 ${quiet.p50.toFixed(1)} / p99 ${quiet.p99.toFixed(1)} ms, under the flood p50 ${attack.p50.toFixed(1)} / p99 ${attack.p99.toFixed(1)} ms (${attack.count} round trips); ${flood.served} pages served, ${charged} tokens charged`;
+    console.log(`    ${summary}`);
+
+    // The readers are shaped, not cut off: they keep reading what they asked for.
+    assert.is(flood.closed, 0, summary);
+    // Each page (~1 MiB) costs ~1,000 tokens: a reader gets its burst's worth, then its rate's.
+    const perPage = Math.floor((1024 * 1024) / REPLY_CHARGE_BYTES) - 64;
+    assert.ok(charged >= flood.served * perPage, `every page was charged: ${summary}`);
+    const allowance = READERS * (Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perPage) + 2);
+    assert.ok(flood.served <= allowance, `at most ${allowance} pages in ${FLOOD_MS} ms: ${summary}`);
+    // The bystander: its median as quiet (before: 10 ms against 0.7 quiet), its tail within the attack bound.
+    assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
+    assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
+    await by.close();
+  } finally {
+    await load.request('exit', {}, 5000).catch(() => {});
+    load.kill();
+    await broker.stop();
+  }
+});
+
+Fair('a burst of 32 history requests in one TCP write: the charge of each lands before the next is dispatched', async () => {
+  // A slow refill (10 tokens a second) makes the count exact: the burst of 2,000 pays for two 1 MiB pages, and the
+  // third waits ~100 s. Had the connection's turn dispatched every frame it read (as it did), all 32 pages would be
+  // built at once and charged only afterwards.
+  const tb = await startBroker({ rateLimit: 10, rateBurst: 2000 });
+  try {
+    const filler = await TestClient.connect(tb.wsUrl, 'archivist');
+    filler.send({ op: 'join', room: 'archive', id: 'j' });
+    await filler.nextOf('joined', { room: 'archive' });
+    for (let i = 0; i < 70; i++) filler.send({ op: 'send', room: 'archive', text: TEXT, id: `a${i}` });
+    await filler.nextOf('ack', { id: 'a69' }, 20_000);
+
+    const reader = await RawClient.open(`${tb.wsUrl}?name=reader`);
+    await reader.welcome();
+    reader.write(textFrame(JSON.stringify({ op: 'join', room: 'archive', id: 'j' })));
+    await reader.until(() => reader.events().some((e) => e.type === 'joined'), 5000, 'joined');
+    const burst = Array.from({ length: 32 }, (_, i) => textFrame(JSON.stringify({ op: 'history', room: 'archive', limit: 1000, id: `h${i}` })));
+    reader.write(Buffer.concat(burst));
+    await reader.until(() => reader.events().filter((e) => e.type === 'history').length >= 2, 10_000, 'two pages');
+    // The supervisor has had every chance to run what was dispatched: a round trip of another client through it.
+    filler.send({ op: 'who', room: 'archive', id: 'w' });
+    await filler.nextOf('who', { id: 'w' });
+    const charged = metricSamples((await httpRequest(`${tb.url}metrics`)).body).get('hubbub_reply_charged_tokens_total') ?? 0;
+    const pages = reader.events().filter((e) => e.type === 'history').length;
+    assert.is(pages, 2, `pages sent: ${pages}`);
+    assert.ok(charged < 3 * 1024, `two pages charged, not more: ${charged} tokens`);
+    reader.socket.destroy();
+    await filler.close();
+  } finally {
+    await tb.broker.close();
+  }
+});
+
+Fair.run();
