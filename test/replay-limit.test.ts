@@ -26,12 +26,13 @@ const Unit = suite('fitReplay');
 
 Unit('keeps the newest that fit, always one, and says when it cut', () => {
   const all = [msg(1, 10), msg(2, 10), msg(3, 10), msg(4, 10)];
-  assert.equal(fitReplay(all, 40), { messages: all, cut: false });
+  assert.equal(fitReplay(all, 40), { messages: all, cut: false, bytes: 40 });
   assert.equal(fitReplay(all, 25).messages.map((m) => m.seq), [3, 4]);
   assert.ok(fitReplay(all, 25).cut);
   assert.equal(fitReplay(all, 5).messages.map((m) => m.seq), [4], 'one over the limit alone still goes: a page always moves on');
   assert.equal(fitReplay(all, 1000, 3).messages.map((m) => m.seq), [2, 3, 4], 'a count bound too');
-  assert.equal(fitReplay([], 5), { messages: [], cut: false });
+  assert.equal(fitReplay([], 5), { messages: [], cut: false, bytes: 0 });
+  assert.is(fitReplay(all, 25).bytes, 20, 'the bytes of what it keeps');
 });
 
 Unit.run();
