@@ -1,33 +1,38 @@
 // Slow consumers: 500 clients that never read sit in the rooms of 50 clients
 // that chat as hard as the broker lets them. Each silent client is closed 1013
-// once its unread output passes its bound (4 MiB or 4,096 frames); the
-// broker's RSS growth stays under a bound stated below; the 50 readers keep up
-// (every message of their room, in seq order, no gap) and are never closed.
+// once its unread output passes its bound (4 MiB or 4,096 frames); what they
+// add to the broker's RSS stays within what those bounds allow; the 50 readers
+// keep up (every message of their room, in seq order, no gap) and are never
+// closed.
 //
 // The broker runs in a child process (its RSS is the broker's alone); the
-// clients are here. HUBBUB_SLOW_SECONDS sets the chatting time (default 30 s;
-// the whole file then takes about 40 s).
+// clients are here. HUBBUB_SLOW_SECONDS sets the chatting time (default 30 s,
+// twice: the whole file then takes about 65 s).
 //
-// The RSS bound. A stalled peer costs the broker what sits in its socket's
-// user-space write buffer: each frame is shared by every recipient (encoded
-// once), so per peer it is one stream-buffer entry per frame (~85 B of RSS,
-// measured: see MAX_OUTBOX_FRAMES) plus, per room, the distinct payloads that
-// the laggards still hold (at most the byte bound, 4 MiB, per room). A closed
-// peer's buffer is freed when ws gives up on the close handshake
-// (closeTimeoutMs, 5 s), so in the worst case all 500 hold their full bound at
-// once:
+// The RSS bound, against a baseline from the same broker: first the readers
+// chat alone for as long, and the peak RSS of that is what the chat load
+// itself costs (V8's young generation, GC timing, freed buffers: 58-77 MiB
+// over the start, measured). Then the silent clients connect (their
+// idle cost is measured too) and the chat goes on; its peak may pass the
+// baseline's by what the bounds let them hold. A stalled peer costs the broker
+// what sits in its socket's user-space write buffer: each frame is shared by
+// every recipient (encoded once), so per peer it is one stream-buffer entry
+// per frame (~85 B of RSS, measured: see MAX_OUTBOX_FRAMES) plus, per room,
+// the distinct payloads that the laggards still hold (at most the byte bound,
+// 4 MiB, per room). A closed peer's buffer is freed when ws gives up on the
+// close handshake (closeTimeoutMs, 5 s), so in the worst case all 500 hold
+// their full bound at once:
 //   500 x 4,096 frames x 85 B        ~ 166 MiB   (entries)
 //   + 5 rooms x 4 MiB                =  20 MiB   (payloads, shared)
-//   + 96 MiB                                     (what the broker grows by
-//                                                 under this chat load alone:
-//                                                 V8 young generation, GC
-//                                                 timing, freed buffers; 58 MiB
-//                                                 measured with no silent client)
-//   ~ 280 MiB. Measured: ~150 MiB (the silent ones do not all peak at once).
-// Without the bounds growth has no limit: 500 peers x 30 s of a busy room is
-// gigabytes. (The kernel's socket buffers, ~4 MB per stalled peer on loopback,
-// are not the broker's RSS, and ws frees them with the socket.)
-// HUBBUB_SLOW_CLIENTS changes the 500 (0 measures the chat load alone).
+// with half as much again for slack: 280 MiB. Measured: 114 MiB over the
+// baseline (32-50 MiB of the 105 allowed with 150 silent clients, npm test's
+// size): the silent ones do not all peak at once. With the bounds lifted it
+// was 577 MiB at npm test's size. Without the bounds growth
+// has no limit: 500 peers x 30 s of a busy room is gigabytes. (The kernel's
+// socket buffers, ~4 MB per stalled peer on loopback, are not the broker's
+// RSS, and ws frees them with the socket.) Nothing here is a figure of this
+// machine's speed: a loaded one sends fewer messages, and the bounds hold.
+// HUBBUB_SLOW_CLIENTS changes the 500.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
@@ -35,9 +40,12 @@ import { spawnBrokerChild, waitForStats, type BrokerChild } from './helpers/brok
 import { joinMany, rawSocketOf } from './helpers/many-clients.js';
 import { once, withTimeout } from './helpers/wait.js';
 import { soakSize } from './helpers/soak.js';
+import { MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES } from '../src/constants.js';
 
 const SECONDS = soakSize('HUBBUB_SLOW_SECONDS', 30, 10);
 const SLOW = soakSize('HUBBUB_SLOW_CLIENTS', 500, 150);
+/** The chat alone first, as long as with them: the baseline the silent clients' cost is measured against. */
+const BASELINE_SECONDS = SECONDS;
 const READERS = 50;
 const ROOMS = 5;
 const WINDOW = 8; // sends in flight per reader
@@ -49,7 +57,10 @@ const WINDOW = 8; // sends in flight per reader
  */
 const MAX_LAG = 200;
 const TEXT = 'x'.repeat(4000); // big enough that the silent ones fill their bound within seconds
-const RSS_BOUND = 280 * 2 ** 20;
+/** RSS of one stream-buffer entry, one frame held for a stalled peer (measured: see MAX_OUTBOX_FRAMES). */
+const ENTRY_RSS = 85;
+/** What the silent clients may add over the baseline's peak, beyond their idle cost: their bounds, plus half. */
+const SILENT_ALLOWANCE = 1.5 * (SLOW * MAX_OUTBOX_FRAMES * ENTRY_RSS + ROOMS * MAX_OUTBOX_BYTES);
 
 /**
  * A reader that keeps only what the test checks: the seqs of its room's
@@ -155,7 +166,7 @@ async function chat(readers: Reader[], until: number): Promise<number> {
   arm();
   let sent = 0;
   await Promise.all(readers.map(async (r) => {
-    let n = 0;
+    let n = r.acked; // every earlier send is acked: a later call goes on from there, not from 0 (which would burst)
     while (Date.now() < until) {
       while (lag(r.room) > MAX_LAG) {
         if (r.closedWith !== null) throw new Error(`${r.name} closed (${r.closedWith})`);
@@ -173,6 +184,25 @@ async function chat(readers: Reader[], until: number): Promise<number> {
   return sent;
 }
 
+/** The highest RSS of the broker (sampled every 250 ms) while `work` runs, and what it returned. */
+async function peakRssDuring<T>(b: BrokerChild, work: () => Promise<T>): Promise<{ peak: number; result: T }> {
+  let peak = (await b.stats()).rss;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, (await b.stats()).rss);
+      await new Promise((r) => setTimeout(r, 250)); // the sampling period, not a settle delay
+    }
+  })();
+  try {
+    const result = await work();
+    return { peak, result };
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
 const Slow = suite<{ b: BrokerChild | null; slow: WebSocket[]; readers: Reader[] }>('slow consumers', { b: null, slow: [], readers: [] });
 
 Slow.after(async (ctx) => {
@@ -181,39 +211,39 @@ Slow.after(async (ctx) => {
   await ctx.b?.stop();
 });
 
-Slow(`${SLOW} silent clients among ${READERS} busy readers for ${SECONDS} s: closed 1013, RSS bounded, readers keep up`, async (ctx) => {
+Slow(`${SLOW} silent clients among ${READERS} busy readers for ${SECONDS} s: closed 1013, RSS within their bounds over a baseline, readers keep up`, async (ctx) => {
   const b = (ctx.b = await spawnBrokerChild({ rateLimit: 0 }, []));
   const room = (i: number): string => `busy-${i % ROOMS}`;
   for (let i = 0; i < READERS; i++) ctx.readers.push(await Reader.join(b.wsUrl, `reader${i}`, room(i)));
+  const start = await b.stats();
+
+  // The baseline: the same chat with no silent client, in the same broker.
+  const alone = await peakRssDuring(b, () => chat(ctx.readers, Date.now() + BASELINE_SECONDS * 1000));
+
+  const beforeSilent = await b.stats();
   ctx.slow = await joinMany(b.wsUrl, SLOW, (i) => `silent${i}`, room);
   for (const ws of ctx.slow) rawSocketOf(ws).pause(); // from here on they read nothing
-  const baseline = await b.stats();
+  const idle = await b.stats();
 
-  // RSS sampled while the readers chat.
-  let peak = baseline.rss;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      peak = Math.max(peak, (await b.stats()).rss);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  let sent: number;
-  try {
-    sent = await chat(ctx.readers, Date.now() + SECONDS * 1000);
+  const withSilent = await peakRssDuring(b, async () => {
+    let sent = await chat(ctx.readers, Date.now() + SECONDS * 1000);
     // A slow machine sends less in the time: chat on (bounded) until every silent client is over its bound.
     for (let extra = 0; extra < 30 && (await b.stats()).slowConsumers < SLOW; extra++) sent += await chat(ctx.readers, Date.now() + 1000);
-  } finally {
-    sampling = false;
-    await sampler;
-  }
+    return sent;
+  });
+  const sent = withSilent.result;
 
   // Every silent client went over its bound and was closed; no reader was.
   const s = await waitForStats(b, (st) => st.slowConsumers >= SLOW, 10_000, 'every silent client to be closed 1013');
   assert.is(s.slowConsumers, SLOW, 'exactly the silent ones');
-  const growth = peak - baseline.rss;
-  console.log(`  slow consumers: ${sent} messages x ~${SLOW / ROOMS + READERS / ROOMS} recipients in ${SECONDS} s; RSS ${(baseline.rss / 2 ** 20).toFixed(0)} MiB -> peak ${(peak / 2 ** 20).toFixed(0)} MiB (growth ${(growth / 2 ** 20).toFixed(0)} MiB, bound ${RSS_BOUND / 2 ** 20} MiB)`);
-  assert.ok(growth < RSS_BOUND, `RSS growth ${growth} < ${RSS_BOUND}`);
+  // Their cost: the peak with them over the peak of the same chat without them, less what they cost idle.
+  const idleCost = Math.max(0, idle.rss - beforeSilent.rss);
+  const growth = withSilent.peak - alone.peak - idleCost;
+  const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+  console.log(`  slow consumers: RSS ${mib(start.rss)} MiB -> peak ${mib(alone.peak)} MiB chatting alone (${alone.result} messages in ${BASELINE_SECONDS} s); ` +
+    `${SLOW} silent clients cost ${mib(idleCost)} MiB idle, then peak ${mib(withSilent.peak)} MiB (${sent} messages x ~${SLOW / ROOMS + READERS / ROOMS} recipients in ${SECONDS} s): ` +
+    `${mib(growth)} MiB over the baseline, allowed ${mib(SILENT_ALLOWANCE)} MiB`);
+  assert.ok(growth < SILENT_ALLOWANCE, `the silent clients added ${mib(growth)} MiB over the chat alone, more than their bounds allow (${mib(SILENT_ALLOWANCE)} MiB)`);
 
   // The readers kept up: each has every message of its room, in order, no gap, and is still open.
   await Promise.all(ctx.readers.map((r) => r.barrier()));
