@@ -2,7 +2,7 @@
 // (served by the broker from tsc's output), which reconnects and rejoins by
 // itself. What the page shows lives in sessionStorage, so a reload (or a
 // broker restart followed by one) shows the same conversation.
-import { createClient } from '/client/browser.js';
+import { backWords, closeDetail, closeWords, createClient, OutageWatch } from '/client/browser.js';
 
 const STORE = 'hubbub.chat.v1';
 // The direct messages' pane: '' is no room's name (the broker refuses empty
@@ -45,16 +45,19 @@ function start() {
   client = createClient(location.origin, { name: view.user ?? view.name, resume: view.resume, rooms });
   client.on('state', showState);
   client.on('welcome', (w) => {
-    const back = view.user !== undefined;
     view.user = w.user;
     view.resume = w.resume;
     $('me').textContent = `as ${w.user}`;
     if (w.asked !== undefined) notice(`you are now ${w.user} (${w.asked} was taken)`);
-    if (back) for (const name of roomNames()) addLine(name, sys('connected again'));
     save();
   });
-  client.on('disconnect', (d) => {
-    for (const name of roomNames()) addLine(name, sys(`connection lost (${d.code}${d.reason ? ` ${d.reason}` : ''})`));
+  // One line per outage in each room, in words; the close code only in the tooltip.
+  const outage = new OutageWatch(client);
+  outage.on('down', (d) => {
+    for (const name of roomNames()) addLine(name, sys(`${d.words} — reconnecting…`, d.detail));
+  });
+  outage.on('roomBack', (r) => {
+    if (r.room !== DIRECT) addLine(r.room, sys(backWords(r.caughtUp, r.gap)));
   });
   client.on('joined', (ev) => {
     members.set(ev.room, new Set(ev.users));
@@ -72,21 +75,24 @@ function start() {
   });
   client.on('message', (ev) => {
     ensureRoom(ev.room).lastSeq = ev.seq;
-    addLine(ev.room, { kind: 'msg', from: ev.from, name: ev.fromName, text: ev.text, ts: ev.ts });
+    addLine(ev.room, { kind: 'msg', from: ev.from, name: ev.fromName, text: ev.text, ts: ev.ts, mine: ev.from === view.user });
   });
-  client.on('dm', (ev) => addLine(DIRECT, { kind: 'msg', from: ev.from, name: ev.fromName, to: 'you', text: ev.text, ts: ev.ts }));
+  client.on('dm', (ev) => addLine(DIRECT, { kind: 'msg', from: ev.from, name: ev.fromName, to: 'you', text: ev.text, ts: ev.ts, mine: ev.from === view.user }));
   client.on('error', (err) => notice(err.message));
-  client.on('close', () => notice('disconnected for good; reload the page to connect again'));
+  client.on('close', (c) => notice(`${closeWords(c.code)}; reload the page to connect again`, closeDetail(c.code, c.reason)));
   render();
 }
 
 function showState(s) {
   const el = $('state');
   el.dataset.state = s.state;
+  el.dataset.attempt = s.attempt;
   const queued = client.queued > 0 ? ` · ${client.queued} waiting` : '';
   el.textContent = s.state === 'open' ? 'connected'
-    : s.state === 'reconnecting' ? `reconnecting (try ${s.attempt}${s.delayMs !== undefined ? `, in ${(s.delayMs / 1000).toFixed(1)} s` : ''})${queued}`
+    : s.state === 'reconnecting' ? `reconnecting…${queued}`
     : s.state === 'connecting' ? 'connecting…' : 'disconnected';
+  // The retry count and the wait are for the curious, in the tooltip.
+  el.title = s.state === 'reconnecting' ? `try ${s.attempt}${s.delayMs !== undefined ? `, next in ${(s.delayMs / 1000).toFixed(1)} s` : ''}` : '';
 }
 
 function ensureRoom(name) {
@@ -100,8 +106,9 @@ function ensureRoom(name) {
   return room;
 }
 
-function sys(text) {
-  return { kind: 'sys', text, ts: Date.now() };
+/** A line from the page itself; `title` (optional) is the tooltip: details a person need not read. */
+function sys(text, title) {
+  return title === undefined ? { kind: 'sys', text, ts: Date.now() } : { kind: 'sys', text, title, ts: Date.now() };
 }
 
 function addLine(name, line) {
@@ -109,7 +116,8 @@ function addLine(name, line) {
   room.lines.push(line);
   if (room.lines.length > MAX_LINES) room.lines.splice(0, room.lines.length - MAX_LINES);
   if (name === view.current) appendLine(line);
-  else {
+  else if (line.kind === 'msg' && !line.mine) {
+    // Unread counts what other people said: not the page's own lines, not what you sent.
     room.unread = (room.unread ?? 0) + 1;
     renderRooms();
   }
@@ -164,7 +172,7 @@ function command(input) {
       const text = words.join(' ');
       if (!to || !text) return notice('usage: /dm name text');
       return client.dm(to, text).then(
-        () => addLine(DIRECT, { kind: 'msg', from: 'you', to, text, ts: Date.now() }), (err) => notice(err.message));
+        () => addLine(DIRECT, { kind: 'msg', from: 'you', to, text, ts: Date.now(), mine: true }), (err) => notice(err.message));
     }
     default: return notice(`unknown command ${cmd}`);
   }
@@ -237,6 +245,7 @@ function appendLine(line) {
   if (line.kind === 'sys') {
     li.className = 'sys';
     li.append(line.text);
+    if (line.title) li.title = line.title;
   } else {
     li.className = 'msg';
     li.dataset.from = line.from;
@@ -260,8 +269,9 @@ function colour(name) {
   return `hsl(${h % 360} 65% 38%)`;
 }
 
-function notice(text) {
+function notice(text, title = '') {
   $('notice').textContent = text;
+  $('notice').title = title;
 }
 
 // --- wiring ---

@@ -7,3 +7,5 @@ export { HubbubClientError, type ClientErrorCode } from './errors.js';
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { ClientSocket, SocketFactory, SocketHandlers } from './socket.js';
 export * from './wire.js';
+export { closeDetail, closeWords } from './close-words.js';
+export { backWords, OutageWatch, type OutageEvents } from './outage.js';

@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { HubbubError } from '../protocol/errors.js';
 import { chatUrl } from './client-types.js';
-import { createClient, type HubbubClient, type StateChange } from './index.js';
+import { CloseCode } from './wire.js';
+import { backWords, closeWords, createClient, OutageWatch, type HubbubClient, type StateChange } from './index.js';
 import { messageBody, printableName, TerminalScreen } from './terminal-screen.js';
 
 const HELP = `commands: /join room · /leave [room] · /who [room] · /dm name text · /quit · /help
@@ -58,6 +59,8 @@ class TerminalChat {
   readonly #colour: boolean;
   #current: string | null;
   #quitting = false;
+  /** Rooms whose member list was shown: a rejoin after an outage does not show it again. */
+  readonly #shown = new Set<string>();
 
   constructor(url: string, room: string, name: string | undefined, token: string | undefined) {
     const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
@@ -82,17 +85,23 @@ class TerminalChat {
     this.#updatePrompt();
     this.#sys(`connecting to ${client.url.replace(/\?.*/, '')} …  (/help for commands)`);
     client.on('state', (s) => this.#showState(s));
+    let welcomed = false;
     client.on('welcome', (w) => {
-      this.#sys(`connected as ${this.#name(w.user)}`);
+      if (!welcomed) this.#sys(`connected as ${this.#name(w.user)}`);
+      welcomed = true;
       if (w.asked !== undefined) this.#sys(`you are now ${this.#name(w.user)} (${printableName(w.asked)} was taken)`);
       this.#showState({ state: 'open', attempt: 0 });
     });
+    // One line when the connection drops and one when every room is back, however many retries between.
+    const outage = new OutageWatch(client);
+    outage.on('down', (d) => !this.#quitting && this.#sys(`${d.words}; reconnecting…`));
+    outage.on('back', (b) => this.#sys(backWords(b.caughtUp, b.gap)));
     client.on('disconnect', (d) => {
-      if (this.#quitting) return;
-      const why = `(${d.code}${d.reason ? ` ${printableName(d.reason)}` : ''})`;
-      this.#sys(client.user === '' ? `could not connect ${why}` : `connection lost ${why}${d.willReconnect ? '; reconnecting…' : ''}`);
+      if (!this.#quitting && client.user === '') this.#sys(`could not connect: ${closeWords(d.code)}`);
     });
     client.on('joined', (j) => {
+      if (this.#shown.has(j.room)) return;
+      this.#shown.add(j.room);
       this.#sys(`joined #${printableName(j.room)} — here (${j.count}): ${j.users.map((u) => this.#name(u)).join(', ')}`);
     });
     client.on('presence', (p) => {
@@ -109,7 +118,9 @@ class TerminalChat {
       client.on('close', ({ code, reason }) => {
         if (!this.#quitting) {
           this.#out.stop();
-          process.stderr.write(`hubbub chat: connection closed (${code}${reason ? ` ${reason}` : ''})\n`);
+          // A kick's reason is the operator's own words; other reasons are for programs.
+          const why = code === CloseCode.kicked && reason ? `: ${printableName(reason)}` : '';
+          process.stderr.write(`hubbub chat: ${client.user === '' ? 'could not connect' : closeWords(code)}${why}\n`);
           process.exitCode = 1;
         }
         resolve();
@@ -141,6 +152,7 @@ class TerminalChat {
       case '/leave': {
         const room = args[0]?.replace(/^#/, '') ?? this.#current;
         if (room === null) return this.#sys('usage: /leave room');
+        this.#shown.delete(room);
         this.#client.leave(room).then(() => this.#sys(`left #${room}`), (err: Error) => this.#sys(`could not leave #${room}: ${printableName(err.message)}`));
         if (room === this.#current) this.#current = this.#client.rooms[0] ?? null;
         this.#updatePrompt();

@@ -8,6 +8,11 @@
 // each output the input line is drawn again and the cursor put back in it.
 // Keys come from node:readline's keypress parser in raw mode; the line editor
 // (cursor, history, Ctrl-U/W/A/E) is here.
+//
+// A resize redraws the whole screen from the lines kept here: the terminal
+// moved or re-wrapped the old status and input rows (a status padded to the
+// old width wraps onto two rows when the window narrows; a taller window
+// leaves it mid-screen), and only a full redraw leaves no stale copy behind.
 import { emitKeypressEvents } from 'node:readline';
 
 interface Key {
@@ -18,6 +23,8 @@ interface Key {
 }
 
 const ESC = '\x1b[';
+/** Printed lines kept for a redraw: more than any terminal has rows. */
+const RECENT_LINES = 500;
 /**
  * What other people's text must not smuggle into our terminal: C0 controls but
  * \n (ESC starts every terminal command; \r would rewrite the line), DEL, C1,
@@ -61,8 +68,10 @@ export class TerminalScreen {
   #onLine: (line: string) => void = () => {};
   #onQuit: () => void = () => {};
   #started = false;
+  /** The latest printed lines, to draw the message region again after a resize. */
+  readonly #recent: string[] = [];
   readonly #onKey = (str: string | undefined, key: Key | undefined): void => this.#key(str, key ?? {});
-  readonly #onResize = (): void => this.#layout();
+  readonly #onResize = (): void => this.#redraw();
 
   constructor(input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stdout) {
     this.#in = input;
@@ -111,8 +120,9 @@ export class TerminalScreen {
   /** Adds lines at the bottom of the message region; the region scrolls up. */
   print(text: string): void {
     if (!this.#started) return;
-    const lines = text.split('\n').join('\r\n');
-    this.#out.write(`${ESC}${this.rows - 2};1H\r\n${lines}${ESC}0m`);
+    this.#recent.push(text);
+    if (this.#recent.length > RECENT_LINES) this.#recent.shift();
+    this.#writeLines(text);
     this.#drawInput();
   }
 
@@ -124,6 +134,20 @@ export class TerminalScreen {
   prompt(text: string): void {
     this.#prompt = text;
     if (this.#started) this.#drawInput();
+  }
+
+  /** Writes at the bottom of the message region, which scrolls up. */
+  #writeLines(text: string): void {
+    this.#out.write(`${ESC}${this.rows - 2};1H\r\n${text.split('\n').join('\r\n')}${ESC}0m`);
+  }
+
+  /** Clears and draws everything at the current size: the last lines that fit, the status bar, the input line. */
+  #redraw(): void {
+    this.#out.write(`${ESC}r${ESC}0m${ESC}2J`);
+    this.#layout();
+    // Lines wrap at the new width and scroll each other out: enough to fill the region, never fewer.
+    for (const text of this.#recent.slice(-(this.rows - 2))) this.#writeLines(text);
+    this.#drawStatus();
   }
 
   #layout(): void {

@@ -20,7 +20,7 @@ export class TerminalSession {
   /** Output written to the emulator but maybe not parsed yet: screen() waits for it. */
   #writing: Promise<void> = Promise.resolve();
 
-  private constructor(pty: IPty, term: xterm.Terminal, readonly rows: number, readonly columns: number) {
+  private constructor(pty: IPty, term: xterm.Terminal, public rows: number, public columns: number) {
     this.#pty = pty;
     this.#term = term;
     pty.onData((data) => {
@@ -38,6 +38,15 @@ export class TerminalSession {
     const pty = spawn(command[0], command.slice(1), { name: 'xterm-256color', cols: size.columns, rows: size.rows, env: merged });
     const term = new xterm.Terminal({ cols: size.columns, rows: size.rows, allowProposedApi: true });
     return new TerminalSession(pty, term, size.rows, size.columns);
+  }
+
+  /** Resizes the terminal as a person dragging the window would: the program gets SIGWINCH; the emulator re-wraps what it shows. */
+  async resize(columns: number, rows: number): Promise<void> {
+    await this.#writing;
+    this.#pty.resize(columns, rows);
+    this.#term.resize(columns, rows);
+    this.columns = columns;
+    this.rows = rows;
   }
 
   /** Types text as it is. */
