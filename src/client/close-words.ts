@@ -17,6 +17,7 @@ const WORDS: ReadonlyMap<number, string> = new Map([
   [CloseCode.actorFailed, 'the server had a problem with this connection'],
   [CloseCode.slowConsumer, 'too many messages, slow down'],
   [CloseCode.kicked, 'removed by the server'],
+  [CloseCode.replaced, 'this name was taken over by a newer connection of yours'],
 ]);
 
 /** What a person is told when a connection closed with `code`: never the number. */
