@@ -4,6 +4,9 @@
 // ever goes into textContent, never into HTML.
 
 import { drawMachine } from '/inspect-machine.js';
+// The client library's pieces, as the broker serves them to the chat page: one backoff and one table of close words.
+import { backoffDelay, DEFAULT_BACKOFF } from '/client/backoff.js';
+import { closeDetail, closeWords } from '/client/close-words.js';
 
 const $ = (sel) => document.querySelector(sel);
 const SVG = 'http://www.w3.org/2000/svg';
@@ -19,17 +22,28 @@ const view = {
   samples: [], // {at, runQueue, messagesPerSec, connections}
   refreshTimer: null,
   tableDirty: false,
+  // Reconnecting after a drop: failed tries so far, and the timer of the next one.
+  retry: { attempt: 0, timer: null },
+  stopped: false, // the user pressed Disconnect: the close that follows is not a drop
 };
 
 // ---------- connection ----------
 
-function connect(token) {
+// A token that worked is kept and reused when the connection drops (a broker
+// restart): retried with backoff while the broker is away. The browser hides
+// why an upgrade was refused, so /healthz tells the two failures apart: a
+// broker that answers it but not the upgrade refused the token (a generated
+// one changes at every restart).
+function connect(token, { retrying = false } = {}) {
+  clearTimeout(view.retry.timer);
+  if (!retrying) view.retry.attempt = 0;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(`${proto}//${location.host}/debug?token=${encodeURIComponent(token)}`);
   let opened = false;
-  setStatus('connecting…', '');
+  if (!retrying) setStatus('connecting…', '');
   ws.onopen = async () => {
     opened = true;
+    view.retry.attempt = 0;
     view.ws = ws;
     sessionStorage.setItem('hubbub-debug-token', token);
     $('#login').hidden = true;
@@ -48,15 +62,47 @@ function connect(token) {
     view.ws = null;
     for (const reject of view.waiting.values()) reject.reject(new Error('closed'));
     view.waiting.clear();
-    if (!opened) {
-      // The browser hides the HTTP status of a refused upgrade; 401 is what a bad token gets.
-      showLogin('The broker refused the connection: wrong token, or the debug channel is off.');
+    if (view.stopped) {
+      view.stopped = false;
       setStatus('not connected', 'down');
+      showLogin('Disconnected. Connect again?');
+    } else if (opened) {
+      setStatus(`${closeWords(e.code)} — reconnecting…`, 'down', closeDetail(e.code, e.reason));
+      retryLater(token);
     } else {
-      setStatus(`disconnected (${e.code}${e.reason ? ` ${e.reason}` : ''})`, 'down');
-      showLogin(`Disconnected (${e.code}). Connect again?`);
+      whyRefused(token, retrying);
     }
   };
+}
+
+/** The upgrade failed: the broker is away (try again later, when it was working) or it refused the token. */
+async function whyRefused(token, retrying) {
+  let up = false;
+  try {
+    up = (await fetch('/healthz', { cache: 'no-store' })).ok;
+  } catch {
+    // no answer at all: the broker is not running (yet)
+  }
+  if (up) {
+    setStatus('not connected', 'down');
+    if (retrying) $('#token').value = '';
+    showLogin(retrying
+      ? 'The broker is back but no longer accepts this token: it probably restarted with a newly generated one (printed in its startup log). Start it with --debug-token <secret> (or HUBBUB_DEBUG_TOKEN) to keep one token across restarts.'
+      : 'The broker refused the connection: wrong token, or the debug channel is off.');
+  } else if (retrying || sessionStorage.getItem('hubbub-debug-token') === token) {
+    // Retrying: the status still says why the connection dropped.
+    if (!retrying) setStatus('the broker is not answering — reconnecting…', 'down');
+    retryLater(token);
+  } else {
+    setStatus('not connected', 'down');
+    showLogin('The broker is not answering. Is it running?');
+  }
+}
+
+function retryLater(token) {
+  const delay = backoffDelay(view.retry.attempt++, { ...DEFAULT_BACKOFF, maxMs: 5000 });
+  $('#status').dataset.attempt = view.retry.attempt;
+  view.retry.timer = setTimeout(() => connect(token, { retrying: true }), delay);
 }
 
 function request(op) {
@@ -262,10 +308,12 @@ function duration(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor(s / 60) % 60} m`;
 }
 
-function setStatus(text, cls) {
+/** The header's status; `title`: details (a close code) for the tooltip. */
+function setStatus(text, cls, title = '') {
   const s = $('#status');
   s.textContent = text;
   s.className = cls;
+  s.title = title;
 }
 
 function showLogin(error) {
@@ -291,7 +339,12 @@ $('#login-form').addEventListener('submit', (e) => {
   $('#login-error').textContent = '';
   connect($('#token').value.trim());
 });
-$('#disconnect').addEventListener('click', () => view.ws?.close(1000));
+$('#disconnect').addEventListener('click', () => {
+  clearTimeout(view.retry.timer);
+  if (view.ws === null) return;
+  view.stopped = true; // a drop the user asked for: no reconnecting
+  view.ws.close(1000);
+});
 for (const id of ['#filter-q', '#filter-room']) $(id).addEventListener('input', onFilter);
 for (const id of ['#filter-state', '#page-size']) $(id).addEventListener('change', onFilter);
 $('#prev').addEventListener('click', () => { view.query.offset = Math.max(0, view.query.offset - view.query.limit); refreshTable().catch(() => {}); });
