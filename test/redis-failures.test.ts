@@ -60,12 +60,7 @@ async function health(proc: BrokerProcess): Promise<Health> {
 
 /** Polls GET /healthz (bounded) until the backplane is reported `up`; then /metrics must say the same. */
 async function healthSays(proc: BrokerProcess, up: boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await health(proc)).backplane.up === up) break;
-    if (Date.now() > deadline) throw new Error(`GET /healthz did not say backplane.up=${up} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(async () => (await health(proc)).backplane.up === up, timeoutMs, `GET /healthz to say backplane.up=${up}`, 50);
   const metrics = (await httpRequest(`${proc.url}metrics`)).body;
   assert.match(metrics, new RegExp(`^hubbub_backplane_up ${up ? 1 : 0}$`, 'm'), `/metrics says hubbub_backplane_up ${up ? 1 : 0}`);
 }

@@ -20,6 +20,8 @@ Shutdown.after.each((ctx) => {
 
 const ROOM = 'closing-time';
 const BURST = 3000;
+/** Guards a hang only: a loaded machine may stretch a shutdown's wall time several-fold. */
+const HANG_MS = 30_000;
 
 Shutdown('SIGTERM mid-stream: every message the broker acked reaches every member before its 1001', async (ctx) => {
   // A shutdown timeout below ws's close timeout (5 s): a close handshake left to wait for that
@@ -36,12 +38,12 @@ Shutdown('SIGTERM mid-stream: every message the broker acked reaches every membe
   await receivers[0].nextOf('message', { room: ROOM }, 5000);
   const signalled = Date.now();
   proc.child.kill('SIGTERM');
-  const closes = await Promise.all(clients.map((c) => c.closed(12_000)));
+  const closes = await Promise.all(clients.map((c) => c.closed(HANG_MS)));
   for (const [i, closed] of closes.entries()) {
     assert.is(closed.code, 1001, `${clients[i].user} closed 1001`);
     assert.ok(closed.reason.length > 0, 'with a reason');
   }
-  assert.is(await withTimeout(proc.exited, 12_000, 'the broker to exit'), 0, 'exit code 0');
+  assert.is(await withTimeout(proc.exited, HANG_MS, 'the broker to exit'), 0, 'exit code 0');
   const tookMs = Date.now() - signalled;
 
   const acked = sender.received.filter((f) => f.type === 'ack').map((f) => f.seq as number);
@@ -71,7 +73,9 @@ Shutdown('a client that reads nothing is cut at the shutdown timeout; the others
   for (let i = 0; i < 32; i++) talker.send({ op: 'send', room: ROOM, text, id: i });
   await talker.nextOf('ack', { id: 31 }, 5000);
   proc.child.kill('SIGTERM');
-  for (const c of [talker, reader]) assert.is((await c.closed(TIMEOUT + 2000)).code, 1001);
+  // The time-outs here only guard a hang: that the stuck one held the process no longer than the
+  // shutdown timeout is the broker's own account below (cut at its deadline), not this test's clock.
+  for (const c of [talker, reader]) assert.is((await c.closed(HANG_MS)).code, 1001);
   // While the stuck client holds the shutdown open, nobody new gets in.
   const late = new WebSocket(`${proc.wsUrl}?name=late`);
   const lateOutcome = await withTimeout(new Promise<string>((resolve) => {
@@ -79,7 +83,7 @@ Shutdown('a client that reads nothing is cut at the shutdown timeout; the others
     late.on('error', (err) => resolve(`refused: ${err.message}`));
   }), 5000, 'the late client to be refused');
   assert.match(lateOutcome, /^refused/);
-  const code = await withTimeout(proc.exited, TIMEOUT + 3000, 'the broker to exit soon after its shutdown timeout');
+  const code = await withTimeout(proc.exited, HANG_MS, 'the broker to exit after its shutdown timeout');
   assert.is(code, 0);
   // It waited for the stuck client until the deadline, then cut it (and only it).
   assert.ok(proc.lines.some((l) => l.includes('"cut":1')), 'the stuck client was cut at the deadline');
