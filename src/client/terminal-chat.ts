@@ -96,9 +96,6 @@ class TerminalChat {
     const outage = new OutageWatch(client);
     outage.on('down', (d) => !this.#quitting && this.#sys(`${d.words}; reconnecting…`));
     outage.on('back', (b) => this.#sys(backWords(b.caughtUp, b.gap)));
-    client.on('disconnect', (d) => {
-      if (!this.#quitting && client.user === '') this.#sys(`could not connect: ${closeWords(d.code)}`);
-    });
     client.on('joined', (j) => {
       if (this.#shown.has(j.room)) return;
       this.#shown.add(j.room);
@@ -120,7 +117,9 @@ class TerminalChat {
           this.#out.stop();
           // A kick's reason is the operator's own words; other reasons are for programs.
           const why = code === CloseCode.kicked && reason ? `: ${printableName(reason)}` : '';
-          process.stderr.write(`hubbub chat: ${client.user === '' ? 'could not connect' : closeWords(code)}${why}\n`);
+          process.stderr.write(client.user === ''
+            ? `hubbub chat: could not connect to ${client.url.replace(/\?.*/, '')}: is the broker running there (and is a --token needed)?\n`
+            : `hubbub chat: ${closeWords(code)}${why}\n`);
           process.exitCode = 1;
         }
         resolve();
