@@ -81,6 +81,8 @@ security and limits (README: Limits):
                          (env HUBBUB_PRESENCE_GRACE_MS; default 15000; 0 = off)
   --reply-charge-bytes <n> a history page, replay or who list costs one more --rate token per
                          this many bytes (env HUBBUB_REPLY_CHARGE_BYTES; default 1024; 0 = off)
+  --frame-charge-chars <n> a client frame costs one more --rate token per this many characters
+                         (env HUBBUB_FRAME_CHARGE_CHARS; default 1024; 0 = one token a frame)
   --max-conns-per-ip <n> open connections per IP address, counted from the accept (pages and
                          sockets still in HTTP too) and across --workers; past it HTTP 429
                          and the socket is closed; 0 = no cap (default 0)
@@ -119,6 +121,7 @@ async function serve(argv: string[]): Promise<void> {
       'presence-charge-members': { type: 'string' },
       'presence-grace-ms': { type: 'string' },
       'reply-charge-bytes': { type: 'string' },
+      'frame-charge-chars': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'max-conns': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
@@ -171,6 +174,8 @@ async function serve(argv: string[]): Promise<void> {
   if (presenceGrace !== undefined && presenceGrace !== '') config.presenceGraceMs = intOption('--presence-grace-ms', presenceGrace);
   const replyCharge = values['reply-charge-bytes'] ?? process.env.HUBBUB_REPLY_CHARGE_BYTES;
   if (replyCharge !== undefined && replyCharge !== '') config.replyChargeBytes = intOption('--reply-charge-bytes', replyCharge);
+  const frameCharge = values['frame-charge-chars'] ?? process.env.HUBBUB_FRAME_CHARGE_CHARS;
+  if (frameCharge !== undefined && frameCharge !== '') config.frameChargeChars = intOption('--frame-charge-chars', frameCharge);
   const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
   if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);

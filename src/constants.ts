@@ -109,6 +109,13 @@ export const PRESENCE_CHARGE_MEMBERS = 50;
  * it, as BEAM counts reductions, not calls.
  */
 export const REPLY_CHARGE_BYTES = 1024;
+/**
+ * A client frame costs one more rate-limit token per this many characters: a
+ * line of chat costs one token, a 16,000-character message 16. At the default
+ * rate one connection sends at most ~1 M characters a second, where it could
+ * push 48 MB/s of the longest messages into parsing, history and fan-out.
+ */
+export const FRAME_CHARGE_CHARS = 1024;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

@@ -8,7 +8,7 @@
 // in the same run: ratios, not absolute times.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RATE_LIMIT_BURST, RATE_LIMIT_PER_S, REPLY_CHARGE_BYTES } from '../src/constants.js';
+import { FRAME_CHARGE_CHARS, RATE_LIMIT_BURST, RATE_LIMIT_PER_S, REPLY_CHARGE_BYTES } from '../src/constants.js';
 import { startBroker } from './helpers/broker.js';
 import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
@@ -59,6 +59,40 @@ Fair(`${READERS} connections flooding 1 MiB history pages pay for them in tokens
     const allowance = READERS * (Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perPage) + 2);
     assert.ok(flood.served <= allowance, `at most ${allowance} pages in ${FLOOD_MS} ms: ${summary}`);
     // The bystander: its median as quiet (before: 10 ms against 0.7 quiet), its tail within the attack bound.
+    assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
+    assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
+    await by.close();
+  } finally {
+    await load.request('exit', {}, 5000).catch(() => {});
+    load.kill();
+    await broker.stop();
+  }
+});
+
+Fair('a connection sending the longest messages pays for their size: shaped to its tokens, a bystander\'s send -> ack barely moves', async () => {
+  const broker = await spawnBrokerChild({});
+  const load = new LoadProcess('big sender');
+  try {
+    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
+    const quiet = await by.quietPercentiles(200);
+    const opened = await load.request<{ joined: number; errors: string[] }>('open', {
+      url: broker.wsUrl, count: 1, room: 'long-reads', prefix: 'author', concurrency: 1, total: 1, timeoutMs: 10_000,
+    }, 15_000);
+    assert.is(opened.joined, 1, opened.errors.join('; '));
+    by.start(5);
+    const flood = await load.request<{ served: number; closed: number }>('flood', {
+      op: { op: 'send', room: 'long-reads', text: TEXT }, reply: '{"type":"ack"', lanes: 16, ms: FLOOD_MS,
+    }, FLOOD_MS + 20_000);
+    const attack = await by.stop();
+    const charged = metricSamples((await httpRequest(`${broker.url}metrics`)).body).get('hubbub_frame_charged_tokens_total') ?? 0;
+    const summary = `quiet p50 ${quiet.p50.toFixed(1)} / p99 ${quiet.p99.toFixed(1)} ms, under the flood p50 ${attack.p50.toFixed(1)} / p99 ${attack.p99.toFixed(1)} ms; ${flood.served} messages of ${TEXT.length} chars acked, ${charged} tokens charged for size`;
+    console.log(`    ${summary}`);
+    const perMessage = 1 + Math.floor(TEXT.length / FRAME_CHARGE_CHARS);
+    // Before: one token a frame, ~4,000 of these in 4 s (64 MB); now the tokens of 4 s buy ~6,000 / 16.
+    const allowance = Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perMessage) + 16;
+    assert.ok(flood.served <= allowance, `at most ${allowance} messages: ${summary}`);
+    assert.ok(charged >= flood.served * (perMessage - 1), `each charged for its size: ${summary}`);
+    assert.is(flood.closed, 0, summary);
     assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
     assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
     await by.close();

@@ -67,7 +67,27 @@ Unit('charge: work beyond the frame puts the bucket in debt, at most one burst d
   assert.is(rl.take(m), false);
   clock.t += 1;
   assert.is(rl.take(m), true);
-  assert.equal(rl.charged, { presence: 3, reply: 100 });
+  assert.equal(rl.charged, { presence: 3, reply: 100, frame: 0 });
+});
+
+Unit('takeFrame: a frame takes its token and charges one more per frameChargeChars characters', () => {
+  const clock = { t: 0 };
+  const rl = new RateLimit(10, 40, () => clock.t, 1024);
+  const m = bucket();
+  rl.fill(m);
+  assert.ok(rl.takeFrame(m, 1023), 'a short frame: one token');
+  assert.is(m.rlTokens, 39_000);
+  assert.ok(rl.takeFrame(m, 16_000), 'a long frame goes at once');
+  assert.is(m.rlTokens, 39_000 - 1000 - 15_000, 'and pays 15 more');
+  assert.ok(rl.takeFrame(m, 30_000));
+  assert.is(m.rlTokens, 23_000 - 1000 - 29_000, 'into debt (at most one burst deep)');
+  assert.not.ok(rl.takeFrame(m, 10), 'in debt: the next frame waits');
+  assert.equal(rl.charged.frame, 15 + 29);
+  const free = new RateLimit(10, 40, () => clock.t);
+  const n = bucket();
+  free.fill(n);
+  assert.ok(free.takeFrame(n, 60_000));
+  assert.is(n.rlTokens, 39_000, 'frameChargeChars 0: one token whatever the size');
 });
 
 Unit('rejects a policy it cannot store as int32 thousandths', () => {

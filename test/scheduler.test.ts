@@ -98,6 +98,36 @@ test('yieldTurn ends the turn after the message in hand: the actor it woke runs 
   assert.is(asker.turns, 3);
 });
 
+test('the turn of a timeSliced actor ends once the slice has spent its time budget: the event loop gets every slice back', () => {
+  const { s, clock, deferred, log } = harness({ sliceBudgetMs: 10 });
+  const hub = new TestActor('hub', (self, msg) => {
+    clock.t += 3; // each message costs 3 ms
+    log.push(`${self.id}:${msg}`);
+  }, 100);
+  hub.budget = 1024;
+  hub.timeSliced = true;
+  for (let i = 0; i < 10; i++) s.send(hub, `m${i}`);
+  deferred.shift()!(); // the first slice: 4 messages (12 ms >= 10), then the slice yields to the event loop
+  assert.equal(log, ['hub:m0', 'hub:m1', 'hub:m2', 'hub:m3']);
+  assert.is(hub.status, 'runnable');
+  const perSlice: number[] = [];
+  for (let i = 0; i < 100 && deferred.length > 0; i++) {
+    const before = log.length;
+    deferred.shift()!();
+    perSlice.push(log.length - before);
+  }
+  assert.equal(perSlice, [4, 2], 'each slice at most ~10 ms of the hub');
+  const plain = new TestActor('plain', (self, msg) => {
+    clock.t += 3;
+    log.push(`${self.id}:${msg}`);
+  }, 100);
+  plain.budget = 1024;
+  log.length = 0;
+  for (let i = 0; i < 10; i++) s.send(plain, `m${i}`);
+  deferred.shift()!();
+  assert.is(log.length, 10, 'an actor that is not timeSliced runs its whole budget');
+});
+
 test('the global queue is not starved by actors that keep the ring busy', () => {
   const { s, clock, deferred, log } = harness({ sliceBudgetMs: 10 });
   // Two actors that always have work: each turn resends to itself, so the ring never empties.

@@ -36,6 +36,12 @@ export abstract class Actor<M = unknown> {
    * needs another budget assigns its own.
    */
   declare budget: number;
+  /**
+   * Whether its turn also ends when the slice's time budget is spent (see
+   * Scheduler#runTurn); on the prototype, false: an actor with a small budget
+   * needs no clock read per message.
+   */
+  declare timeSliced: boolean;
   status: ActorStatus = 'idle';
   readonly mailbox: Mailbox<M>;
   /** Messages handled over the actor's life. */
@@ -90,6 +96,7 @@ export abstract class Actor<M = unknown> {
 }
 
 Actor.prototype.budget = DEFAULT_ACTOR_BUDGET;
+Actor.prototype.timeSliced = false;
 
 export type StopReason =
   | { kind: 'normal' }

@@ -233,7 +233,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
         // Behind frames already held: order is kept.
         (this.#pending ??= []).push(text);
         if (limit != null && this.#hold !== SUPERVISOR_FULL) limit.held++;
-      } else if (limit == null || limit.take(this)) {
+      } else if (limit == null || limit.takeFrame(this, text.length)) {
         this.#dispatch(text);
       } else {
         this.#pending = [text];
@@ -267,7 +267,7 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     if (pending === null) return;
     const limit = this.env.rateLimit;
     let i = 0;
-    while (i < pending.length && this.#hold === null && this.state === 'open' && (limit == null || limit.take(this))) {
+    while (i < pending.length && this.#hold === null && this.state === 'open' && (limit == null || limit.takeFrame(this, pending[i].length))) {
       this.#dispatch(pending[i++]);
     }
     if (this.state !== 'open') return; // a dispatch closed it; #enter dropped what was held

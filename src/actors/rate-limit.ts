@@ -36,14 +36,14 @@ export interface Metered {
 const MILLI = 1000;
 
 /** What a charge pays for (metrics count them apart). */
-export type ChargeFor = 'presence' | 'reply';
+export type ChargeFor = 'presence' | 'reply' | 'frame';
 
 export class RateLimit {
   /** Frames that found no token and waited, and times a connection's reading was paused for it (read by /metrics). */
   held = 0;
   pauses = 0;
   /** Tokens charged for work beyond the frame itself (charge()), by what the work was: presence fan-out, reply bytes. */
-  readonly charged: Record<ChargeFor, number> = { presence: 0, reply: 0 };
+  readonly charged: Record<ChargeFor, number> = { presence: 0, reply: 0, frame: 0 };
   readonly #cap: number;
 
   constructor(
@@ -53,6 +53,12 @@ export class RateLimit {
     readonly burst: number,
     /** Monotonic clock, ms; injected so tests need no sleeping. */
     readonly now: () => number = () => performance.now(),
+    /**
+     * A frame costs one token more per this many characters (0: every frame
+     * one token): a 48 KB message is parsed, stored and fanned out at 48 times
+     * the cost of a line of chat, so it pays that much.
+     */
+    readonly frameChargeChars = 0,
   ) {
     // The bounds keep every stored value (thousandths) within int32.
     const ok = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 1_000_000;
@@ -76,6 +82,18 @@ export class RateLimit {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Takes a frame's token now, and its size's share as a charge (the bucket
+   * may go into debt: the frame goes on, the next ones wait). False when there
+   * is no token for the frame; nothing is taken then.
+   */
+  takeFrame(m: Metered, chars: number): boolean {
+    if (!this.take(m)) return false;
+    const extra = this.frameChargeChars > 0 ? Math.floor(chars / this.frameChargeChars) : 0;
+    if (extra > 0) this.charge(m, extra, 'frame');
+    return true;
   }
 
   /**

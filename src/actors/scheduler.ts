@@ -292,7 +292,7 @@ export class Scheduler {
     s.slices++;
     let actor: AnyActor | null;
     while ((actor = this.#findRunnable()) !== null) {
-      this.#runTurn(actor);
+      this.#runTurn(actor, start);
       if (this.#now() - start >= this.#sliceBudgetMs && !this.quiescent) {
         s.sliceYields++;
         break;
@@ -380,8 +380,15 @@ export class Scheduler {
     return first;
   }
 
-  /** execute: one turn of at most `budget` messages, inside the actor's error boundary. */
-  #runTurn(actor: AnyActor): void {
+  /**
+   * execute: one turn of at most `budget` messages, inside the actor's error
+   * boundary. A `timeSliced` actor's turn also ends once the slice that began
+   * at `sliceStart` has spent its time budget (Go's sysmon preempting a G that
+   * ran past forcePreemptNS): its 1,024-message budget could otherwise hold the
+   * event loop for as long as those messages take, and every socket's reads
+   * and pings with it.
+   */
+  #runTurn(actor: AnyActor, sliceStart: number): void {
     const s = this.#stats;
     actor.status = 'running';
     actor.turns++;
@@ -389,6 +396,7 @@ export class Scheduler {
     this.#current = actor;
     const start = this.#now();
     const budget = actor.budget;
+    const deadline = actor.timeSliced ? sliceStart + this.#sliceBudgetMs : Infinity;
     let n = 0;
     try {
       while (n < budget) {
@@ -403,6 +411,7 @@ export class Scheduler {
         }
         actor.handle(msg);
         if (actor.dead || this.#yieldAsked) break;
+        if (deadline !== Infinity && this.#now() >= deadline) break;
       }
     } catch (error) {
       this.#yieldAsked = false;

@@ -94,6 +94,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   override budget = SUPERVISOR_BUDGET;
+  /** A big budget, so its turn is bounded in time too (scheduler.ts #runTurn). */
+  override timeSliced = true;
   state: RegistryState = emptyRegistry();
   readonly #scheduler: Scheduler;
   readonly #log: Logger;

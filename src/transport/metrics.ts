@@ -145,6 +145,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_rate_limited_total', 'Frames held back by the per-connection rate limit until its tokens came back.', () => limits.rateLimit?.held ?? 0);
   counter('hubbub_rate_limit_pauses_total', 'Times a connection stopped being read because the rate limit ran out of tokens.', () => limits.rateLimit?.pauses ?? 0);
   counter('hubbub_presence_charged_tokens_total', 'Rate-limit tokens charged for the presence fan-out of joins and leaves (--presence-charge-members).', () => limits.rateLimit?.charged.presence ?? 0);
+  counter('hubbub_frame_charged_tokens_total', 'Rate-limit tokens charged for the size of client frames beyond their first (--frame-charge-chars).', () => limits.rateLimit?.charged.frame ?? 0);
   counter('hubbub_reply_charged_tokens_total', 'Rate-limit tokens charged for the bytes of history pages, replays and who lists (--reply-charge-bytes).', () => limits.rateLimit?.charged.reply ?? 0);
   counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
   const history = src.history;
