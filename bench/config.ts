@@ -34,6 +34,18 @@ export interface BenchConfig {
   manyRooms: { conns: number; roomSize: number; periodMs: number; warmMs: number; windowMs: number };
   storm: { conns: number; concurrencyPerWorker: number; workers: number };
   noisy: { roomSize: number; quietRate: number; warmMs: number; windowMs: number };
+  /** The hostile scenario (scenarios/hostile.ts): windows, and each attack's size. */
+  hostile: {
+    quietMs: number;
+    floodMs: number;
+    slowlorisSockets: number;
+    /** Longer than Hubbub's headers timeout, so that its closing them shows. */
+    slowlorisHoldMs: number;
+    joinRooms: number;
+    fillRooms: number;
+    attackTimeoutMs: number;
+    hubbubArgs: string[];
+  };
   micro: { actorMessages: number; idleActors: number; roomJoins: number; chunk: number };
   /** Scale-out fan-out (scenarios/workers.ts): one room, members on LeanSocket, few senders. */
   workers: {
@@ -73,6 +85,10 @@ export function benchConfig(quick: boolean): BenchConfig {
       manyRooms: { conns: 1000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 2000 },
       storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2 },
       noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
+      hostile: {
+        quietMs: 1500, floodMs: 2000, slowlorisSockets: 100, slowlorisHoldMs: 3000, joinRooms: 1000, fillRooms: 10,
+        attackTimeoutMs: 30_000, hubbubArgs: ['--headers-timeout-ms', '2000'],
+      },
       micro: { actorMessages: 200_000, idleActors: 20_000, roomJoins: 20_000, chunk: 5_000 },
       workers: {
         members: 200, startRate: 400, factor: 4, maxSteps: 2, warmMs: 300, windowMs: 800, graceMs: 300,
@@ -95,6 +111,10 @@ export function benchConfig(quick: boolean): BenchConfig {
     manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 8000 },
     storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
     noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
+    hostile: {
+      quietMs: 3000, floodMs: 4000, slowlorisSockets: 200, slowlorisHoldMs: 12_000, joinRooms: 5000, fillRooms: 100,
+      attackTimeoutMs: 60_000, hubbubArgs: [],
+    },
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },
     workers: {
       members: 1000, startRate: 500, factor: 2, maxSteps: 6, warmMs: 500, windowMs: 1500, graceMs: 500,

@@ -6,7 +6,7 @@
 //
 //   npm run bench                      full: 3 runs, under 30 minutes
 //   npm run bench -- --quick           1 run of small scenarios, under 3 minutes
-//   options: --runs N  --only idle,fanout,rooms,storm,noisy,micro,workers
+//   options: --runs N  --only idle,fanout,rooms,storm,noisy,hostile,micro,workers
 //            (opt-in, not in the full run: idle100k, storm50k)
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
@@ -27,12 +27,13 @@ import { renderTable } from './report/table.js';
 import type { Context } from './scenarios/common.js';
 import { fanout } from './scenarios/fanout.js';
 import { idle, idle100k } from './scenarios/idle.js';
+import { hostile } from './scenarios/hostile.js';
 import { manyRooms, noisy, storm, storm50k } from './scenarios/rooms.js';
 import { workers } from './scenarios/workers.js';
 import { ALL_SYSTEMS, buildGorilla, goMissing, type SystemId } from './systems.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy', 'workers', 'idle100k', 'storm50k'] as const;
+const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy', 'hostile', 'workers', 'idle100k', 'storm50k'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** Long scale-out scenarios run only when named with --only. */
 const OPT_IN: Scenario[] = ['idle100k', 'storm50k'];
@@ -201,6 +202,13 @@ for (let r = 1; r <= cfg.runs; r++) {
     if (only.has('noisy') && s !== 'hubbub-batch') {
       const res = await cell(run, `noisy neighbour ${s}`, () => noisy(ctx, s));
       if (res !== undefined) (run.noisy ??= {})[s] = res;
+    }
+  }
+  for (const s of systems) {
+    // The peers without rooms or history (gorilla) have nothing to attack beyond what noisy shows.
+    if (only.has('hostile') && (s === 'hubbub' || s === 'ws-hub' || s === 'socketio')) {
+      const res = await cell(run, `hostile clients ${s}`, () => hostile(ctx, s));
+      if (res !== undefined) (run.hostile ??= {})[s] = res;
     }
   }
   if (only.has('workers')) {

@@ -3,6 +3,8 @@
 // ratios, so that a noisy run moves every system alike and cancels out).
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { Idle100kResult, IdleResult } from '../scenarios/idle.js';
+import type { AttackReport } from '../loadgen/attacker.js';
+import type { HostileResult } from '../scenarios/hostile.js';
 import type { ManyRoomsResult, NoisyResult, Storm50kResult, StormResult } from '../scenarios/rooms.js';
 import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
 import { median, round } from '../scenarios/common.js';
@@ -31,6 +33,7 @@ export interface RunResult {
   manyRooms?: PerSystem<ManyRoomsResult>;
   storm?: PerSystem<StormResult>;
   noisy?: PerSystem<NoisyResult>;
+  hostile?: PerSystem<HostileResult>;
   micro?: MicroResult;
   /** Scale-out fan-out: one process vs --workers 1 vs --workers 2. */
   workers?: WorkersResult;
@@ -95,7 +98,24 @@ export function metrics(cfg: BenchConfig): Metric[] {
   out.push({ scenario: 'noisy', label: 'noisy, --rate 0: flooded/quiet', unit: 'x', better: 'lower', get: (r, s) => r.noisy?.[s]?.unlimited?.ratio });
   out.push({ scenario: 'noisy', label: 'noisy, --rate 0: flooder sends/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.unlimited?.floodSent });
   out.push({ scenario: 'noisy', label: 'noisy, --rate 0: room A deliveries/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.unlimited?.floodDelivered });
+  // hostile: the bystander's ping p99 under each attack over its quiet p99 (target <= 2), and what the attack got.
+  for (const a of ['slowloris', 'joins', 'history-flood', 'history-fill'] as const) {
+    out.push({ scenario: 'hostile', label: `hostile ${a}: bystander p99 attack/quiet`, unit: 'x', better: 'lower', get: (r, s) => r.hostile?.[s]?.[a]?.ratio });
+  }
+  out.push({ scenario: 'hostile', label: 'hostile slowloris: sockets closed by the server', unit: '', better: 'higher', get: (r, s) => hostileReport(r, s, 'slowloris')?.closedByServer });
+  out.push({ scenario: 'hostile', label: 'hostile joins: rooms joined', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'joins')?.joined });
+  out.push({ scenario: 'hostile', label: 'hostile history-flood: pages served', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'history-flood')?.pages });
+  out.push({ scenario: 'hostile', label: 'hostile history-fill: RSS growth', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.rssGrowthMb });
+  out.push({ scenario: 'hostile', label: 'hostile history-fill: MB sent', unit: 'MB', better: 'higher', get: (r, s) => {
+    const rep = hostileReport(r, s, 'history-fill');
+    return rep === undefined ? undefined : round(rep.sentBytes / 1e6);
+  } });
   return out;
+}
+
+function hostileReport<K extends AttackReport['kind']>(r: RunResult, s: SystemId, kind: K): Extract<AttackReport, { kind: K }> | undefined {
+  const rep = r.hostile?.[s]?.[kind]?.report;
+  return rep?.kind === kind ? (rep as Extract<AttackReport, { kind: K }>) : undefined;
 }
 
 export interface SummaryRow {

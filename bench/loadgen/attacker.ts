@@ -1,0 +1,165 @@
+// The attacker of the `hostile` scenario, in a process of its own so that its
+// work (reading megabytes of history, holding sockets) is not charged to the
+// bystander, which the bench measures in its own process. Forked with one
+// attack as JSON in argv; it runs that attack, bounded in count and time,
+// reports one IPC message and exits.
+//
+//   slowloris      {sockets, holdMs}: half the sockets send nothing, half an
+//                  upgrade request without its last blank line; after holdMs,
+//                  how many the server had closed
+//   joins          {rooms, window}: one connection joins `rooms` distinct rooms,
+//                  `window` in flight; joins answered joined / refused, and ms
+//   history-flood  {conns, lanes, ms, room}: `conns` connections in `room` keep
+//                  `lanes` history requests of up to 1,000 messages in flight
+//   history-fill   {rooms, perRoom, text}: one connection fills rooms one after
+//                  the other with `perRoom` messages of `text` chars, leaving each
+// Hubbub's wire for the ops (ws-hub speaks it for joins; Socket.IO's framing
+// through wire.ts).
+import { connect as tcpConnect, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import { connectUrl, handshakeStep, isJoined, joinFrame, type Endpoint } from './wire.js';
+
+export type Attack =
+  | { kind: 'slowloris'; sockets: number; holdMs: number }
+  | { kind: 'joins'; rooms: number; window: number; timeoutMs: number }
+  | { kind: 'history-flood'; conns: number; lanes: number; ms: number; room: string }
+  | { kind: 'history-fill'; rooms: number; perRoom: number; chars: number; timeoutMs: number };
+
+export type AttackReport =
+  | { kind: 'slowloris'; opened: number; closedByServer: number }
+  | { kind: 'joins'; joined: number; refused: number; ms: number }
+  | { kind: 'history-flood'; pages: number; closed: number }
+  | { kind: 'history-fill'; sent: number; sentBytes: number; ms: number };
+
+/** Opens a chat connection and resolves once it is ready (welcome, or Socket.IO's connect). */
+export function openChat(ep: Endpoint, name: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(connectUrl(ep, name, 'x'), { perMessageDeflate: false });
+    const onMessage = (data: Buffer): void => {
+      const step = handshakeStep(ep.kind, data.toString());
+      if (step === 'ready') {
+        ws.off('message', onMessage);
+        resolve(ws);
+      } else if (step !== null) ws.send(step);
+    };
+    ws.on('message', onMessage);
+    ws.once('error', reject);
+    ws.once('close', (code) => reject(new Error(`closed ${code} before ready`)));
+  });
+}
+
+async function slowloris(ep: Endpoint, a: Extract<Attack, { kind: 'slowloris' }>): Promise<AttackReport> {
+  const sockets: Socket[] = [];
+  let closedByServer = 0;
+  for (let i = 0; i < a.sockets; i++) {
+    const s = tcpConnect({ host: ep.host, port: ep.port });
+    s.on('error', () => {});
+    // Read (and drop) what comes: a socket never read never sees the server's end, so its close would not count.
+    s.resume();
+    s.once('close', () => closedByServer++);
+    if (i % 2 === 1) {
+      s.once('connect', () => s.write(`GET /ws?name=slow${i} HTTP/1.1\r\nHost: ${ep.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`));
+    }
+    sockets.push(s);
+  }
+  await new Promise((r) => setTimeout(r, a.holdMs));
+  const closed = closedByServer;
+  for (const s of sockets) s.destroy();
+  return { kind: 'slowloris', opened: a.sockets, closedByServer: closed };
+}
+
+async function joins(ep: Endpoint, a: Extract<Attack, { kind: 'joins' }>): Promise<AttackReport> {
+  const ws = await openChat(ep, 'joiner');
+  const started = performance.now();
+  let sent = 0;
+  let joined = 0;
+  let refused = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, a.timeoutMs);
+    const next = (): void => {
+      if (sent < a.rooms) ws.send(joinFrame(ep.kind, `hostile-${sent++}-${'r'.repeat(48)}`));
+    };
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (isJoined(ep.kind, text)) joined++;
+      else if (text.includes('"type":"error"')) refused++;
+      else return;
+      if (joined + refused >= a.rooms) {
+        clearTimeout(timer);
+        resolve();
+      } else next();
+    });
+    for (let i = 0; i < a.window; i++) next();
+  });
+  ws.terminate();
+  return { kind: 'joins', joined, refused, ms: Math.round(performance.now() - started) };
+}
+
+async function historyFlood(ep: Endpoint, a: Extract<Attack, { kind: 'history-flood' }>): Promise<AttackReport> {
+  const conns = await Promise.all(Array.from({ length: a.conns }, (_, i) => openChat(ep, `reader-${i}`)));
+  let pages = 0;
+  let closed = 0;
+  const until = Date.now() + a.ms;
+  await Promise.all(conns.map((ws) => new Promise<void>((resolve) => {
+    let id = 0;
+    const ask = (): void => {
+      if (Date.now() < until && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op: 'history', room: a.room, limit: 1000, id: `h${id++}` }));
+    };
+    ws.on('message', (data: Buffer) => {
+      const head = data.toString('latin1', 0, 24);
+      if (head.startsWith('{"type":"joined"')) for (let k = 0; k < a.lanes; k++) ask();
+      else if (head.startsWith('{"type":"history"')) {
+        pages++;
+        ask();
+      }
+    });
+    ws.once('close', () => {
+      closed++;
+      resolve();
+    });
+    setTimeout(() => resolve(), a.ms + 500);
+    ws.send(JSON.stringify({ op: 'join', room: a.room }));
+  })));
+  for (const ws of conns) ws.terminate();
+  return { kind: 'history-flood', pages, closed };
+}
+
+async function historyFill(ep: Endpoint, a: Extract<Attack, { kind: 'history-fill' }>): Promise<AttackReport> {
+  const ws = await openChat(ep, 'filler');
+  const text = '語'.repeat(a.chars);
+  const started = performance.now();
+  const deadline = Date.now() + a.timeoutMs;
+  let sent = 0;
+  const waitFor = (pred: (s: string) => boolean): Promise<void> => new Promise((resolve) => {
+    const on = (data: Buffer): void => {
+      if (!pred(data.toString('latin1', 0, 64))) return;
+      ws.off('message', on);
+      resolve();
+    };
+    ws.on('message', on);
+  });
+  for (let r = 0; r < a.rooms && Date.now() < deadline; r++) {
+    const room = `fill-${r}`;
+    const joined = waitFor((h) => h.startsWith('{"type":"joined"'));
+    ws.send(JSON.stringify({ op: 'join', room }));
+    await joined;
+    const last = waitFor((h) => h.startsWith(`{"type":"ack","id":"${r}-${a.perRoom - 1}"`));
+    for (let i = 0; i < a.perRoom; i++) ws.send(JSON.stringify({ op: 'send', room, text, id: `${r}-${i}` }));
+    await last;
+    sent += a.perRoom;
+    ws.send(JSON.stringify({ op: 'leave', room }));
+  }
+  ws.terminate();
+  return { kind: 'history-fill', sent, sentBytes: sent * Buffer.byteLength(text), ms: Math.round(performance.now() - started) };
+}
+
+async function main(): Promise<void> {
+  const { ep, attack } = JSON.parse(process.argv[2]) as { ep: Endpoint; attack: Attack };
+  const report = attack.kind === 'slowloris' ? await slowloris(ep, attack)
+    : attack.kind === 'joins' ? await joins(ep, attack)
+    : attack.kind === 'history-flood' ? await historyFlood(ep, attack)
+    : await historyFill(ep, attack);
+  process.send!(report, () => process.exit(0));
+}
+
+if (process.send !== undefined) void main();

@@ -1,0 +1,152 @@
+// Scenario: hostile clients. A bystander keeps measuring its own round trip
+// (a WebSocket ping answered by the server's event loop, the same for every
+// system) quiet, then while one attack runs from another process; the ratio
+// of the two p99s is the figure (target: at most 2). The attacks are those of
+// docs/security.md, each on the systems it applies to:
+//
+//   slowloris      sockets that never finish an upgrade (all systems): how
+//                  many the server closed by the end of the hold
+//   joins          one connection joining thousands of rooms (all systems)
+//   history-flood  8 connections asking 1 MiB history pages without pause
+//                  (Hubbub: the peers keep no history)
+//   history-fill   one connection filling rooms with the longest messages and
+//                  leaving (Hubbub): the server's RSS growth against its
+//                  history budget (--history-budget-bytes, 64 MiB)
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { summarize, Histogram } from '../loadgen/histogram.js';
+import { connectUrl, handshakeStep, type Endpoint } from '../loadgen/wire.js';
+import type { Attack, AttackReport } from '../loadgen/attacker.js';
+import { startServer, type SystemId } from '../systems.js';
+import { round, sleep, type Context } from './common.js';
+
+const ATTACKER = fileURLToPath(new URL('../loadgen/attacker.js', import.meta.url));
+
+export type AttackName = 'slowloris' | 'joins' | 'history-flood' | 'history-fill';
+
+export interface AttackResult {
+  quiet: { p50: number; p99: number; samples: number };
+  attack: { p50: number; p99: number; samples: number };
+  /** attack p99 / quiet p99. */
+  ratio: number;
+  /** Server RSS after the attack minus before, MB. */
+  rssGrowthMb: number;
+  report: AttackReport;
+}
+
+export type HostileResult = Partial<Record<AttackName, AttackResult>>;
+
+/** Which attacks apply to which system. */
+function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: AttackName; attack: Attack }[] {
+  const out: { name: AttackName; attack: Attack }[] = [
+    { name: 'slowloris', attack: { kind: 'slowloris', sockets: cfg.slowlorisSockets, holdMs: cfg.slowlorisHoldMs } },
+    { name: 'joins', attack: { kind: 'joins', rooms: cfg.joinRooms, window: 50, timeoutMs: cfg.attackTimeoutMs } },
+  ];
+  if (system === 'hubbub') {
+    out.push({ name: 'history-flood', attack: { kind: 'history-flood', conns: 8, lanes: 2, ms: cfg.floodMs, room: 'archive' } });
+    out.push({ name: 'history-fill', attack: { kind: 'history-fill', rooms: cfg.fillRooms, perRoom: 60, chars: 16_000, timeoutMs: cfg.attackTimeoutMs } });
+  }
+  return out;
+}
+
+/** The bystander: WebSocket pings one after another, `gapMs` apart, each timed. */
+class Pinger {
+  #samples = new Histogram();
+  #running = false;
+  #loop: Promise<void> = Promise.resolve();
+
+  private constructor(readonly ws: WebSocket) {}
+
+  static open(ep: Endpoint): Promise<Pinger> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(connectUrl(ep, 'bystander', 'x'), { perMessageDeflate: false });
+      ws.on('message', (data: Buffer) => {
+        const step = handshakeStep(ep.kind, data.toString());
+        if (step !== null && step !== 'ready') ws.send(step);
+      });
+      ws.once('open', () => resolve(new Pinger(ws)));
+      ws.once('error', reject);
+    });
+  }
+
+  start(gapMs = 10): void {
+    this.#samples = new Histogram();
+    this.#running = true;
+    this.#loop = (async () => {
+      while (this.#running && this.ws.readyState === WebSocket.OPEN) {
+        const t0 = performance.now();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 10_000);
+          this.ws.once('pong', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          this.ws.ping();
+        });
+        this.#samples.record((performance.now() - t0) * 1000);
+        await sleep(gapMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<{ p50: number; p99: number; samples: number }> {
+    this.#running = false;
+    await this.#loop;
+    const s = summarize(this.#samples);
+    return { p50: s.p50, p99: s.p99, samples: s.samples };
+  }
+}
+
+function runAttack(ep: Endpoint, attack: Attack, timeoutMs: number): Promise<AttackReport> {
+  const child: ChildProcess = fork(ATTACKER, [JSON.stringify({ ep, attack })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`attack ${attack.kind} did not end in ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('message', (report: AttackReport) => {
+      clearTimeout(timer);
+      resolve(report);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`attacker ${attack.kind} exited (${code}) without a report`));
+    });
+  });
+}
+
+/** Puts a room's whole history (1 MiB of 16 KB messages) in place for the history flood. */
+async function fillArchive(ep: Endpoint): Promise<void> {
+  await runAttack(ep, { kind: 'history-fill', rooms: 1, perRoom: 70, chars: 16_000, timeoutMs: 30_000 }, 40_000).catch(() => undefined);
+  // history-fill names its rooms fill-N: the flood reads fill-0.
+}
+
+export async function hostile(ctx: Context, system: SystemId): Promise<HostileResult> {
+  const cfg = ctx.cfg.hostile;
+  const server = await startServer(system, { hubbubArgs: cfg.hubbubArgs });
+  const ep = server.endpoint();
+  const out: HostileResult = {};
+  let by: Pinger | null = null;
+  try {
+    by = await Pinger.open(ep);
+    for (const { name, attack } of attacksFor(system, cfg)) {
+      if (name === 'history-flood') await fillArchive(ep);
+      const target = name === 'history-flood' ? { ...attack, room: 'fill-0' } : attack;
+      by.start();
+      await sleep(cfg.quietMs);
+      const quiet = await by.stop();
+      const rss0 = server.rss();
+      by.start();
+      const report = await runAttack(ep, target, cfg.attackTimeoutMs + 20_000);
+      const under = await by.stop();
+      const rssGrowthMb = round((server.rss() - rss0) / 1e6, 1);
+      out[name] = { quiet, attack: under, ratio: round(under.p99 / quiet.p99, 2), rssGrowthMb, report };
+      ctx.log(`  ${system} ${name}: bystander p99 ${quiet.p99} -> ${under.p99} ms (${out[name]!.ratio}x), RSS +${rssGrowthMb} MB, ${JSON.stringify(report)}`);
+    }
+  } finally {
+    by?.ws.terminate();
+    await server.stop();
+  }
+  return out;
+}
