@@ -13,7 +13,7 @@ import { spawnBroker } from './helpers/broker.js';
 import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
 import { silentSockets, type SilentSocket } from './helpers/silent-sockets.js';
-import { upgradeStatus } from './helpers/upgrade.js';
+import { admittedAgain, upgradeStatus } from './helpers/upgrade.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 interface Ctx { stops: (() => Promise<unknown>)[]; sockets: Socket[] }
@@ -58,17 +58,6 @@ function assertRefusals(refused: SilentSocket[]): void {
   for (const r of refused) assert.ok(r.got() === '' || IS_503.test(r.got()), `a refusal is 503 or nothing, not ${JSON.stringify(r.got().slice(0, 60))}`);
 }
 
-async function admittedAgain(wsUrl: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const { status } = await upgradeStatus(wsUrl);
-    if (status === 101) return;
-    assert.is(status, 503);
-    if (Date.now() > deadline) assert.unreachable('no connection was let in within 5 s of the flood going');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 ConnCap('--max-conns 20: the 21st connection on is told 503 with the reason; the bystander is served; the cap frees as sockets go', async (ctx) => {
   const broker = await spawnBrokerChild({ maxConns: 20 }, []);
   ctx.stops.push(() => broker.stop());
@@ -81,7 +70,7 @@ ConnCap('--max-conns 20: the 21st connection on is told 503 with the reason; the
   assertRefusals(refused);
   assert.is((await upgradeStatus(broker.wsUrl)).status, 503, 'a WebSocket client is told 503 too');
   for (const h of held) h.socket.destroy();
-  await admittedAgain(broker.wsUrl);
+  await admittedAgain(broker.wsUrl, 503);
 });
 
 ConnCap('default: under ulimit -n 256 the cap is 192, and a flood of 300 sockets never takes the last descriptors', async (ctx) => {
@@ -99,7 +88,7 @@ ConnCap('default: under ulimit -n 256 the cap is 192, and a flood of 300 sockets
   assert.is(held.length, 191, 'the bystander and 191 sockets fill the cap');
   assertRefusals(refused);
   for (const h of held) h.socket.destroy();
-  await admittedAgain(proc.wsUrl);
+  await admittedAgain(proc.wsUrl, 503);
 });
 
 ConnCap('the default cap: the soft open-file limit less a fortieth, kept between 64 and 1000', () => {

@@ -15,7 +15,7 @@ import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
 import { closeAll, TestClient } from './helpers/client.js';
 import { silentSockets, type SilentSocket } from './helpers/silent-sockets.js';
-import { upgradeStatus } from './helpers/upgrade.js';
+import { admittedAgain, upgradeStatus } from './helpers/upgrade.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 const CAP = 3;
@@ -61,18 +61,6 @@ async function attack(ctx: Ctx, port: number, from: string, bystander: Bystander
   return held;
 }
 
-/** Upgrades from 127.0.0.1 until one is let in (a released slot travels to the count first). */
-async function admittedAgain(wsUrl: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const { status } = await upgradeStatus(wsUrl, { localAddress: '127.0.0.1' });
-    if (status === 101) return;
-    assert.is(status, 429);
-    if (Date.now() > deadline) assert.unreachable('a freed slot was not given back within 5 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 IpCap('one process: silent sockets count from the accept; the rest get 429 and close; a freed slot is reusable', async (ctx) => {
   const broker = await spawnBrokerChild({ maxConnsPerIp: CAP }, []);
   ctx.stops.push(() => broker.stop());
@@ -82,7 +70,7 @@ IpCap('one process: silent sockets count from the accept; the rest get 429 and c
   const held = await attack(ctx, port, '127.0.0.1', bystander, await bystander.quiet());
   assert.is((await upgradeStatus(broker.wsUrl, { localAddress: '127.0.0.1' })).status, 429, 'a WebSocket client is refused 429 too');
   held[0].socket.destroy();
-  await admittedAgain(broker.wsUrl);
+  await admittedAgain(broker.wsUrl, 429, { localAddress: '127.0.0.1' });
 });
 
 IpCap('--workers 2 --max-conns-per-ip 3 admits 3 from one address across both workers, not 3 each', async (ctx) => {
@@ -101,7 +89,7 @@ IpCap('--workers 2 --max-conns-per-ip 3 admits 3 from one address across both wo
     assert.is((await upgradeStatus(proc.wsUrl, { localAddress: '127.0.0.1' })).status, 429, `connection ${CAP + i + 1} is refused whichever worker takes it`);
   }
   await clients.pop()!.close();
-  await admittedAgain(proc.wsUrl);
+  await admittedAgain(proc.wsUrl, 429, { localAddress: '127.0.0.1' });
   await closeAll(clients);
   clients.length = 0;
   // The attack: silent sockets spread over both workers, counted by the primary.

@@ -9,7 +9,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Broker, type BrokerConfig } from '../../src/broker.js';
 import { createLogger } from '../../src/log.js';
-import { withTimeout } from './wait.js';
+import { waitFor, withTimeout } from './wait.js';
 
 export interface BrokerStats {
   connections: number;
@@ -89,13 +89,9 @@ export async function spawnBrokerChild(config: Partial<BrokerConfig> = {}, nodeA
 
 /** Polls the child's stats until `cond` holds; fails after `timeoutMs` with the last stats. */
 export async function waitForStats(b: BrokerChild, cond: (s: BrokerStats) => boolean, timeoutMs: number, what: string): Promise<BrokerStats> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await b.stats();
-    if (cond(s)) return s;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last stats ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last: BrokerStats | null = null;
+  await waitFor(async () => cond((last = await b.stats())), timeoutMs, () => `${what} (last stats ${JSON.stringify(last)})`, 50);
+  return last!;
 }
 
 // --- the child's side ---

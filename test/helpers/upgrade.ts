@@ -3,7 +3,7 @@
 // destroyed at once: the test only wanted the status).
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { withTimeout } from './wait.js';
+import { waitFor, withTimeout } from './wait.js';
 
 export interface UpgradeReply {
   status: number;
@@ -40,4 +40,17 @@ export function upgradeStatus(wsUrl: string, options: UpgradeOptions = {}): Prom
     req.end();
   });
   return withTimeout(done, options.timeoutMs ?? 3000, `the upgrade reply from ${wsUrl}`);
+}
+
+/**
+ * Upgrades until one is let in (101), as a freed slot takes a moment to reach
+ * the count; every refusal before that must be `refused` (503, 429...). The
+ * time-out guards a hang only.
+ */
+export async function admittedAgain(wsUrl: string, refused: number, options: UpgradeOptions = {}, hangMs = 30_000): Promise<void> {
+  await waitFor(async () => {
+    const { status } = await upgradeStatus(wsUrl, options);
+    if (status !== 101 && status !== refused) throw new Error(`an upgrade was answered ${status}, neither 101 nor ${refused}`);
+    return status === 101;
+  }, hangMs, `an upgrade from ${options.localAddress ?? 'the default address'} to be let in again`, 20);
 }
