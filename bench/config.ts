@@ -66,6 +66,8 @@ export interface BenchConfig {
   scaleIdle: { conns: number; workers: number; roomSize: number; settleMs: number; quietMs: number; windowMs: number };
   /** Opt-in scale-out: a storm whose connections all stay open, across `serve --workers N` (--only storm50k). */
   scaleStorm: { conns: number; workers: number; concurrencyPerWorker: number };
+  /** Reconnect storm with resume (scenarios/resume.ts): clients of one room, its send rate, the settle and steady windows. */
+  resume: { conns: number; rate: number; workers: number; concurrencyPerWorker: number; settleMs: number; steadyMs: number };
   /** Largest number of connections one load worker holds (files are capped at 20,000). */
   connsPerWorker: number;
   /** Extra flags for `hubbub serve` in the idle scenarios (--heartbeat-ms N sets them). */
@@ -96,6 +98,7 @@ export function benchConfig(quick: boolean): BenchConfig {
       },
       scaleIdle: { conns: 3000, workers: 2, roomSize: 10, settleMs: 300, quietMs: 0, windowMs: 3000 },
       scaleStorm: { conns: 2000, workers: 2, concurrencyPerWorker: 100 },
+      resume: { conns: 1000, rate: 10, workers: 2, concurrencyPerWorker: 100, settleMs: 500, steadyMs: 1000 },
       connsPerWorker: 12_000,
       idleHubbubArgs: [],
     };
@@ -122,6 +125,7 @@ export function benchConfig(quick: boolean): BenchConfig {
     },
     scaleIdle: { conns: 100_000, workers: 6, roomSize: 10, settleMs: 1500, quietMs: 12_000, windowMs: 30_000 },
     scaleStorm: { conns: 50_000, workers: 4, concurrencyPerWorker: 256 },
+    resume: { conns: 10_000, rate: 2, workers: 4, concurrencyPerWorker: 256, settleMs: 1500, steadyMs: 2000 },
     connsPerWorker: 12_000,
     idleHubbubArgs: [],
   };

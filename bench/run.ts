@@ -6,7 +6,7 @@
 //
 //   npm run bench                      full: 3 runs, under 30 minutes
 //   npm run bench -- --quick           1 run of small scenarios, under 3 minutes
-//   options: --runs N  --only idle,fanout,rooms,storm,noisy,hostile,micro,workers
+//   options: --runs N  --only idle,fanout,rooms,storm,resume,noisy,hostile,micro,workers
 //            (opt-in, not in the full run: idle100k, storm50k)
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
 //            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
@@ -29,11 +29,12 @@ import { fanout } from './scenarios/fanout.js';
 import { idle, idle100k } from './scenarios/idle.js';
 import { hostile } from './scenarios/hostile.js';
 import { manyRooms, noisy, storm, storm50k } from './scenarios/rooms.js';
+import { renderResume, resumeStorm, summarizeResume } from './scenarios/resume.js';
 import { workers } from './scenarios/workers.js';
 import { ALL_SYSTEMS, buildGorilla, goMissing, type SystemId } from './systems.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'noisy', 'hostile', 'workers', 'idle100k', 'storm50k'] as const;
+const SCENARIOS = ['micro', 'idle', 'fanout', 'rooms', 'storm', 'resume', 'noisy', 'hostile', 'workers', 'idle100k', 'storm50k'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** Long scale-out scenarios run only when named with --only. */
 const OPT_IN: Scenario[] = ['idle100k', 'storm50k'];
@@ -55,9 +56,10 @@ const { values } = parseArgs({
 /** Summary, terminal table and HTML chart of a run: for a run just made and for --report alike. */
 function report(cfg: BenchConfig, runs: RunResult[], systems: SystemId[], meta: { date: string; commit: string }) {
   const summary = summarize(cfg, runs, systems);
-  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale);
+  const resume = summarizeResume(runs.map((r) => r.resume));
+  const table = renderTable(summary.rows, systems, summary.micro, summary.scaleOut, summary.scale) + renderResume(resume);
   const html = renderChart(cfg, runs, systems, summary.rows, `Hubbub bench ${meta.date} (${meta.commit})`, table);
-  return { summary, table, html };
+  return { summary: { ...summary, resume }, table, html };
 }
 
 if (values.report !== undefined) {
@@ -194,10 +196,11 @@ for (let r = 1; r <= cfg.runs; r++) {
   }
   for (const s of systems) {
     if (only.has('storm') && s !== 'hubbub-batch') {
-      const res = await cell(run, `storm ${s}`, () => storm(ctx, s));
+      const res = await cell(run, `storm ${s}`, () => storm(ctx, s, ctx.profile && (s === 'hubbub' || s === 'ws-hub')));
       if (res !== undefined) (run.storm ??= {})[s] = res;
     }
   }
+  if (only.has('resume') && systems.includes('hubbub')) run.resume = await cell(run, 'reconnect storm with resume (hubbub alone)', () => resumeStorm(ctx));
   for (const s of systems) {
     if (only.has('noisy') && s !== 'hubbub-batch') {
       const res = await cell(run, `noisy neighbour ${s}`, () => noisy(ctx, s));

@@ -81,8 +81,36 @@ export interface CloseAllCmd {
   cmd: 'close-all';
 }
 
+/** Reconnect storm with resume (resume-clients.ts): fresh clients connect and join `room` (Hubbub only). */
+export interface ResumeOpenCmd {
+  cmd: 'resume-open';
+  host: string;
+  port: number;
+  room: string;
+  /** Client i asks for the name `u<i>`. */
+  from: number;
+  count: number;
+  addresses: string[];
+  concurrency: number;
+  timeoutMs: number;
+}
+/** Resets every resume client's socket at once; answers how many. */
+export interface ResumeDropCmd {
+  cmd: 'resume-drop';
+}
+/** Every dropped client comes back with its resume secret and `join` + `since`, and catches up. */
+export interface ResumeReconnectCmd extends Omit<ResumeOpenCmd, 'cmd' | 'from' | 'count'> {
+  cmd: 'resume-reconnect';
+  /** When the drop began, µs on CLOCK_MONOTONIC: catch-up times are measured from it. */
+  droppedAtUs: number;
+}
+export interface ResumeCloseCmd {
+  cmd: 'resume-close';
+}
+
 export type Command =
-  | ConnectCmd | RateCmd | FloodCmd | StormCmd | WindowStartCmd | WindowEndCmd | CollectCmd | CountersCmd | CloseAllCmd;
+  | ConnectCmd | RateCmd | FloodCmd | StormCmd | WindowStartCmd | WindowEndCmd | CollectCmd | CountersCmd | CloseAllCmd
+  | ResumeOpenCmd | ResumeDropCmd | ResumeReconnectCmd | ResumeCloseCmd;
 
 export interface ConnectResult {
   ready: number;
@@ -94,6 +122,24 @@ export interface ConnectResult {
 export interface StormResult extends ConnectResult {
   /** Handshake to ready, per connection. */
   connectLatency: SparseHistogram;
+}
+
+export type ResumeOpenResult = ConnectResult;
+
+export interface ResumeReconnectResult {
+  ready: number;
+  failed: number;
+  errors: string[];
+  /** Messages received in replays (seq at or below each client's `joined` seq). */
+  replayed: number;
+  /** Clients whose `joined` said `recovered:false` (or none). */
+  unrecovered: number;
+  /** Clients that came back under another name than they had (the resume was not honoured). */
+  renamed: number;
+  /** When the last client of this worker caught up, µs on CLOCK_MONOTONIC. */
+  lastCaughtUpUs: number;
+  /** Drop to caught up, per client. */
+  caughtUp: SparseHistogram;
 }
 
 export interface Counters {

@@ -10,6 +10,7 @@
 import WebSocket from 'ws';
 import { Histogram } from './histogram.js';
 import { LeanSocket } from './lean-socket.js';
+import { resumeClose, resumeDrop, resumeOpen, resumeReconnect } from './resume-clients.js';
 import type {
   CollectResult, ConnectCmd, ConnectResult, Counters, Envelope, FloodCmd, RateCmd, Reply, StormCmd, StormResult,
 } from './messages.js';
@@ -456,6 +457,14 @@ async function handle(msg: Envelope): Promise<unknown> {
     }
     case 'counters':
       return counters();
+    case 'resume-open':
+      return resumeOpen(msg);
+    case 'resume-drop':
+      return resumeDrop();
+    case 'resume-reconnect':
+      return resumeReconnect(msg);
+    case 'resume-close':
+      return resumeClose();
     case 'close-all':
       for (const g of groups.values()) {
         g.rate = null;

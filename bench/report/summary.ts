@@ -6,6 +6,7 @@ import type { Idle100kResult, IdleResult } from '../scenarios/idle.js';
 import type { AttackReport } from '../loadgen/attacker.js';
 import type { HostileResult } from '../scenarios/hostile.js';
 import type { ManyRoomsResult, NoisyResult, Storm50kResult, StormResult } from '../scenarios/rooms.js';
+import type { ResumeResult } from '../scenarios/resume.js';
 import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
 import { median, round } from '../scenarios/common.js';
 import type { BenchConfig } from '../config.js';
@@ -32,6 +33,8 @@ export interface RunResult {
   fanout?: Record<string, PerSystem<FanoutResult>>;
   manyRooms?: PerSystem<ManyRoomsResult>;
   storm?: PerSystem<StormResult>;
+  /** Hubbub alone: reconnect storm with resume, one process and --workers 2. */
+  resume?: ResumeResult;
   noisy?: PerSystem<NoisyResult>;
   hostile?: PerSystem<HostileResult>;
   micro?: MicroResult;

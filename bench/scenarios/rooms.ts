@@ -118,12 +118,14 @@ export interface StormResult {
   errors: string[];
 }
 
-export async function storm(ctx: Context, system: SystemId): Promise<StormResult> {
+export async function storm(ctx: Context, system: SystemId, profile = false): Promise<StormResult> {
   const cfg = ctx.cfg.storm;
   return withServer(system, Math.max(cfg.workers, workersFor(ctx.cfg, cfg.conns)), async (server, fleet) => {
+    if (profile) await server.probe({ cmd: 'profile-start' });
     const r = await fleet.storm(`storm ${system} ${cfg.conns}`, {
       endpoint: server.endpoint(), count: cfg.conns, concurrency: cfg.concurrencyPerWorker, timeoutMs: 30_000,
     });
+    if (profile) await server.probe({ cmd: 'profile-stop', path: `${ctx.artifacts}/${system}-storm.cpuprofile` });
     const h = new Histogram();
     h.merge(r.connectLatency);
     const lat = summarize(h);
