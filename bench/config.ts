@@ -115,7 +115,7 @@ export function benchConfig(quick: boolean): BenchConfig {
     storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
     noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
     hostile: {
-      quietMs: 3000, floodMs: 4000, slowlorisSockets: 200, slowlorisHoldMs: 12_000, joinRooms: 5000, fillRooms: 100,
+      quietMs: 3000, floodMs: 4000, slowlorisSockets: 200, slowlorisHoldMs: 12_000, joinRooms: 5000, fillRooms: 90,
       attackTimeoutMs: 60_000, hubbubArgs: [],
     },
     micro: { actorMessages: 1_000_000, idleActors: 100_000, roomJoins: 100_000, chunk: 10_000 },

@@ -11,8 +11,9 @@
 //                  `window` in flight; joins answered joined / refused, and ms
 //   history-flood  {conns, lanes, ms, room}: `conns` connections in `room` keep
 //                  `lanes` history requests of up to 1,000 messages in flight
-//   history-fill   {rooms, perRoom, text}: one connection fills rooms one after
-//                  the other with `perRoom` messages of `text` chars, leaving each
+//   history-fill   {rooms, perRoom, chars, conns}: `conns` connections fill rooms
+//                  (each its share, one after the other) with `perRoom` messages
+//                  of `chars` characters, leaving each
 // Hubbub's wire for the ops (ws-hub speaks it for joins; Socket.IO's framing
 // through wire.ts).
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -23,7 +24,7 @@ export type Attack =
   | { kind: 'slowloris'; sockets: number; holdMs: number }
   | { kind: 'joins'; rooms: number; window: number; timeoutMs: number }
   | { kind: 'history-flood'; conns: number; lanes: number; ms: number; room: string }
-  | { kind: 'history-fill'; rooms: number; perRoom: number; chars: number; timeoutMs: number };
+  | { kind: 'history-fill'; rooms: number; perRoom: number; chars: number; conns: number; timeoutMs: number };
 
 export type AttackReport =
   | { kind: 'slowloris'; opened: number; closedByServer: number }
@@ -125,10 +126,17 @@ async function historyFlood(ep: Endpoint, a: Extract<Attack, { kind: 'history-fl
 }
 
 async function historyFill(ep: Endpoint, a: Extract<Attack, { kind: 'history-fill' }>): Promise<AttackReport> {
-  const ws = await openChat(ep, 'filler');
   const text = '語'.repeat(a.chars);
   const started = performance.now();
   const deadline = Date.now() + a.timeoutMs;
+  const counts = await Promise.all(Array.from({ length: a.conns }, (_, k) => fillRooms(ep, a, text, k, deadline)));
+  const sent = counts.reduce((x, y) => x + y, 0);
+  return { kind: 'history-fill', sent, sentBytes: sent * Buffer.byteLength(text), ms: Math.round(performance.now() - started) };
+}
+
+/** Connection `k` of the fill: rooms k, k + conns, ... Resolves with the messages it had acked. */
+async function fillRooms(ep: Endpoint, a: Extract<Attack, { kind: 'history-fill' }>, text: string, k: number, deadline: number): Promise<number> {
+  const ws = await openChat(ep, `filler-${k}`);
   let sent = 0;
   const waitFor = (pred: (s: string) => boolean): Promise<void> => new Promise((resolve) => {
     const on = (data: Buffer): void => {
@@ -138,7 +146,7 @@ async function historyFill(ep: Endpoint, a: Extract<Attack, { kind: 'history-fil
     };
     ws.on('message', on);
   });
-  for (let r = 0; r < a.rooms && Date.now() < deadline; r++) {
+  for (let r = k; r < a.rooms && Date.now() < deadline; r += a.conns) {
     const room = `fill-${r}`;
     const joined = waitFor((h) => h.startsWith('{"type":"joined"'));
     ws.send(JSON.stringify({ op: 'join', room }));
@@ -150,7 +158,7 @@ async function historyFill(ep: Endpoint, a: Extract<Attack, { kind: 'history-fil
     ws.send(JSON.stringify({ op: 'leave', room }));
   }
   ws.terminate();
-  return { kind: 'history-fill', sent, sentBytes: sent * Buffer.byteLength(text), ms: Math.round(performance.now() - started) };
+  return sent;
 }
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@
 //   joins          one connection joining thousands of rooms (all systems)
 //   history-flood  8 connections asking 1 MiB history pages without pause
 //                  (Hubbub: the peers keep no history)
-//   history-fill   one connection filling rooms with the longest messages and
+//   history-fill   4 connections filling rooms with the longest messages and
 //                  leaving (Hubbub): the server's RSS growth against its
 //                  history budget (--history-budget-bytes, 64 MiB)
 import { fork, type ChildProcess } from 'node:child_process';
@@ -45,7 +45,8 @@ function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: A
   ];
   if (system === 'hubbub') {
     out.push({ name: 'history-flood', attack: { kind: 'history-flood', conns: 8, lanes: 2, ms: cfg.floodMs, room: 'archive' } });
-    out.push({ name: 'history-fill', attack: { kind: 'history-fill', rooms: cfg.fillRooms, perRoom: 60, chars: 16_000, timeoutMs: cfg.attackTimeoutMs } });
+    // 22 messages of 48 KB pass a room's 1 MiB; fillRooms of them pass the process's 64 MiB budget in the full run.
+    out.push({ name: 'history-fill', attack: { kind: 'history-fill', rooms: cfg.fillRooms, perRoom: 22, chars: 16_000, conns: 4, timeoutMs: cfg.attackTimeoutMs } });
   }
   return out;
 }
@@ -116,9 +117,9 @@ function runAttack(ep: Endpoint, attack: Attack, timeoutMs: number): Promise<Att
   });
 }
 
-/** Puts a room's whole history (1 MiB of 16 KB messages) in place for the history flood. */
+/** Puts a room's whole history (1 MiB of 48 KB messages) in place for the history flood. */
 async function fillArchive(ep: Endpoint): Promise<void> {
-  await runAttack(ep, { kind: 'history-fill', rooms: 1, perRoom: 70, chars: 16_000, timeoutMs: 30_000 }, 40_000).catch(() => undefined);
+  await runAttack(ep, { kind: 'history-fill', rooms: 1, perRoom: 25, chars: 16_000, conns: 1, timeoutMs: 30_000 }, 40_000).catch(() => undefined);
   // history-fill names its rooms fill-N: the flood reads fill-0.
 }
 
