@@ -2,7 +2,7 @@ import { produce } from 'immer';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  emptyTrie, trieDelete, trieForEach, trieGet, trieSet, trieValues, type HashTrie,
+  emptyTrie, trieDelete, trieForEach, trieGet, trieSet, trieValues, trieWith, trieWithout, type HashTrie,
 } from '../src/actors/hash-trie.js';
 
 const test = suite('HashTrie');
@@ -65,6 +65,45 @@ test('one set under immer copies O(log n) slots, flat as the trie grows', () => 
   }
   // A naive object or Map would copy n slots: 1,000 / 10,000 / 100,000.
   for (const c of costs) assert.ok(c < 400, `a set copied ${c} slots (${costs.join(', ')})`);
+});
+
+test('trieWith and trieWithout agree with a Map, and every older version stays as it was', () => {
+  let trie = emptyTrie<number>();
+  const map = new Map<string, number>();
+  const kept: { trie: HashTrie<number>; map: Map<string, number> }[] = [];
+  let seed = 11;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  for (let i = 0; i < 20_000; i++) {
+    const key = `k${rand(3000)}`;
+    if (rand(3) === 0) {
+      const next = trieWithout(trie, key);
+      assert.is(next === trie, !map.has(key), 'removing an absent key gives the same version');
+      trie = next;
+      map.delete(key);
+    } else {
+      trie = trieWith(trie, key, i);
+      map.set(key, i);
+    }
+    if (i % 2000 === 0) kept.push({ trie, map: new Map(map) });
+  }
+  for (const v of [...kept, { trie, map }]) {
+    assert.is(v.trie.size, v.map.size);
+    const seen = new Map<string, number>();
+    trieForEach(v.trie, (x, k) => void seen.set(k, x));
+    assert.equal(seen, v.map);
+  }
+});
+
+test('one trieWith copies O(log n) slots, flat as the trie grows', () => {
+  const costs: number[] = [];
+  for (const n of [1_000, 10_000, 100_000]) {
+    let base: HashTrie<number> = emptyTrie();
+    for (let i = 0; i < n; i++) base = trieWith(base, `m${i}`, i);
+    const next = trieWith(base, 'newcomer', -1);
+    assert.is(trieGet(base, 'newcomer'), undefined);
+    costs.push(copiedSlots(base, next), copiedSlots(next, trieWithout(next, 'm7')));
+  }
+  for (const c of costs) assert.ok(c < 400, `a change copied ${c} slots (${costs.join(', ')})`);
 });
 
 test.run();

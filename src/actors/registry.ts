@@ -1,4 +1,5 @@
-// The supervisor's registry: sessions, user names and rooms, as one immer value.
+// The supervisor's registry: sessions, user names and rooms, as one immutable
+// value: every change makes a new version that shares all it did not change.
 //
 // Shape (every keyed collection is a HashTrie, so one change copies O(log32 n)):
 //   sessions: actor id -> { actor, user, key, rooms: room name -> room name }
@@ -8,17 +9,15 @@
 //   rooms:    room name -> { name, key, members: actor id -> actor, departures, live }
 //   roomKeys: a room's canonical form -> its name (which spelling of a name is live here)
 // `live` is a mutable RoomLive: pending presence and recovery bookkeeping
-// change often, and a chat message must not pay a produce().
-// immer neither drafts nor freezes class instances, so it rides along by
-// reference; actors do too.
-import { produce, setAutoFreeze } from 'immer';
+// change often, and a chat message must not pay a new version. It rides along
+// by reference from version to version; actors do too.
+//
+// Versions are made by hand (hash-trie's trieWith/trieWithout and object
+// spreads), not with immer's produce(), which did the same copying through
+// proxies: in a connection storm, registering and unregistering sessions
+// through it took a fifth of the broker's CPU.
 import type { ConnectionActor } from './connection-actor.js';
-import { emptyTrie, trieDelete, trieGet, trieSet, trieValues, type HashTrie } from './hash-trie.js';
-
-// The registry is changed only through `change` below, so deep-freezing every
-// new version buys no safety here and cost a third of each join's produce()
-// (measured in a 19k-member join storm). Frozen or not, versions are never mutated.
-setAutoFreeze(false);
+import { emptyTrie, trieGet, trieValues, trieWith, trieWithout, type HashTrie } from './hash-trie.js';
 
 export interface Session {
   readonly actor: ConnectionActor;
@@ -33,10 +32,10 @@ export interface Session {
   readonly rooms: HashTrie<string>;
 }
 
-/** Every new session starts with this one (never mutated: immer copies it on the first join). */
+/** Every new session starts with this one (never mutated: the first join makes a new trie). */
 const NO_ROOMS: HashTrie<string> = emptyTrie();
 
-/** The parts of a room that change per message, outside immer on purpose. */
+/** The parts of a room that change per message, outside the versioned registry on purpose. */
 export class RoomLive {
   /** Members of this node still waiting for their history replay (see Supervisor). */
   recovering = 0;
@@ -94,27 +93,18 @@ export function emptyRegistry(): RegistryState {
 }
 
 /**
- * produce() with the draft typed as the plain state: immer's Draft<T> maps class
- * instances (actors, RoomLive) structurally and drops their #private fields,
- * which makes them unassignable; the registry never mutates those through the
- * draft, so the plain type is the honest one here.
- */
-function change(state: RegistryState, recipe: (draft: RegistryState) => void): RegistryState {
-  return produce(state, (d) => recipe(d as unknown as RegistryState));
-}
-
-/**
  * Adds a session under `key`: the user's first connection, or one more tab of it.
  * `owner`: the name claim's owner when the claim outlived its session (a resume).
  */
 export function addSession(state: RegistryState, actor: ConnectionActor, user: string, key = user, owner = actor.id): RegistryState {
   const entry = trieGet(state.users, key);
-  return change(state, (d) => {
-    trieSet(d.sessions, actor.id, { actor, user, key, rooms: NO_ROOMS });
-    trieSet(d.users, key, entry === undefined
+  return {
+    ...state,
+    sessions: trieWith(state.sessions, actor.id, { actor, user, key, rooms: NO_ROOMS }),
+    users: trieWith(state.users, key, entry === undefined
       ? { name: user, tabs: [actor], owner }
-      : { name: entry.name, tabs: [...entry.tabs, actor], owner: entry.owner });
-  });
+      : { name: entry.name, tabs: [...entry.tabs, actor], owner: entry.owner }),
+  };
 }
 
 /**
@@ -130,13 +120,14 @@ export function removeSession(state: RegistryState, actor: ConnectionActor): {
   const left = trieValues(session.rooms);
   const entry = trieGet(state.users, session.key);
   const tabs = entry?.tabs.filter((t) => t !== actor) ?? [];
-  const next = change(state, (d) => {
-    for (const name of left) leaveRoom(d, name, actor.id);
-    trieDelete(d.sessions, actor.id);
-    if (entry === undefined) return;
-    if (tabs.length === 0) trieDelete(d.users, session.key);
-    else trieSet(d.users, session.key, { name: entry.name, tabs, owner: entry.owner });
-  });
+  let next: Mutable<RegistryState> = { ...state };
+  for (const name of left) next = leaveRoom(next, name, actor.id);
+  next.sessions = trieWithout(next.sessions, actor.id);
+  if (entry !== undefined) {
+    next.users = tabs.length === 0
+      ? trieWithout(next.users, session.key)
+      : trieWith(next.users, session.key, { name: entry.name, tabs, owner: entry.owner });
+  }
   return { state: next, left, gone: entry !== undefined && tabs.length === 0 ? { key: session.key, owner: entry.owner } : null };
 }
 
@@ -157,18 +148,15 @@ export function keyOf(state: RegistryState, actor: ConnectionActor): string {
 export function addMember(state: RegistryState, roomName: string, actor: ConnectionActor, key = roomName): { state: RegistryState; added: boolean } {
   const room = trieGet(state.rooms, roomName);
   if (room !== undefined && trieGet(room.members, actor.id) !== undefined) return { state, added: false };
-  const next = change(state, (d) => {
-    let r = trieGet(d.rooms, roomName);
-    if (r === undefined) {
-      r = { name: roomName, key, members: emptyTrie(), departures: 0, live: new RoomLive() };
-      trieSet(d.rooms, roomName, r);
-      trieSet(d.roomKeys, key, roomName);
-    }
-    trieSet(r.members, actor.id, actor);
-    // The room's own name string, not the client's copy of it: one string per room, not per member.
-    const session = trieGet(d.sessions, actor.id);
-    if (session !== undefined) trieSet(session.rooms, r.name, r.name);
-  });
+  const next: Mutable<RegistryState> = { ...state };
+  const r: Room = room === undefined
+    ? { name: roomName, key, members: trieWith(emptyTrie(), actor.id, actor), departures: 0, live: new RoomLive() }
+    : { ...room, members: trieWith(room.members, actor.id, actor) };
+  next.rooms = trieWith(state.rooms, roomName, r);
+  if (room === undefined) next.roomKeys = trieWith(state.roomKeys, key, roomName);
+  // The room's own name string, not the client's copy of it: one string per room, not per member.
+  const session = trieGet(state.sessions, actor.id);
+  if (session !== undefined) next.sessions = trieWith(state.sessions, actor.id, { ...session, rooms: trieWith(session.rooms, r.name, r.name) });
   return { state: next, added: true };
 }
 
@@ -176,21 +164,25 @@ export function addMember(state: RegistryState, roomName: string, actor: Connect
 export function removeMember(state: RegistryState, roomName: string, actor: ConnectionActor): { state: RegistryState; removed: boolean } {
   const room = trieGet(state.rooms, roomName);
   if (room === undefined || trieGet(room.members, actor.id) === undefined) return { state, removed: false };
-  const next = change(state, (d) => {
-    leaveRoom(d, roomName, actor.id);
-    const rooms = trieGet(d.sessions, actor.id)?.rooms;
-    if (rooms !== undefined) trieDelete(rooms, roomName);
-  });
+  const next = leaveRoom(state, roomName, actor.id);
+  const session = trieGet(next.sessions, actor.id);
+  if (session !== undefined) next.sessions = trieWith(next.sessions, actor.id, { ...session, rooms: trieWithout(session.rooms, roomName) });
   return { state: next, removed: true };
 }
 
-function leaveRoom(d: RegistryState, roomName: string, actorId: string): void {
-  const room = trieGet(d.rooms, roomName);
-  if (room === undefined) return;
-  trieDelete(room.members, actorId);
-  (room as { departures: number }).departures++;
-  if (room.members.size === 0) {
-    trieDelete(d.rooms, roomName);
-    trieDelete(d.roomKeys, room.key);
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** A new version without `actorId` in the room (a fresh object the caller may go on setting fields of). */
+function leaveRoom(state: RegistryState, roomName: string, actorId: string): Mutable<RegistryState> {
+  const next: Mutable<RegistryState> = { ...state };
+  const room = trieGet(state.rooms, roomName);
+  if (room === undefined) return next;
+  const members = trieWithout(room.members, actorId);
+  if (members.size === 0) {
+    next.rooms = trieWithout(state.rooms, roomName);
+    next.roomKeys = trieWithout(state.roomKeys, room.key);
+  } else {
+    next.rooms = trieWith(state.rooms, roomName, { ...room, members, departures: room.departures + 1 });
   }
+  return next;
 }

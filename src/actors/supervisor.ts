@@ -8,8 +8,8 @@
 // backplane assigns the seq, keeps it in the room's history and delivers it
 // back (`room-message`) to every node with members, where the supervisor wraps
 // the bytes in ONE OutFrame and hands it to every local member's Peer. Nothing
-// is encoded or copied per recipient and no immer produce() runs. Joins,
-// leaves and registrations do produce(), each copying O(log32 n) of the state
+// is encoded or copied per recipient and no registry version is made. Joins,
+// leaves and registrations make one, each copying O(log32 n) of the state
 // (see registry.ts).
 //
 // Its parts, each in its own file: names.ts (which name a connection gets),
