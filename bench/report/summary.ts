@@ -83,6 +83,7 @@ export function metrics(cfg: BenchConfig): Metric[] {
     out.push({ scenario: 'fanout', label: `max frames/s M=${members}`, unit: 'frame/s', better: 'higher', get: (r, s) => f(r, s)?.maxFrames });
     out.push({ scenario: 'fanout', label: `p99 @ half max M=${members}`, unit: 'ms', better: 'lower', get: (r, s) => f(r, s)?.half?.p99 });
   }
+  out.push({ scenario: 'manyRooms', label: 'many rooms p50', unit: 'ms', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.p50 });
   out.push({ scenario: 'manyRooms', label: 'many rooms p99', unit: 'ms', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.p99 });
   out.push({ scenario: 'manyRooms', label: 'many rooms server CPU', unit: '%', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.serverCpu });
   out.push({ scenario: 'storm', label: `storm accepted/s (${cfg.storm.conns})`, unit: 'conn/s', better: 'higher', get: (r, s) => r.storm?.[s]?.acceptedPerSec });

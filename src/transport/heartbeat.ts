@@ -10,6 +10,7 @@
 // (each run is scheduled from the last), so a tick visits every bucket whose
 // turn has come: the wheel turns once per interval however late its ticks.
 import { WebSocket } from 'ws';
+import { HEARTBEAT_MIN_TICK_MS } from '../constants.js';
 import type { HubSocket } from './hub-socket.js';
 
 export class HeartbeatWheel {
@@ -31,6 +32,8 @@ export class HeartbeatWheel {
   visits = 0;
 
   constructor(intervalMs: number, buckets: number) {
+    // Short intervals (tests) get fewer buckets rather than a timer every millisecond.
+    buckets = Math.max(1, Math.min(buckets, Math.floor(intervalMs / HEARTBEAT_MIN_TICK_MS)));
     for (let i = 0; i < buckets; i++) this.#buckets.push(new Set());
     this.#tickMs = Math.max(1, Math.floor(intervalMs / buckets));
     this.#due = performance.now() + this.#tickMs;
