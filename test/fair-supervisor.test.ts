@@ -22,85 +22,94 @@ const FLOOD_MS = 4000;
 /** 16,000 one-byte characters: 70 of them are more than a room keeps (1 MiB), so a page is the whole 1 MiB. */
 const TEXT = 'h'.repeat(16_000);
 
+interface FloodRun {
+  quiet: { p50: number; p99: number };
+  attack: { p50: number; p99: number; count: number };
+  flood: { served: number; closed: number };
+  /** The counter `metric` of /metrics after the flood. */
+  charged: number;
+  summary: string;
+}
+
+/**
+ * A broker with its defaults in a child process; `prepare` sets the scene; a bystander (send -> ack) measures
+ * quiet, then while `clients` clients of another process, joined to `room`, keep `lanes` copies of `op` in flight
+ * for FLOOD_MS, each sent again on a frame starting with `reply`.
+ */
+async function floodRun(options: {
+  clients: number; room: string; op: object; reply: string; lanes: number; metric: string; prepare?: (wsUrl: string) => Promise<void>;
+}): Promise<FloodRun> {
+  const broker = await spawnBrokerChild({});
+  const load = new LoadProcess('flooders');
+  try {
+    await options.prepare?.(broker.wsUrl);
+    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
+    const quiet = await by.quietPercentiles(200);
+    const opened = await load.request<{ joined: number; errors: string[] }>('open', {
+      url: broker.wsUrl, count: options.clients, room: options.room, prefix: 'flooder', concurrency: options.clients, total: options.clients, timeoutMs: 10_000,
+    }, 15_000);
+    assert.is(opened.joined, options.clients, opened.errors.join('; '));
+    by.start(5);
+    const flood = await load.request<{ served: number; closed: number }>('flood', {
+      op: options.op, reply: options.reply, lanes: options.lanes, ms: FLOOD_MS,
+    }, FLOOD_MS + 20_000);
+    const attack = await by.stop();
+    await by.close();
+    const charged = metricSamples((await httpRequest(`${broker.url}metrics`)).body).get(options.metric) ?? 0;
+    const summary = `quiet p50 ${quiet.p50.toFixed(1)} / p99 ${quiet.p99.toFixed(1)} ms, under the flood p50 ${attack.p50.toFixed(1)} / p99 ${attack.p99.toFixed(1)} ms (${attack.count} round trips); ${flood.served} served, ${charged} tokens charged`;
+    console.log(`    ${summary}`);
+    return { quiet, attack, flood, charged, summary };
+  } finally {
+    await load.request('exit', {}, 5000).catch(() => {});
+    load.kill();
+    await broker.stop();
+  }
+}
+
+/** The bystander's median as quiet (3x + 3 ms), its tail within the attack bound. */
+function bystanderUnmoved({ quiet, attack, summary }: FloodRun): void {
+  assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
+  assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
+}
+
 const Fair = suite('fair supervisor');
 
 Fair(`${READERS} connections flooding 1 MiB history pages pay for them in tokens; a bystander's send -> ack barely moves`, async () => {
-  const broker = await spawnBrokerChild({});
-  const load = new LoadProcess('history readers');
-  try {
-    const filler = await TestClient.connect(broker.wsUrl, 'archivist');
-    filler.send({ op: 'join', room: 'archive', id: 'j' });
-    await filler.nextOf('joined', { room: 'archive' });
-    for (let i = 0; i < 70; i++) filler.send({ op: 'send', room: 'archive', text: TEXT, id: `a${i}` });
-    await filler.nextOf('ack', { id: 'a69' }, 20_000);
-    await filler.close();
-
-    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
-    const quiet = await by.quietPercentiles(200);
-    const opened = await load.request<{ joined: number; errors: string[] }>('open', {
-      url: broker.wsUrl, count: READERS, room: 'archive', prefix: 'reader', concurrency: READERS, total: READERS, timeoutMs: 10_000,
-    }, 15_000);
-    assert.is(opened.joined, READERS, opened.errors.join('; '));
-
-    by.start(5);
-    const flood = await load.request<{ served: number; closed: number }>('flood', {
-      op: { op: 'history', room: 'archive', limit: 1000 }, reply: '{"type":"history"', lanes: 2, ms: FLOOD_MS,
-    }, FLOOD_MS + 20_000);
-    const attack = await by.stop();
-    const charged = metricSamples((await httpRequest(`${broker.url}metrics`)).body).get('hubbub_reply_charged_tokens_total') ?? 0;
-    const summary = `quiet p50 ${quiet.p50.toFixed(1)} / p99 ${quiet.p99.toFixed(1)} ms, under the flood p50 ${attack.p50.toFixed(1)} / p99 ${attack.p99.toFixed(1)} ms (${attack.count} round trips); ${flood.served} pages served, ${charged} tokens charged`;
-    console.log(`    ${summary}`);
-
-    // The readers are shaped, not cut off: they keep reading what they asked for.
-    assert.is(flood.closed, 0, summary);
-    // Each page (~1 MiB) costs ~1,000 tokens: a reader gets its burst's worth, then its rate's.
-    const perPage = Math.floor((1024 * 1024) / REPLY_CHARGE_BYTES) - 64;
-    assert.ok(charged >= flood.served * perPage, `every page was charged: ${summary}`);
-    const allowance = READERS * (Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perPage) + 2);
-    assert.ok(flood.served <= allowance, `at most ${allowance} pages in ${FLOOD_MS} ms: ${summary}`);
-    // The bystander: its median as quiet (before: 10 ms against 0.7 quiet), its tail within the attack bound.
-    assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
-    assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
-    await by.close();
-  } finally {
-    await load.request('exit', {}, 5000).catch(() => {});
-    load.kill();
-    await broker.stop();
-  }
+  const run = await floodRun({
+    clients: READERS, room: 'archive', op: { op: 'history', room: 'archive', limit: 1000 }, reply: '{"type":"history"', lanes: 2,
+    metric: 'hubbub_reply_charged_tokens_total',
+    prepare: async (wsUrl) => {
+      const filler = await TestClient.connect(wsUrl, 'archivist');
+      filler.send({ op: 'join', room: 'archive', id: 'j' });
+      await filler.nextOf('joined', { room: 'archive' });
+      for (let i = 0; i < 70; i++) filler.send({ op: 'send', room: 'archive', text: TEXT, id: `a${i}` });
+      await filler.nextOf('ack', { id: 'a69' }, 20_000);
+      await filler.close();
+    },
+  });
+  // The readers are shaped, not cut off: they keep reading what they asked for.
+  assert.is(run.flood.closed, 0, run.summary);
+  // Each page (~1 MiB) costs ~1,000 tokens: a reader gets its burst's worth, then its rate's.
+  const perPage = Math.floor((1024 * 1024) / REPLY_CHARGE_BYTES) - 64;
+  assert.ok(run.charged >= run.flood.served * perPage, `every page was charged: ${run.summary}`);
+  const allowance = READERS * (Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perPage) + 2);
+  assert.ok(run.flood.served <= allowance, `at most ${allowance} pages in ${FLOOD_MS} ms: ${run.summary}`);
+  // Before: the median 128 ms against 0.7 quiet.
+  bystanderUnmoved(run);
 });
 
 Fair('a connection sending the longest messages pays for their size: shaped to its tokens, a bystander\'s send -> ack barely moves', async () => {
-  const broker = await spawnBrokerChild({});
-  const load = new LoadProcess('big sender');
-  try {
-    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
-    const quiet = await by.quietPercentiles(200);
-    const opened = await load.request<{ joined: number; errors: string[] }>('open', {
-      url: broker.wsUrl, count: 1, room: 'long-reads', prefix: 'author', concurrency: 1, total: 1, timeoutMs: 10_000,
-    }, 15_000);
-    assert.is(opened.joined, 1, opened.errors.join('; '));
-    by.start(5);
-    const flood = await load.request<{ served: number; closed: number }>('flood', {
-      op: { op: 'send', room: 'long-reads', text: TEXT }, reply: '{"type":"ack"', lanes: 16, ms: FLOOD_MS,
-    }, FLOOD_MS + 20_000);
-    const attack = await by.stop();
-    const charged = metricSamples((await httpRequest(`${broker.url}metrics`)).body).get('hubbub_frame_charged_tokens_total') ?? 0;
-    const summary = `quiet p50 ${quiet.p50.toFixed(1)} / p99 ${quiet.p99.toFixed(1)} ms, under the flood p50 ${attack.p50.toFixed(1)} / p99 ${attack.p99.toFixed(1)} ms; ${flood.served} messages of ${TEXT.length} chars acked, ${charged} tokens charged for size`;
-    console.log(`    ${summary}`);
-    const perMessage = 1 + Math.floor(TEXT.length / FRAME_CHARGE_CHARS);
-    // Before: one token a frame, ~4,000 of these in 4 s (64 MB); now the tokens of 4 s buy ~6,000 / 16.
-    const allowance = Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perMessage) + 16;
-    assert.ok(flood.served <= allowance, `at most ${allowance} messages: ${summary}`);
-    assert.ok(charged >= flood.served * (perMessage - 1), `each charged for its size: ${summary}`);
-    assert.is(flood.closed, 0, summary);
-    assert.ok(attack.p50 <= quiet.p50 * 3 + 3, `the bystander's median: ${summary}`);
-    assert.ok(attack.p99 <= attackBound(quiet.p99), `the bystander's p99: ${summary}`);
-    await by.close();
-  } finally {
-    await load.request('exit', {}, 5000).catch(() => {});
-    load.kill();
-    await broker.stop();
-  }
+  const run = await floodRun({
+    clients: 1, room: 'long-reads', op: { op: 'send', room: 'long-reads', text: TEXT }, reply: '{"type":"ack"', lanes: 16,
+    metric: 'hubbub_frame_charged_tokens_total',
+  });
+  const perMessage = 1 + Math.floor(TEXT.length / FRAME_CHARGE_CHARS);
+  // Before: one token a frame, 1,516 of these in 4 s (24 MB of text); now the tokens of 4 s buy ~6,000 / 16.
+  const allowance = Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perMessage) + 16;
+  assert.ok(run.flood.served <= allowance, `at most ${allowance} messages: ${run.summary}`);
+  assert.ok(run.charged >= run.flood.served * (perMessage - 1), `each charged for its size: ${run.summary}`);
+  assert.is(run.flood.closed, 0, run.summary);
+  bystanderUnmoved(run);
 });
 
 Fair('a burst of 32 history requests in one TCP write: the charge of each lands before the next is dispatched', async () => {
