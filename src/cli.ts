@@ -168,21 +168,14 @@ async function serve(argv: string[]): Promise<void> {
   if (roomPolicy !== undefined && roomPolicy !== '') config.roomPolicy = readRoomPolicy(roomPolicy);
   if (values.rate !== undefined) config.rateLimit = intOption('--rate', values.rate);
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
-  const presenceCharge = values['presence-charge-members'] ?? process.env.HUBBUB_PRESENCE_CHARGE_MEMBERS;
-  if (presenceCharge !== undefined && presenceCharge !== '') config.presenceChargeMembers = intOption('--presence-charge-members', presenceCharge);
-  const presenceGrace = values['presence-grace-ms'] ?? process.env.HUBBUB_PRESENCE_GRACE_MS;
-  if (presenceGrace !== undefined && presenceGrace !== '') config.presenceGraceMs = intOption('--presence-grace-ms', presenceGrace);
-  const replyCharge = values['reply-charge-bytes'] ?? process.env.HUBBUB_REPLY_CHARGE_BYTES;
-  if (replyCharge !== undefined && replyCharge !== '') config.replyChargeBytes = intOption('--reply-charge-bytes', replyCharge);
-  const frameCharge = values['frame-charge-chars'] ?? process.env.HUBBUB_FRAME_CHARGE_CHARS;
-  if (frameCharge !== undefined && frameCharge !== '') config.frameChargeChars = intOption('--frame-charge-chars', frameCharge);
-  const maxRooms = values['max-rooms-per-conn'] ?? process.env.HUBBUB_MAX_ROOMS_PER_CONN;
-  if (maxRooms !== undefined && maxRooms !== '') config.maxRoomsPerConn = intOption('--max-rooms-per-conn', maxRooms, 1);
+  config.presenceChargeMembers = intSetting(values['presence-charge-members'], 'HUBBUB_PRESENCE_CHARGE_MEMBERS', '--presence-charge-members') ?? config.presenceChargeMembers;
+  config.presenceGraceMs = intSetting(values['presence-grace-ms'], 'HUBBUB_PRESENCE_GRACE_MS', '--presence-grace-ms') ?? config.presenceGraceMs;
+  config.replyChargeBytes = intSetting(values['reply-charge-bytes'], 'HUBBUB_REPLY_CHARGE_BYTES', '--reply-charge-bytes') ?? config.replyChargeBytes;
+  config.frameChargeChars = intSetting(values['frame-charge-chars'], 'HUBBUB_FRAME_CHARGE_CHARS', '--frame-charge-chars') ?? config.frameChargeChars;
+  config.maxRoomsPerConn = intSetting(values['max-rooms-per-conn'], 'HUBBUB_MAX_ROOMS_PER_CONN', '--max-rooms-per-conn', 1) ?? config.maxRoomsPerConn;
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
-  const maxConns = values['max-conns'] ?? process.env.HUBBUB_MAX_CONNS;
-  if (maxConns !== undefined && maxConns !== '') config.maxConns = intOption('--max-conns', maxConns);
-  const headersTimeout = values['headers-timeout-ms'] ?? process.env.HUBBUB_HEADERS_TIMEOUT_MS;
-  if (headersTimeout !== undefined && headersTimeout !== '') config.headersTimeoutMs = intOption('--headers-timeout-ms', headersTimeout, 100);
+  config.maxConns = intSetting(values['max-conns'], 'HUBBUB_MAX_CONNS', '--max-conns') ?? config.maxConns;
+  config.headersTimeoutMs = intSetting(values['headers-timeout-ms'], 'HUBBUB_HEADERS_TIMEOUT_MS', '--headers-timeout-ms', 100) ?? config.headersTimeoutMs;
   if (values['max-outbox-bytes'] !== undefined) config.maxOutboxBytes = intOption('--max-outbox-bytes', values['max-outbox-bytes'], 1);
   if (values['max-outbox-frames'] !== undefined) config.maxOutboxFrames = intOption('--max-outbox-frames', values['max-outbox-frames'], 1);
   if (values['shutdown-ms'] !== undefined) config.shutdownTimeoutMs = intOption('--shutdown-ms', values['shutdown-ms']);
@@ -192,12 +185,9 @@ async function serve(argv: string[]): Promise<void> {
     config.faultRate = p;
   }
   if (values['history-size'] !== undefined) config.historySize = intOption('--history-size', values['history-size']);
-  const roomBytes = values['history-room-bytes'] ?? process.env.HUBBUB_HISTORY_ROOM_BYTES;
-  if (roomBytes !== undefined && roomBytes !== '') config.historyRoomBytes = intOption('--history-room-bytes', roomBytes);
-  const budgetBytes = values['history-budget-bytes'] ?? process.env.HUBBUB_HISTORY_BUDGET_BYTES;
-  if (budgetBytes !== undefined && budgetBytes !== '') config.historyBudgetBytes = intOption('--history-budget-bytes', budgetBytes);
-  const retention = values['history-retention-ms'] ?? process.env.HUBBUB_HISTORY_RETENTION_MS;
-  if (retention !== undefined && retention !== '') config.historyRetentionMs = intOption('--history-retention-ms', retention, 1);
+  config.historyRoomBytes = intSetting(values['history-room-bytes'], 'HUBBUB_HISTORY_ROOM_BYTES', '--history-room-bytes') ?? config.historyRoomBytes;
+  config.historyBudgetBytes = intSetting(values['history-budget-bytes'], 'HUBBUB_HISTORY_BUDGET_BYTES', '--history-budget-bytes') ?? config.historyBudgetBytes;
+  config.historyRetentionMs = intSetting(values['history-retention-ms'], 'HUBBUB_HISTORY_RETENTION_MS', '--history-retention-ms', 1) ?? config.historyRetentionMs;
   const presenceTtlMs = values['presence-ttl-ms'] === undefined ? PRESENCE_TTL_MS : intOption('--presence-ttl-ms', values['presence-ttl-ms']);
   const redisUrl = values.redis ?? process.env.HUBBUB_REDIS;
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// URL, got "${redisUrl}"`);
@@ -290,6 +280,12 @@ async function serve(argv: string[]): Promise<void> {
     stopping = null;
     stop(why);
   }
+}
+
+/** An integer setting from its flag, else its environment variable (empty counts as unset); undefined when neither. */
+function intSetting(flagValue: string | undefined, envName: string, name: string, min = 0): number | undefined {
+  const raw = flagValue ?? process.env[envName];
+  return raw === undefined || raw === '' ? undefined : intOption(name, raw, min);
 }
 
 function intOption(name: string, value: string, min = 0): number {

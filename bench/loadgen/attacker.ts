@@ -17,6 +17,7 @@
 // Hubbub's wire for the ops (ws-hub speaks it for joins; Socket.IO's framing
 // through wire.ts).
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { connectUrl, handshakeStep, isJoined, joinFrame, type Endpoint } from './wire.js';
 
@@ -32,18 +33,18 @@ export type AttackReport =
   | { kind: 'history-flood'; pages: number; closed: number }
   | { kind: 'history-fill'; sent: number; sentBytes: number; ms: number };
 
-/** Opens a chat connection and resolves once it is ready (welcome, or Socket.IO's connect). */
+/**
+ * Opens a chat connection and resolves once it is ready (welcome, or Socket.IO's connect). It goes on answering what
+ * the wire asks of a client for its whole life (Socket.IO's keep-alive "2" -> "3").
+ */
 export function openChat(ep: Endpoint, name: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(connectUrl(ep, name, 'x'), { perMessageDeflate: false });
-    const onMessage = (data: Buffer): void => {
+    ws.on('message', (data: Buffer) => {
       const step = handshakeStep(ep.kind, data.toString());
-      if (step === 'ready') {
-        ws.off('message', onMessage);
-        resolve(ws);
-      } else if (step !== null) ws.send(step);
-    };
-    ws.on('message', onMessage);
+      if (step === 'ready') resolve(ws);
+      else if (step !== null) ws.send(step);
+    });
     ws.once('error', reject);
     ws.once('close', (code) => reject(new Error(`closed ${code} before ready`)));
   });
@@ -170,4 +171,5 @@ async function main(): Promise<void> {
   process.send!(report, () => process.exit(0));
 }
 
-if (process.send !== undefined) void main();
+// Run as the forked attacker only: the hostile scenario imports openChat from here too.
+if (process.send !== undefined && process.argv[1] === fileURLToPath(import.meta.url)) void main();

@@ -16,8 +16,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { summarize, Histogram } from '../loadgen/histogram.js';
-import { connectUrl, handshakeStep, type Endpoint } from '../loadgen/wire.js';
-import type { Attack, AttackReport } from '../loadgen/attacker.js';
+import type { Endpoint } from '../loadgen/wire.js';
+import { openChat, type Attack, type AttackReport } from '../loadgen/attacker.js';
 import { startServer, type SystemId } from '../systems.js';
 import { round, sleep, type Context } from './common.js';
 
@@ -44,7 +44,8 @@ function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: A
     { name: 'joins', attack: { kind: 'joins', rooms: cfg.joinRooms, window: 50, timeoutMs: cfg.attackTimeoutMs } },
   ];
   if (system === 'hubbub') {
-    out.push({ name: 'history-flood', attack: { kind: 'history-flood', conns: 8, lanes: 2, ms: cfg.floodMs, room: 'archive' } });
+    // The room fillArchive fills (history-fill names its rooms fill-N).
+    out.push({ name: 'history-flood', attack: { kind: 'history-flood', conns: 8, lanes: 2, ms: cfg.floodMs, room: 'fill-0' } });
     // 22 messages of 48 KB pass a room's 1 MiB; fillRooms of them pass the process's 64 MiB budget in the full run.
     out.push({ name: 'history-fill', attack: { kind: 'history-fill', rooms: cfg.fillRooms, perRoom: 22, chars: 16_000, conns: 4, timeoutMs: cfg.attackTimeoutMs } });
   }
@@ -59,16 +60,8 @@ class Pinger {
 
   private constructor(readonly ws: WebSocket) {}
 
-  static open(ep: Endpoint): Promise<Pinger> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(connectUrl(ep, 'bystander', 'x'), { perMessageDeflate: false });
-      ws.on('message', (data: Buffer) => {
-        const step = handshakeStep(ep.kind, data.toString());
-        if (step !== null && step !== 'ready') ws.send(step);
-      });
-      ws.once('open', () => resolve(new Pinger(ws)));
-      ws.once('error', reject);
-    });
+  static async open(ep: Endpoint): Promise<Pinger> {
+    return new Pinger(await openChat(ep, 'bystander'));
   }
 
   start(gapMs = 10): void {
@@ -120,7 +113,6 @@ function runAttack(ep: Endpoint, attack: Attack, timeoutMs: number): Promise<Att
 /** Puts a room's whole history (1 MiB of 48 KB messages) in place for the history flood. */
 async function fillArchive(ep: Endpoint): Promise<void> {
   await runAttack(ep, { kind: 'history-fill', rooms: 1, perRoom: 25, chars: 16_000, conns: 1, timeoutMs: 30_000 }, 40_000).catch(() => undefined);
-  // history-fill names its rooms fill-N: the flood reads fill-0.
 }
 
 export async function hostile(ctx: Context, system: SystemId): Promise<HostileResult> {
@@ -133,13 +125,12 @@ export async function hostile(ctx: Context, system: SystemId): Promise<HostileRe
     by = await Pinger.open(ep);
     for (const { name, attack } of attacksFor(system, cfg)) {
       if (name === 'history-flood') await fillArchive(ep);
-      const target = name === 'history-flood' ? { ...attack, room: 'fill-0' } : attack;
       by.start();
       await sleep(cfg.quietMs);
       const quiet = await by.stop();
       const rss0 = server.rss();
       by.start();
-      const report = await runAttack(ep, target, cfg.attackTimeoutMs + 20_000);
+      const report = await runAttack(ep, attack, cfg.attackTimeoutMs + 20_000);
       const under = await by.stop();
       const rssGrowthMb = round((server.rss() - rss0) / 1e6, 1);
       out[name] = { quiet, attack: under, ratio: round(under.p99 / quiet.p99, 2), rssGrowthMb, report };
