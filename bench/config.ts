@@ -32,7 +32,8 @@ export interface BenchConfig {
     textBytes: number;
   };
   manyRooms: { conns: number; roomSize: number; periodMs: number; warmMs: number; windowMs: number };
-  storm: { conns: number; concurrencyPerWorker: number; workers: number };
+  /** client: the generator's WebSocket client in the storm (`--storm-client`): LeanSocket, or ws's as before. */
+  storm: { conns: number; concurrencyPerWorker: number; workers: number; client: 'lean' | 'ws' };
   noisy: { roomSize: number; quietRate: number; warmMs: number; windowMs: number };
   /** The hostile scenario (scenarios/hostile.ts): windows, and each attack's size. */
   hostile: {
@@ -85,7 +86,7 @@ export function benchConfig(quick: boolean): BenchConfig {
         factor: 2, maxSteps: 3, warmMs: 300, windowMs: 800, graceMs: 300, sendersPerWorker: 5, textBytes: 48,
       },
       manyRooms: { conns: 1000, roomSize: 10, periodMs: 10_000, warmMs: 500, windowMs: 2000 },
-      storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2 },
+      storm: { conns: 1000, concurrencyPerWorker: 100, workers: 2, client: 'lean' },
       noisy: { roomSize: 10, quietRate: 50, warmMs: 300, windowMs: 1500 },
       hostile: {
         quietMs: 1500, floodMs: 2000, slowlorisSockets: 100, slowlorisHoldMs: 3000, joinRooms: 1000, fillRooms: 10,
@@ -112,7 +113,7 @@ export function benchConfig(quick: boolean): BenchConfig {
       factor: 2, maxSteps: 8, warmMs: 500, windowMs: 1500, graceMs: 500, sendersPerWorker: 5, textBytes: 48,
     },
     manyRooms: { conns: 10_000, roomSize: 10, periodMs: 10_000, warmMs: 1000, windowMs: 8000 },
-    storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4 },
+    storm: { conns: 25_000, concurrencyPerWorker: 256, workers: 4, client: 'lean' },
     noisy: { roomSize: 10, quietRate: 50, warmMs: 500, windowMs: 4000 },
     hostile: {
       quietMs: 3000, floodMs: 4000, slowlorisSockets: 200, slowlorisHoldMs: 12_000, joinRooms: 5000, fillRooms: 90,

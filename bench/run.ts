@@ -13,6 +13,7 @@
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
 //            --fanout-members 1000 (only the fan-out rooms of these sizes)
 //            --heartbeat-ms 120000 (Hubbub's ping interval in the idle scenarios)
+//            --storm-client ws (the storm's clients on ws's client instead of LeanSocket)
 //            --report bench/results/X.json (no run: that run's table and chart again, by this code)
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     'fanout-members': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
+    'storm-client': { type: 'string' },
     report: { type: 'string' },
   },
 });
@@ -83,6 +85,11 @@ if (values['fanout-members'] !== undefined) {
 }
 // e.g. --heartbeat-ms 120000: Hubbub's ping interval in the idle scenarios (a partial run).
 if (values['heartbeat-ms'] !== undefined) cfg.idleHubbubArgs = ['--heartbeat-ms', values['heartbeat-ms']];
+// --storm-client ws: the storm's clients on ws's client, as before LeanSocket (a partial run).
+if (values['storm-client'] !== undefined) {
+  if (values['storm-client'] !== 'ws' && values['storm-client'] !== 'lean') throw new Error('--storm-client is lean or ws');
+  cfg.storm.client = values['storm-client'];
+}
 const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS.filter((s) => !OPT_IN.includes(s))) as Scenario[]);
 for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"`);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
@@ -91,7 +98,7 @@ for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const name = `bench-${cfg.quick ? 'quick' : 'full'}-${stamp}`;
 // Only a complete full run lands beside the committed results; quick and partial runs go to tmp/.
-const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined && values['heartbeat-ms'] === undefined;
+const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined && values['heartbeat-ms'] === undefined && values['storm-client'] === undefined;
 const outDir = join(ROOT, 'bench', 'results', complete ? '' : 'tmp');
 const artifacts = join(ROOT, 'bench', 'results', 'tmp');
 mkdirSync(outDir, { recursive: true });

@@ -3,7 +3,7 @@
 // look-alike characters are set aside. The cases are the table.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cleanName, nameKey, nameProblem, sameName } from '../src/protocol/names.js';
+import { cleanName, nameKey, nameProblem, sameName, slowKey } from '../src/protocol/names.js';
 import { parseClientOp } from '../src/protocol/protocol.js';
 
 const test = suite('names');
@@ -22,6 +22,23 @@ test('different names stay different', () => {
   const distinct = ['alice', 'alicé', 'bob', 'carol', 'alice2', 'al ice', 'лиса'];
   const keys = new Set(distinct.map(nameKey));
   assert.is(keys.size, distinct.length, JSON.stringify(distinct.map(nameKey)));
+});
+
+test('printable ASCII names take a table: the same keys as the full path, spaces and all', () => {
+  const every = Array.from({ length: 0x7f - 0x20 }, (_, k) => String.fromCharCode(0x20 + k)).join('');
+  const names = [every, 'u0', 'u24999', 'Alice_2', 'a1ice', 'rnallory', 'b0b', '%', 'a  b', ' x ', '"q"', '|I|'];
+  // Pseudo-random strings of printable ASCII (a fixed LCG: the same cases every run).
+  let seed = 18;
+  for (let n = 0; n < 2000; n++) {
+    let name = '';
+    const len = 1 + (n % 12);
+    for (let i = 0; i < len; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      name += every[seed % every.length];
+    }
+    names.push(name);
+  }
+  for (const name of names) assert.is(nameKey(name), slowKey(name), JSON.stringify(name));
 });
 
 test('invisible, format and control characters are refused, with the code point named', () => {

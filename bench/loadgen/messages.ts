@@ -21,8 +21,9 @@ export interface ConnectCmd {
   concurrency: number;
   timeoutMs: number;
   /**
-   * Hubbub only: connect with LeanSocket instead of ws's client (cheap per
-   * message; latency sampled on the first message of each frame).
+   * Connect with LeanSocket instead of ws's client (cheap per message; latency
+   * sampled on the first message of each frame). Hubbub's wire only once
+   * ready: the lean receive path parses Hubbub's frames.
    */
   lean?: boolean;
 }
@@ -56,6 +57,11 @@ export interface StormCmd {
   timeoutMs: number;
   /** Keep every connection open once ready (the server must hold them all) instead of closing it. */
   hold?: boolean;
+  /**
+   * Open through LeanSocket (raw TCP, no HTTP client, no accept-key check) instead
+   * of ws's client: every system alike, so that the server's cost sets the rate.
+   */
+  lean?: boolean;
 }
 
 /** Starts a measuring window at t0 (µs, CLOCK_MONOTONIC): counters reset. */

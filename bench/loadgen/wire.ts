@@ -33,15 +33,19 @@ export interface Endpoint {
 }
 
 export function connectUrl(ep: Endpoint, name: string, room: string): string {
-  const base = `ws://${ep.host}:${ep.port}`;
+  return `ws://${ep.host}:${ep.port}${connectPath(ep, name, room)}`;
+}
+
+/** The request target of the upgrade (what connectUrl puts after the host). */
+export function connectPath(ep: Endpoint, name: string, room: string): string {
   switch (ep.kind) {
     case 'hubbub':
     case 'ws-hub':
-      return `${base}/ws?name=${encodeURIComponent(name)}${ep.batch ? '&batch=1' : ''}`;
+      return `/ws?name=${encodeURIComponent(name)}${ep.batch ? '&batch=1' : ''}`;
     case 'socketio':
-      return `${base}/socket.io/?EIO=4&transport=websocket`;
+      return '/socket.io/?EIO=4&transport=websocket';
     case 'gorilla':
-      return `${base}/ws?room=${encodeURIComponent(room)}`;
+      return `/ws?room=${encodeURIComponent(room)}`;
   }
 }
 

@@ -15,7 +15,7 @@ import type {
   CollectResult, ConnectCmd, ConnectResult, Counters, Envelope, FloodCmd, RateCmd, Reply, StormCmd, StormResult,
 } from './messages.js';
 import {
-  TEXT_MARK, connectUrl, handshakeStep, isJoined, joinFrame, needsJoin, nowUs, readyOnOpen, sendFrame,
+  TEXT_MARK, connectPath, connectUrl, handshakeStep, isJoined, joinFrame, needsJoin, nowUs, readyOnOpen, sendFrame,
   type Endpoint, type WireKind,
 } from './wire.js';
 
@@ -199,24 +199,37 @@ function settler(timeoutMs: number, stage: () => string, conn: () => Conn, abort
   return { finish, settled: () => settled };
 }
 
-/** Like open(), over a LeanSocket: Hubbub's protocol only, cheap per message once ready. */
-function openLean(ep: Endpoint, group: Group, index: number, room: string, address: string, timeoutMs: number): Promise<Opened> {
+/**
+ * Like open(), over a LeanSocket: any system's handshake (no HTTP client, no
+ * accept-key check: what the storm's clients need), and once ready Hubbub's
+ * frames counted cheaply (leanReceive).
+ */
+function openLean(ep: Endpoint, group: Group | null, index: number, room: string, address: string, timeoutMs: number): Promise<Opened> {
   return new Promise((resolve) => {
-    const path = `/ws?name=${encodeURIComponent(`u${index}`)}${ep.batch ? '&batch=1' : ''}`;
     let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
     const { finish, settled } = settler(timeoutMs, () => stage, () => conn, () => sock.terminate(), resolve);
-    const sock: LeanSocket = new LeanSocket(ep.host, ep.port, path, address, {
+    const hello = (): void => {
+      if (group === null || !needsJoin(ep.kind)) finish(null);
+      else {
+        stage = 'joining';
+        sock.send(joinFrame(ep.kind, room));
+      }
+    };
+    const sock: LeanSocket = new LeanSocket(ep.host, ep.port, connectPath(ep, `u${index}`, room), address, {
       open: () => {
         stage = 'hello';
+        if (readyOnOpen(ep.kind)) hello();
       },
       text: (buf, start, end) => {
+        if (ep.kind === 'socketio' && end - start === 1 && buf[start] === 0x32) return sock.send('3'); // Engine.IO ping
         if (conn.ready) return leanReceive(conn, buf, start, end, ep.batch);
         totals.frames++;
         totals.bytes += end - start;
         const text = buf.toString('utf8', start, end);
-        if (stage === 'hello' && text.includes('"type":"welcome"')) {
-          stage = 'joining';
-          sock.send(joinFrame(ep.kind, room));
+        if (stage === 'hello') {
+          const step = handshakeStep(ep.kind, text);
+          if (step === 'ready') hello();
+          else if (step !== null) sock.send(step);
         } else if (stage === 'joining' && isJoined(ep.kind, text)) finish(null);
       },
       close: (code) => {
@@ -229,8 +242,13 @@ function openLean(ep: Endpoint, group: Group, index: number, room: string, addre
       },
       error: (err) => finish(`error: ${err.message}`),
     });
-    const conn: Conn = { ws: sock, group, room, ready: false };
+    const conn: Conn = { ws: sock, group: group ?? placeholderGroup(ep.kind), room, ready: false };
   });
+}
+
+/** The group of a connection that belongs to none (a storm's). */
+function placeholderGroup(kind: WireKind): Group {
+  return { name: '', kind, conns: [], msgs: 0, sent: 0, rate: null, flood: null };
 }
 
 /** Opens one connection and takes it to ready (joined). Resolves true when ready. */
@@ -243,7 +261,7 @@ function open(ep: Endpoint, group: Group | null, index: number, room: string, ad
       maxPayload: 16 * 1024 * 1024,
       handshakeTimeout: timeoutMs,
     });
-    const conn: Conn = { ws, group: group ?? ({ kind: ep.kind, name: '', msgs: 0, sent: 0 } as Group), room, ready: false };
+    const conn: Conn = { ws, group: group ?? placeholderGroup(ep.kind), room, ready: false };
     // 'connecting' until the upgrade completes (a SYN dropped by a full accept
     // queue is retried after 1, 2, 4, 8, 16 s), then 'hello' until welcome.
     let stage: 'connecting' | 'hello' | 'joining' = 'connecting';
@@ -339,7 +357,10 @@ async function storm(cmd: StormCmd): Promise<StormResult> {
   const latency = new Histogram();
   const result = await pool(cmd.count, cmd.concurrency, async (k) => {
     const t = nowUs();
-    const { conn, error } = await open(cmd.endpoint, null, cmd.from + k, 'storm', cmd.addresses[k % cmd.addresses.length], cmd.timeoutMs);
+    const address = cmd.addresses[k % cmd.addresses.length];
+    const { conn, error } = cmd.lean === true
+      ? await openLean(cmd.endpoint, null, cmd.from + k, 'storm', address, cmd.timeoutMs)
+      : await open(cmd.endpoint, null, cmd.from + k, 'storm', address, cmd.timeoutMs);
     if (conn === null) return error;
     latency.record(nowUs() - t);
     if (cmd.hold === true) {

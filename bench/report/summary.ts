@@ -88,6 +88,9 @@ export function metrics(cfg: BenchConfig): Metric[] {
   out.push({ scenario: 'manyRooms', label: 'many rooms server CPU', unit: '%', better: 'lower', get: (r, s) => r.manyRooms?.[s]?.serverCpu });
   out.push({ scenario: 'storm', label: `storm accepted/s (${cfg.storm.conns})`, unit: 'conn/s', better: 'higher', get: (r, s) => r.storm?.[s]?.acceptedPerSec });
   out.push({ scenario: 'storm', label: 'storm failures', unit: '', better: 'lower', get: (r, s) => r.storm?.[s]?.failed });
+  // CPU per accepted connection over the storm (from /proc; Go's is both cores'): what the rate costs, noise aside.
+  out.push({ scenario: 'storm', label: 'storm server CPU/conn', unit: 'µs', better: 'lower', get: (r, s) => r.storm?.[s]?.serverUsPerConn });
+  out.push({ scenario: 'storm', label: 'storm generator CPU/conn', unit: 'µs', better: 'lower', get: (r, s) => r.storm?.[s]?.genUsPerConn });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 quiet', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.quiet.p99 });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 flooded', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.flood.p99 });
   // No ratio where the flooder sent nothing in the window (dropped before it): there was no flood to be isolated from.

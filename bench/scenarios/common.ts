@@ -1,6 +1,7 @@
 // What every scenario shares: the context it runs in, measuring windows
 // (server CPU from /proc, generator CPU from the workers, latencies of the
 // window's messages), and bounded waits.
+import { readFileSync } from 'node:fs';
 import type { BenchConfig } from '../config.js';
 import { Fleet } from '../loadgen/fleet.js';
 import { summarize, type Histogram, type LatencySummary } from '../loadgen/histogram.js';
@@ -114,6 +115,19 @@ export async function sweepRates<S extends { delivered: number; offered: number;
     rate *= factor;
   }
   return steps;
+}
+
+/**
+ * The machine's CPU ticks from /proc/stat (all cores). Softirq time (where
+ * loopback TCP delivers much of its work) is not charged to any process here,
+ * and other jobs on the machine show up too: this says whether the cores were
+ * saturated.
+ */
+export function machineCpu(): { busy: number; softirq: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, softirq, total: busy + idle + iowait };
 }
 
 export function round(x: number, digits = 0): number {

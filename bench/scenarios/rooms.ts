@@ -19,9 +19,9 @@
 // Scale-out (`--only storm50k`, opt-in): 50k connections, all held open, across
 // `hubbub serve --workers 4` (a process holds at most 20,000 files here).
 import { summarize, Histogram } from '../loadgen/histogram.js';
-import { startServer, type SystemId } from '../systems.js';
+import { startServer, type ServerOptions, type SystemId } from '../systems.js';
 import { Fleet } from '../loadgen/fleet.js';
-import { fail, latencyOf, measure, round, sleep, withServer, workersFor, type Context } from './common.js';
+import { fail, latencyOf, machineCpu, measure, round, sleep, withServer, workersFor, type Context } from './common.js';
 
 export interface ManyRoomsResult {
   conns: number;
@@ -115,25 +115,45 @@ export interface StormResult {
   acceptedPerSec: number;
   connectP50: number;
   connectP99: number;
+  /** CPU per accepted connection over the storm, µs: the server (all its processes) and the generator (all workers). */
+  serverUsPerConn?: number;
+  genUsPerConn?: number;
+  /** The server's and the generator's CPU over the storm, % of one core; the whole machine's busy share, % of all cores. */
+  serverCpu?: number;
+  genCpu?: number;
+  machineBusy?: number;
+  client?: 'lean' | 'ws';
   errors: string[];
 }
 
-export async function storm(ctx: Context, system: SystemId, profile = false): Promise<StormResult> {
+export async function storm(ctx: Context, system: SystemId, profile = false, serverOptions: ServerOptions = {}): Promise<StormResult> {
   const cfg = ctx.cfg.storm;
   return withServer(system, Math.max(cfg.workers, workersFor(ctx.cfg, cfg.conns)), async (server, fleet) => {
     if (profile) await server.probe({ cmd: 'profile-start' });
+    const server0 = server.cpuSeconds();
+    const gen0 = (await fleet.counters()).cpuUs;
+    const m0 = machineCpu();
     const r = await fleet.storm(`storm ${system} ${cfg.conns}`, {
-      endpoint: server.endpoint(), count: cfg.conns, concurrency: cfg.concurrencyPerWorker, timeoutMs: 30_000,
+      endpoint: server.endpoint(), count: cfg.conns, concurrency: cfg.concurrencyPerWorker, timeoutMs: 30_000, lean: cfg.client === 'lean',
     });
+    const serverSec = server.cpuSeconds() - server0;
+    const genSec = ((await fleet.counters()).cpuUs - gen0) / 1e6;
+    const m1 = machineCpu();
     if (profile) await server.probe({ cmd: 'profile-stop', path: `${ctx.artifacts}/${system}-storm.cpuprofile` });
     const h = new Histogram();
     h.merge(r.connectLatency);
     const lat = summarize(h);
-    return {
-      conns: cfg.conns, ok: r.ready, failed: r.failed, acceptedPerSec: round(r.ready / (r.wallMs / 1000)),
+    const wall = r.wallMs / 1000;
+    const result: StormResult = {
+      conns: cfg.conns, ok: r.ready, failed: r.failed, acceptedPerSec: round(r.ready / wall),
       connectP50: lat.p50, connectP99: lat.p99, errors: r.errors,
+      serverUsPerConn: round((serverSec * 1e6) / Math.max(1, r.ready)), genUsPerConn: round((genSec * 1e6) / Math.max(1, r.ready)),
+      serverCpu: round((serverSec / wall) * 100), genCpu: round((genSec / wall) * 100),
+      machineBusy: round((100 * (m1.busy - m0.busy)) / (m1.total - m0.total)), client: cfg.client,
     };
-  });
+    ctx.log(`    ${result.acceptedPerSec} conn/s (${cfg.client} clients); CPU per connection: server ${result.serverUsPerConn} µs, generator ${result.genUsPerConn} µs; busy: server ${result.serverCpu}%, generator ${result.genCpu}%, machine ${result.machineBusy}% of 2 cores`);
+    return result;
+  }, serverOptions);
 }
 
 export interface Storm50kResult extends StormResult {

@@ -14,11 +14,10 @@
 // gets the fan-out sweep (send rate x2 per step until delivered < 80% of
 // offered or p99 > 1 s twice in a row); the result is its best step, with
 // the server's CPU per process (primary and workers) and the generator's.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Fleet } from '../loadgen/fleet.js';
 import { startServer, type RunningServer } from '../systems.js';
-import { fail, latencyOf, round, sleep, drain, sweepRates, type Context } from './common.js';
+import { fail, latencyOf, machineCpu, round, sleep, drain, sweepRates, type Context } from './common.js';
 
 export type Layout = 'single' | 'w1' | 'w2';
 
@@ -96,19 +95,6 @@ async function step(ctx: Context, fleet: Fleet, server: RunningServer, members: 
     softirq: round((100 * (m1.softirq - m0.softirq)) / (m1.total - m0.total), 1),
     lost: sum.lost,
   };
-}
-
-/**
- * The machine's CPU ticks from /proc/stat (all cores). Softirq time (where
- * loopback TCP delivers much of its work) is not charged to any process here,
- * and other jobs on the machine show up too: this says whether the cores were
- * saturated.
- */
-function machineCpu(): { busy: number; softirq: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
-  const busy = user + nice + system + irq + softirq + steal;
-  return { busy, softirq, total: busy + idle + iowait };
 }
 
 async function sweep(ctx: Context, layout: (typeof LAYOUTS)[number]): Promise<LayoutResult> {

@@ -69,8 +69,12 @@ export class Names {
         return;
       }
     }
-    if (name === null || this.#taken(this.keyOf(name))) name = this.#free(name);
-    this.#claim(actor, name, this.keyOf(name));
+    let key = name === null ? '' : this.keyOf(name);
+    if (name === null || this.#taken(key)) {
+      name = this.#free(name);
+      key = this.keyOf(name);
+    }
+    this.#claim(actor, name, key);
   }
 
   /** The backplane's answer to a claim (`user` is the key claimed). */

@@ -262,10 +262,17 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
       }
       raw.uncork();
     }
+    this.releaseHead();
     const owner = this.owner!;
     owner.counters.bytesOut += bytes;
     const held = countHeld(this, raw.writableLength, this.batch ? 1 : out.length, bytes);
     if (held > owner.maxOutboxFrames) this.#slowConsumer(`over ${owner.maxOutboxFrames} frames`);
+  }
+
+  /** Lets the 101 head held back at the upgrade go, with whatever followed it (ChatGateway.upgrade). */
+  releaseHead(): void {
+    const raw = this.raw;
+    if (raw !== null && raw.writableCorked !== 0) raw.uncork();
   }
 
   closeAfterFlush(code: number, reason: string): void {

@@ -9,6 +9,8 @@
 //   Receiver's `_state` (0 = GET_INFO, between frames), `_bufferedBytes` and
 //   `_loop` to be sure the 6 bytes cannot be the middle of another frame, and
 //   finds its WebSocket by ws's private `Symbol('websocket')` on the socket.
+// - The Receiver's second end() at a close, which only built an error to drop
+//   it, returns at once (quietSecondEnd).
 // - Memory of an idle socket: the Receiver's grown `_buffers` array is replaced
 //   by an empty one between frames; ws's `_extensions` is one shared frozen
 //   object; `_events` is left unset (HubSocket.emit routes events itself).
@@ -21,6 +23,7 @@
 // slower), and test/ws-internals.test.ts fails naming what changed.
 // HUBBUB_WS_FAST_PATH=off turns it off on purpose (to measure it).
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 
 /** ws's Receiver fields the fast path reads (ws/lib/receiver.js). */
 export interface ReceiverState {
@@ -83,8 +86,32 @@ function probe(socket: Socket, ws: WsInternals): string[] {
   if (found.length === 0) {
     wsOnData = last!;
     kWebSocket = symbol!;
+    quietSecondEnd(r as unknown as Writable);
   }
   return found;
+}
+
+/**
+ * ws ends a socket's Receiver twice when the peer's FIN comes first: on the
+ * socket's 'end' (socketOnEnd) and again on its 'close' (socketOnClose). The
+ * second end() of a finished Writable builds an ERR_STREAM_ALREADY_FINISHED
+ * error, stack trace and all, and drops it (ws passes no callback): 3% of the
+ * broker's CPU in a connection storm of clients that close by resetting.
+ * The Receiver's class gets an end() that returns at once in exactly the
+ * cases where Writable's would build an error for no one (finished or
+ * destroyed, no arguments), and is Writable's otherwise.
+ */
+function quietSecondEnd(receiver: Writable): void {
+  const proto = Object.getPrototypeOf(receiver) as Writable;
+  if (Object.hasOwn(proto, 'end')) return; // ws's own end(), or done already
+  const end = proto.end;
+  Object.defineProperty(proto, 'end', {
+    configurable: true, writable: true,
+    value: function endOnce(this: Writable, ...args: unknown[]): Writable {
+      if (args.length === 0 && (this.writableFinished || this.destroyed)) return this;
+      return (end as (...a: unknown[]) => Writable).apply(this, args);
+    },
+  });
 }
 
 /**
