@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { startBroker, waitForNoSessions, type TestBroker } from './helpers/broker.js';
 import { TestClient } from './helpers/client.js';
 import type { HubSocket } from '../src/transport/hub-socket.js';
+import { HeartbeatWheel } from '../src/transport/heartbeat.js';
+import { HEARTBEAT_PINGS_PER_TURN } from '../src/constants.js';
 import { once, waitFor, withTimeout } from './helpers/wait.js';
 import { turnsBeforeDrop, visitsUntil, type WheelReading } from './helpers/heartbeat-turns.js';
 import { clientFrame, OP_PING, OP_PONG, OP_TEXT, RawClient, textFrame, type ServerFrame } from './helpers/ws-frames.js';
@@ -168,5 +170,38 @@ FastPong('bytes that look like a pong in the middle of a frame are parsed as par
   }
 });
 
+// The wheel alone, over stand-in sockets: a visit must let the event loop poll between its pings.
+const Spread = suite('heartbeat: a visit spread over event-loop turns');
+
+Spread('a bucket of 100 is pinged a few sockets per turn, and every socket is pinged', async () => {
+  const SOCKETS = 100;
+  let turn = 0;
+  let turning = true;
+  const spin = (): void => {
+    turn++;
+    if (turning) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const pingTurns: number[] = [];
+  // One bucket, a tick every 10 ms: each tick visits all 100.
+  const wheel = new HeartbeatWheel(10, 1);
+  for (let i = 0; i < SOCKETS; i++) {
+    const stand = { bucket: -1, alive: true, readyState: 1, sendPing: () => pingTurns.push(turn), terminate: () => {} };
+    wheel.add(stand as unknown as HubSocket);
+  }
+  try {
+    await waitFor(() => pingTurns.length >= SOCKETS, 10_000, 'the first visit to ping every socket');
+  } finally {
+    wheel.stop();
+    turning = false;
+  }
+  const perTurn = new Map<number, number>();
+  for (const t of pingTurns.slice(0, SOCKETS)) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+  const most = Math.max(...perTurn.values());
+  assert.ok(most <= HEARTBEAT_PINGS_PER_TURN, `at most ${HEARTBEAT_PINGS_PER_TURN} pings in one turn (saw ${most})`);
+  assert.ok(perTurn.size >= Math.ceil(SOCKETS / HEARTBEAT_PINGS_PER_TURN), `spread over ${perTurn.size} turns`);
+});
+
 Heartbeat.run();
 FastPong.run();
+Spread.run();

@@ -9,8 +9,13 @@
 // Timers run late on a busy process, and a late setInterval does not catch up
 // (each run is scheduled from the last), so a tick visits every bucket whose
 // turn has come: the wheel turns once per interval however late its ticks.
+// A visit pings a few sockets per event-loop turn (HEARTBEAT_PINGS_PER_TURN)
+// and goes on with setImmediate: between its steps the loop polls, so a
+// message that arrives during a visit waits for a few pings, not for the
+// whole bucket. No timer is added: the steps are turns of a loop that is
+// awake anyway.
 import { WebSocket } from 'ws';
-import { HEARTBEAT_MIN_TICK_MS } from '../constants.js';
+import { HEARTBEAT_MIN_TICK_MS, HEARTBEAT_PINGS_PER_TURN } from '../constants.js';
 import type { HubSocket } from './hub-socket.js';
 
 export class HeartbeatWheel {
@@ -22,6 +27,13 @@ export class HeartbeatWheel {
   readonly #tickMs: number;
   /** performance.now() at which the next bucket is due. */
   #due: number;
+  /** The rest of the bucket being visited, and the turn that goes on with it. */
+  #pending: Iterator<HubSocket> | null = null;
+  #step: NodeJS.Immediate | null = null;
+  readonly #goOn = (): void => {
+    this.#step = null;
+    this.#visitSome(HEARTBEAT_PINGS_PER_TURN);
+  };
   /** Peers terminated for not answering, over the wheel's life. */
   terminated = 0;
   /**
@@ -71,6 +83,9 @@ export class HeartbeatWheel {
 
   stop(): void {
     clearInterval(this.#timer);
+    if (this.#step !== null) clearImmediate(this.#step);
+    this.#step = null;
+    this.#pending = null;
   }
 
   #tick(): void {
@@ -85,17 +100,37 @@ export class HeartbeatWheel {
 
   #visit(): void {
     this.visits++;
+    // A late tick visits several buckets at once: the one still under way is finished first.
+    if (this.#pending !== null) this.#visitSome(Infinity);
     const bucket = this.#buckets[this.#cursor];
     this.#cursor = (this.#cursor + 1) % this.#buckets.length;
-    for (const socket of bucket) {
-      if (socket.readyState !== WebSocket.OPEN) continue;
-      if (!socket.alive) {
-        this.terminated++;
-        socket.terminate();
-        continue;
+    this.#pending = bucket.values();
+    this.#visitSome(HEARTBEAT_PINGS_PER_TURN);
+  }
+
+  /** Pings (or drops) up to `n` sockets of the visit under way; the rest after the event loop has polled. */
+  #visitSome(n: number): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    for (let i = 0; i < n; i++) {
+      const next = pending.next();
+      if (next.done === true) {
+        this.#pending = null;
+        return;
       }
-      socket.alive = false;
-      socket.sendPing();
+      this.#check(next.value);
     }
+    this.#step ??= setImmediate(this.#goOn);
+  }
+
+  #check(socket: HubSocket): void {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (!socket.alive) {
+      this.terminated++;
+      socket.terminate();
+      return;
+    }
+    socket.alive = false;
+    socket.sendPing();
   }
 }
