@@ -207,6 +207,11 @@ for (let r = 1; r <= cfg.runs; r++) {
       if (res !== undefined) (run.storm ??= {})[s] = res;
     }
   }
+  // Gorilla runs on both cores; this is Hubbub on both (its own row, never the one-process figure).
+  if (only.has('storm') && systems.includes('hubbub')) {
+    const res = await cell(run, 'storm hubbub --workers 2', () => storm(ctx, 'hubbub', false, { hubbubArgs: ['--workers', '2'] }));
+    if (res !== undefined) run.stormWorkers = res;
+  }
   if (only.has('resume') && systems.includes('hubbub')) run.resume = await cell(run, 'reconnect storm with resume (hubbub alone)', () => resumeStorm(ctx));
   for (const s of systems) {
     if (only.has('noisy') && s !== 'hubbub-batch') {

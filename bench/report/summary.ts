@@ -33,6 +33,8 @@ export interface RunResult {
   fanout?: Record<string, PerSystem<FanoutResult>>;
   manyRooms?: PerSystem<ManyRoomsResult>;
   storm?: PerSystem<StormResult>;
+  /** Hubbub alone: the same storm against `serve --workers 2` (two cores, as gorilla has). */
+  stormWorkers?: StormResult;
   /** Hubbub alone: reconnect storm with resume, one process and --workers 2. */
   resume?: ResumeResult;
   noisy?: PerSystem<NoisyResult>;
@@ -91,6 +93,12 @@ export function metrics(cfg: BenchConfig): Metric[] {
   // CPU per accepted connection over the storm (from /proc; Go's is both cores'): what the rate costs, noise aside.
   out.push({ scenario: 'storm', label: 'storm server CPU/conn', unit: 'µs', better: 'lower', get: (r, s) => r.storm?.[s]?.serverUsPerConn });
   out.push({ scenario: 'storm', label: 'storm generator CPU/conn', unit: 'µs', better: 'lower', get: (r, s) => r.storm?.[s]?.genUsPerConn });
+  // Hubbub on two processes (serve --workers 2: a primary that accepts, two workers) in the hubbub
+  // column, against the peers' own storm (the same figures as the rows above), for its ratios.
+  const w2 = (r: RunResult, s: SystemId) => (s === 'hubbub' ? r.stormWorkers : s === 'hubbub-batch' ? undefined : r.storm?.[s]);
+  out.push({ scenario: 'storm', label: 'storm, H --workers 2: conn/s', unit: 'conn/s', better: 'higher', get: (r, s) => w2(r, s)?.acceptedPerSec });
+  out.push({ scenario: 'storm', label: 'storm, H --workers 2: failed', unit: '', better: 'lower', get: (r, s) => w2(r, s)?.failed });
+  out.push({ scenario: 'storm', label: 'storm, H --workers 2: CPU/conn', unit: 'µs', better: 'lower', get: (r, s) => w2(r, s)?.serverUsPerConn });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 quiet', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.quiet.p99 });
   out.push({ scenario: 'noisy', label: 'noisy: B p99 flooded', unit: 'ms', better: 'lower', get: (r, s) => r.noisy?.[s]?.flood.p99 });
   // No ratio where the flooder sent nothing in the window (dropped before it): there was no flood to be isolated from.
