@@ -46,6 +46,8 @@ export interface BenchConfig {
     fillRooms: number;
     attackTimeoutMs: number;
     hubbubArgs: string[];
+    /** Only these attacks (--attacks); all when unset. */
+    attacks?: string[];
   };
   micro: { actorMessages: number; idleActors: number; roomJoins: number; chunk: number };
   /** Scale-out fan-out (scenarios/workers.ts): one room, members on LeanSocket, few senders. */

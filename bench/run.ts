@@ -51,6 +51,7 @@ const { values } = parseArgs({
     'fanout-members': { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'storm-client': { type: 'string' },
+    attacks: { type: 'string' },
     report: { type: 'string' },
   },
 });
@@ -90,6 +91,8 @@ if (values['storm-client'] !== undefined) {
   if (values['storm-client'] !== 'ws' && values['storm-client'] !== 'lean') throw new Error('--storm-client is lean or ws');
   cfg.storm.client = values['storm-client'];
 }
+// e.g. --attacks history-flood,history-fill: only those attacks of the hostile scenario (a partial run).
+if (values.attacks !== undefined) cfg.hostile.attacks = values.attacks.split(',');
 const only = new Set<Scenario>((values.only?.split(',') ?? SCENARIOS.filter((s) => !OPT_IN.includes(s))) as Scenario[]);
 for (const s of only) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"`);
 let systems: SystemId[] = (values.systems?.split(',') ?? ALL_SYSTEMS) as SystemId[];
@@ -98,7 +101,7 @@ for (const s of systems) if (!ALL_SYSTEMS.includes(s)) throw new Error(`unknown 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const name = `bench-${cfg.quick ? 'quick' : 'full'}-${stamp}`;
 // Only a complete full run lands beside the committed results; quick and partial runs go to tmp/.
-const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined && values['heartbeat-ms'] === undefined && values['storm-client'] === undefined;
+const complete = !cfg.quick && values.runs === undefined && values.only === undefined && values.systems === undefined && values['fanout-members'] === undefined && values['heartbeat-ms'] === undefined && values['storm-client'] === undefined && values.attacks === undefined;
 const outDir = join(ROOT, 'bench', 'results', complete ? '' : 'tmp');
 const artifacts = join(ROOT, 'bench', 'results', 'tmp');
 mkdirSync(outDir, { recursive: true });
@@ -222,7 +225,7 @@ for (let r = 1; r <= cfg.runs; r++) {
   for (const s of systems) {
     // The peers without rooms or history (gorilla) have nothing to attack beyond what noisy shows.
     if (only.has('hostile') && (s === 'hubbub' || s === 'ws-hub' || s === 'socketio')) {
-      const res = await cell(run, `hostile clients ${s}`, () => hostile(ctx, s));
+      const res = await cell(run, `hostile clients ${s}`, () => hostile(ctx, s, ctx.profile && s === 'hubbub'));
       if (res !== undefined) (run.hostile ??= {})[s] = res;
     }
   }

@@ -10,7 +10,7 @@ import { Supervisor } from './actors/supervisor.js';
 import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
-  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, REPLY_CHARGE_BYTES, FRAME_CHARGE_CHARS, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
+  MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, REPLY_CHARGE_BYTES, FRAME_CHARGE_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
   SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
@@ -50,7 +50,7 @@ export interface BrokerConfig {
   /** A history page, replay or who list costs one rate-limit token more per this many bytes; 0: off. */
   replyChargeBytes: number;
   /** A client frame costs one rate-limit token more per this many characters; 0: one token a frame. */
-  frameChargeChars: number;
+  frameChargeBytes: number;
   shutdownTimeoutMs: number;
   /** HS256 secret for client tokens; null: no authentication (names are anonymous). */
   jwtSecret: string | null;
@@ -115,7 +115,7 @@ export function defaultConfig(): BrokerConfig {
     presenceChargeMembers: PRESENCE_CHARGE_MEMBERS,
     presenceGraceMs: PRESENCE_GRACE_MS,
     replyChargeBytes: REPLY_CHARGE_BYTES,
-    frameChargeChars: FRAME_CHARGE_CHARS,
+    frameChargeBytes: FRAME_CHARGE_BYTES,
     shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
     jwtSecret: null,
     allowedOrigins: null,
@@ -193,7 +193,7 @@ export class Broker {
       maxReplayFrames: Math.floor(config.maxOutboxFrames / 2),
     });
     this.scheduler.spawn(this.supervisor);
-    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst, undefined, config.frameChargeChars) : null;
+    const rateLimit = config.rateLimit > 0 ? new RateLimit(config.rateLimit, config.rateBurst, undefined, config.frameChargeBytes) : null;
     const env: ConnectionEnv = { scheduler: this.scheduler, supervisor: this.supervisor, onTransition: null, rateLimit };
     this.gate = new EdgeGate(config.ipSlots ?? (config.maxConnsPerIp > 0 ? new IpCount(config.maxConnsPerIp) : null), config.maxConns);
     this.http = new HttpServer(this.log, undefined, { headersTimeoutMs: config.headersTimeoutMs, gate: this.gate });

@@ -81,8 +81,8 @@ security and limits (README: Limits):
                          (env HUBBUB_PRESENCE_GRACE_MS; default 15000; 0 = off)
   --reply-charge-bytes <n> a history page, replay or who list costs one more --rate token per
                          this many bytes (env HUBBUB_REPLY_CHARGE_BYTES; default 1024; 0 = off)
-  --frame-charge-chars <n> a client frame costs one more --rate token per this many characters
-                         (env HUBBUB_FRAME_CHARGE_CHARS; default 1024; 0 = one token a frame)
+  --frame-charge-bytes <n> a client frame costs one more --rate token per this many bytes
+                         (env HUBBUB_FRAME_CHARGE_BYTES; default 1024; 0 = one token a frame)
   --max-conns-per-ip <n> open connections per IP address, counted from the accept (pages and
                          sockets still in HTTP too) and across --workers; past it HTTP 429
                          and the socket is closed; 0 = no cap (default 0)
@@ -121,7 +121,7 @@ async function serve(argv: string[]): Promise<void> {
       'presence-charge-members': { type: 'string' },
       'presence-grace-ms': { type: 'string' },
       'reply-charge-bytes': { type: 'string' },
-      'frame-charge-chars': { type: 'string' },
+      'frame-charge-bytes': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'max-conns': { type: 'string' },
       'max-outbox-bytes': { type: 'string' },
@@ -171,7 +171,7 @@ async function serve(argv: string[]): Promise<void> {
   config.presenceChargeMembers = intSetting(values['presence-charge-members'], 'HUBBUB_PRESENCE_CHARGE_MEMBERS', '--presence-charge-members') ?? config.presenceChargeMembers;
   config.presenceGraceMs = intSetting(values['presence-grace-ms'], 'HUBBUB_PRESENCE_GRACE_MS', '--presence-grace-ms') ?? config.presenceGraceMs;
   config.replyChargeBytes = intSetting(values['reply-charge-bytes'], 'HUBBUB_REPLY_CHARGE_BYTES', '--reply-charge-bytes') ?? config.replyChargeBytes;
-  config.frameChargeChars = intSetting(values['frame-charge-chars'], 'HUBBUB_FRAME_CHARGE_CHARS', '--frame-charge-chars') ?? config.frameChargeChars;
+  config.frameChargeBytes = intSetting(values['frame-charge-bytes'], 'HUBBUB_FRAME_CHARGE_BYTES', '--frame-charge-bytes') ?? config.frameChargeBytes;
   config.maxRoomsPerConn = intSetting(values['max-rooms-per-conn'], 'HUBBUB_MAX_ROOMS_PER_CONN', '--max-rooms-per-conn', 1) ?? config.maxRoomsPerConn;
   if (values['max-conns-per-ip'] !== undefined) config.maxConnsPerIp = intOption('--max-conns-per-ip', values['max-conns-per-ip']);
   config.maxConns = intSetting(values['max-conns'], 'HUBBUB_MAX_CONNS', '--max-conns') ?? config.maxConns;

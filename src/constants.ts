@@ -18,6 +18,14 @@ export const DEFAULT_ACTOR_BUDGET = 64;
 export const SUPERVISOR_BUDGET = 1024;
 /** Time budget of one scheduler slice, ms; then it yields to the event loop. proc.go: forcePreemptNS = 10ms. */
 export const SLICE_BUDGET_MS = 10;
+/**
+ * Bytes of costly work (client frames decoded and parsed, replies built for one
+ * reader) after which a slice yields to the event loop even with time left:
+ * 64 KiB of text is ~0.5-1 ms to decode and parse, so a ping or another
+ * client's frame never waits behind a whole 10 ms slice of one client's big
+ * frames or history pages. Small frames reach the time budget first.
+ */
+export const SLICE_WORK_BYTES = 64 * 1024;
 /** A slice longer than this, ms, is counted as an overrun by the watchdog (sysmon). */
 export const OVERRUN_MS = 50;
 /** A single handler call longer than this, ms, is recorded as a slow handler. */
@@ -42,6 +50,12 @@ export const MAILBOX_INITIAL_SLOTS = 4;
  * many frames past its capacity.
  */
 export const FRAMES_PER_READ_MAX = Math.ceil((64 * 1024) / 6);
+/**
+ * Bytes of client frames a connection's mailbox may hold before its socket
+ * stops being read (the rest waits in TCP): four chunks of 64 KiB. Half the
+ * mailbox (512 frames) of the biggest frames would be tens of megabytes.
+ */
+export const INPUT_PAUSE_BYTES = 256 * 1024;
 
 // --- protocol and limits (README: Limits) ---
 // The wire's own limits and the close codes: src/protocol/limits.ts.
@@ -110,12 +124,13 @@ export const PRESENCE_CHARGE_MEMBERS = 50;
  */
 export const REPLY_CHARGE_BYTES = 1024;
 /**
- * A client frame costs one more rate-limit token per this many characters: a
- * line of chat costs one token, a 16,000-character message 16. At the default
- * rate one connection sends at most ~1 M characters a second, where it could
- * push 48 MB/s of the longest messages into parsing, history and fan-out.
+ * A client frame costs one more rate-limit token per this many bytes (its
+ * UTF-8, as read: what decoding and parsing cost): a line of chat costs one
+ * token, a 16,000-character ASCII message 16. At the default rate one
+ * connection sends at most ~1 MB a second, where it could push 48 MB/s of the
+ * longest messages into parsing, history and fan-out.
  */
-export const FRAME_CHARGE_CHARS = 1024;
+export const FRAME_CHARGE_BYTES = 1024;
 /** A connection whose unsent output exceeds this many bytes is closed with 1013. */
 export const MAX_OUTBOX_BYTES = 4 * 1024 * 1024;
 /**

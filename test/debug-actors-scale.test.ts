@@ -14,7 +14,7 @@ import { parseClientOp } from '../src/protocol/protocol.js';
 
 const N = 100_000;
 
-const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1', readOp: parseClientOp };
+const peer: Peer = { deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, remote: '127.0.0.1:1', readOp: (frame) => parseClientOp(frame.toString()) };
 
 function build(): { index: ActorIndex; actors: ConnectionActor[] } {
   const scheduler = new Scheduler();
@@ -72,7 +72,7 @@ Scale('pages, sorts and filters 100k actors, serializing only the page', () => {
   assert.ok(busiest.value.items.every((a, i, all) => i === 0 || all[i - 1].handled >= a.handled), 'sorted by handled, descending');
   assert.is(busiest.value.items[0].handled, 999);
 
-  actors[12_345].mailbox.put('a frame');
+  actors[12_345].mailbox.put(Buffer.from('a frame'));
   const deepest = timed(() => listActors(index, { sort: 'mailbox', limit: 10 }));
   assert.is(deepest.value.items[0].id, 'c12346');
 

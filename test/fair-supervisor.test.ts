@@ -8,7 +8,8 @@
 // in the same run: ratios, not absolute times.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FRAME_CHARGE_CHARS, RATE_LIMIT_BURST, RATE_LIMIT_PER_S, REPLY_CHARGE_BYTES } from '../src/constants.js';
+import { FRAME_CHARGE_BYTES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S, REPLY_CHARGE_BYTES } from '../src/constants.js';
+import type { BrokerConfig } from '../src/broker.js';
 import { startBroker } from './helpers/broker.js';
 import { spawnBrokerChild } from './helpers/broker-child.js';
 import { attackBound, Bystander } from './helpers/bystander.js';
@@ -38,12 +39,15 @@ interface FloodRun {
  */
 async function floodRun(options: {
   clients: number; room: string; op: object; reply: string; lanes: number; metric: string; prepare?: (wsUrl: string) => Promise<void>;
+  config?: Partial<BrokerConfig>;
+  /** The bystander's round trip: send -> ack through the supervisor (default), or its own actor's ping -> pong. */
+  via?: 'send' | 'ping';
 }): Promise<FloodRun> {
-  const broker = await spawnBrokerChild({});
+  const broker = await spawnBrokerChild(options.config ?? {});
   const load = new LoadProcess('flooders');
   try {
     await options.prepare?.(broker.wsUrl);
-    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, 'send');
+    const by = await Bystander.connect(broker.wsUrl, 'bystander', {}, options.via ?? 'send');
     const quiet = await by.quietPercentiles(200);
     const opened = await load.request<{ joined: number; errors: string[] }>('open', {
       url: broker.wsUrl, count: options.clients, room: options.room, prefix: 'flooder', concurrency: options.clients, total: options.clients, timeoutMs: 10_000,
@@ -103,13 +107,31 @@ Fair('a connection sending the longest messages pays for their size: shaped to i
     clients: 1, room: 'long-reads', op: { op: 'send', room: 'long-reads', text: TEXT }, reply: '{"type":"ack"', lanes: 16,
     metric: 'hubbub_frame_charged_tokens_total',
   });
-  const perMessage = 1 + Math.floor(TEXT.length / FRAME_CHARGE_CHARS);
+  const perMessage = 1 + Math.floor(TEXT.length / FRAME_CHARGE_BYTES);
   // Before: one token a frame, 1,516 of these in 4 s (24 MB of text); now the tokens of 4 s buy ~6,000 / 16.
   const allowance = Math.ceil((RATE_LIMIT_BURST + (RATE_LIMIT_PER_S * FLOOD_MS) / 1000) / perMessage) + 16;
   assert.ok(run.flood.served <= allowance, `at most ${allowance} messages: ${run.summary}`);
   assert.ok(run.charged >= run.flood.served * (perMessage - 1), `each charged for its size: ${run.summary}`);
   assert.is(run.flood.closed, 0, run.summary);
   bystanderUnmoved(run);
+});
+
+Fair('with no rate limit, one connection sending 48 KB frames as fast as its acks come: slices end by their work, a bystander\'s ping barely moves', async () => {
+  // Three-byte characters: 16,000 of them are 48 KB to decode, parse, encode and store per message. Each slice stops
+  // once it has done 64 KiB of such work (a frame and its event are 96 KB), so the event loop reads sockets between
+  // any two of these messages, where a 10 ms slice held ~15 of them, and an actor woken by a read joins the run
+  // queue behind the busy ones at the next slice. The bystander pings its own actor: the broker's responsiveness,
+  // not the supervisor's queue, which this flood (no rate limit) keeps full by design.
+  const run = await floodRun({
+    clients: 1, room: 'heavy', op: { op: 'send', room: 'heavy', text: '語'.repeat(16_000) }, reply: '{"type":"ack"', lanes: 16,
+    metric: 'hubbub_slice_work_yields_total', config: { rateLimit: 0 }, via: 'ping',
+  });
+  assert.ok(run.flood.served > 100, `the flood got through: ${run.summary}`);
+  assert.ok(run.charged >= run.flood.served / 4, `slices ended by their work (at most ~4 such messages each): ${run.summary}`);
+  assert.is(run.flood.closed, 0, run.summary);
+  // Only the tail is bounded: unlimited, the flood keeps a core busy, so the median ping waits an event-loop turn or
+  // three (1-2 ms each) where it waited none.
+  assert.ok(run.attack.p99 <= attackBound(run.quiet.p99), `the bystander's p99: ${run.summary}`);
 });
 
 Fair('a burst of 32 history requests in one TCP write: the charge of each lands before the next is dispatched', async () => {

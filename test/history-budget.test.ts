@@ -88,9 +88,9 @@ const Attack = suite('history budget under attack');
 Attack('one client cycling rooms with the largest messages: history stays under the budget, the oldest rooms are emptied, a bystander is not held up', async () => {
   const budget = 8 * 1024 * 1024;
   const roomBytes = 1024 * 1024;
-  // The size charge (--frame-charge-chars) would hold one sender to ~60 of these messages a second; the budget is
+  // The size charge (--frame-charge-bytes) would hold one sender to ~60 of these messages a second; the budget is
   // for what gets through anyway (many senders, or the charge off), so this one is not charged.
-  const tb = await startBroker({ historyBudgetBytes: budget, historyRoomBytes: roomBytes, frameChargeChars: 0 });
+  const tb = await startBroker({ historyBudgetBytes: budget, historyRoomBytes: roomBytes, frameChargeBytes: 0 });
   try {
     const by = await Bystander.connect(tb.wsUrl);
     const quiet = await by.quiet();

@@ -70,7 +70,7 @@ Unit('charge: work beyond the frame puts the bucket in debt, at most one burst d
   assert.equal(rl.charged, { presence: 3, reply: 100, frame: 0 });
 });
 
-Unit('takeFrame: a frame takes its token and charges one more per frameChargeChars characters', () => {
+Unit('takeFrame: a frame takes its token and charges one more per frameChargeBytes bytes', () => {
   const clock = { t: 0 };
   const rl = new RateLimit(10, 40, () => clock.t, 1024);
   const m = bucket();
@@ -87,7 +87,7 @@ Unit('takeFrame: a frame takes its token and charges one more per frameChargeCha
   const n = bucket();
   free.fill(n);
   assert.ok(free.takeFrame(n, 60_000));
-  assert.is(n.rlTokens, 39_000, 'frameChargeChars 0: one token whatever the size');
+  assert.is(n.rlTokens, 39_000, 'frameChargeBytes 0: one token whatever the size');
 });
 
 Unit('rejects a policy it cannot store as int32 thousandths', () => {

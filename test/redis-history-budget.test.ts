@@ -30,9 +30,9 @@ const Budget = suite<Ctx>('redis history budget', {} as Ctx);
 Budget.before(async (ctx) => {
   ctx.redis = await RedisServer.start();
   ctx.r = new Redis(ctx.redis.url, { lazyConnect: false });
-  // Not charged by size (--frame-charge-chars): the budget is for what gets through anyway (see history-budget.test.ts).
+  // Not charged by size (--frame-charge-bytes): the budget is for what gets through anyway (see history-budget.test.ts).
   ctx.tb = await startBroker({
-    frameChargeChars: 0,
+    frameChargeBytes: 0,
     backplane: redisBackplane(ctx.redis.url, { historyRoomBytes: ROOM_BYTES, historyBudgetBytes: BUDGET, historyRetentionMs: 60_000 }),
   });
 });

@@ -5,7 +5,7 @@ import { Scheduler } from '../src/actors/scheduler.js';
 import { RUN_QUEUE_SIZE } from '../src/constants.js';
 
 /** A scheduler whose slices run only when the test says, on a clock the test moves. */
-function harness(options: { sliceBudgetMs?: number } = {}) {
+function harness(options: { sliceBudgetMs?: number; sliceWorkBytes?: number } = {}) {
   const clock = { t: 0 };
   const deferred: (() => void)[] = [];
   const s = new Scheduler({ now: () => clock.t, defer: (fn) => deferred.push(fn), ...options });
@@ -213,6 +213,28 @@ test('a slice yields to the event loop when its time budget is spent', () => {
   assert.is(deferred.length, 1, 'the rest is scheduled for the next slice');
   while (deferred.length > 0) deferred.shift()!();
   assert.is(log.length, 10);
+});
+
+test('a slice yields once its costly work passes the work budget, with time left, mid-turn', () => {
+  const { s, deferred, log } = harness({ sliceBudgetMs: 10, sliceWorkBytes: 64 * 1024 });
+  // On a clock that never moves: only the work can end this slice. Each message is a 30 KiB frame decoded.
+  const big = (self: TestActor, msg: string) => {
+    s.addWork(30 * 1024);
+    log.push(`${self.id}:${msg}`);
+  };
+  const a = new TestActor('a', big);
+  const b = new TestActor('b', recorder(log));
+  for (let i = 0; i < 5; i++) s.send(a, `m${i}`);
+  s.send(b, 'small');
+  deferred.shift()!();
+  assert.equal(log, ['a:m0', 'a:m1', 'a:m2'], 'the turn ends after the message that crossed 64 KiB');
+  assert.is(s.stats().workYields, 1);
+  assert.is(s.stats().sliceYields, 0, 'not the clock');
+  assert.is(deferred.length, 1, 'the rest waits for the next slice: the event loop runs between');
+  deferred.shift()!();
+  // The next slice starts from zero work: b was waiting in the queue ahead of a's remainder.
+  assert.equal(log.slice(3), ['b:small', 'a:m3', 'a:m4']);
+  assert.is(s.stats().workYields, 1, 'm3 + m4 (60 KiB) stay under the budget');
 });
 
 test('the watchdog counts overruns, the longest slice and slow handlers', () => {

@@ -33,8 +33,8 @@ class RecordingPeer implements Peer {
   resumeReading(): void {
     this.paused = false;
   }
-  readOp(frame: string) {
-    return parseClientOp(frame);
+  readOp(frame: Buffer) {
+    return parseClientOp(frame.toString());
   }
 }
 
@@ -50,7 +50,7 @@ async function world(supervisorMailbox?: number) {
     const peer = new RecordingPeer();
     const actor = new ConnectionActor(`c${++n}`, peer, env, name);
     scheduler.send(supervisor, { type: 'register', actor }, true);
-    return { actor, peer, op: (o: object) => scheduler.send(actor, JSON.stringify(o)) };
+    return { actor, peer, op: (o: object) => scheduler.send(actor, Buffer.from(JSON.stringify(o))) };
   };
   /** One deferred callback (a scheduler slice) at a time; false when none is left. */
   const step = (): boolean => {
@@ -186,12 +186,28 @@ test('a client that floods frames before it is welcomed is closed with 1008', as
   const peer = new RecordingPeer();
   const env: ConnectionEnv = { scheduler: w.scheduler, supervisor: w.supervisor, onTransition: null };
   const actor = new ConnectionActor('early', peer, env, 'eager', 4); // never registered
-  for (let i = 0; i < 4; i++) w.scheduler.send(actor, '{"op":"ping"}');
+  for (let i = 0; i < 4; i++) w.scheduler.send(actor, Buffer.from('{"op":"ping"}'));
   w.run();
   assert.is(peer.closed, null, 'up to a mailbox of frames is held');
-  for (let i = 0; i < 4; i++) w.scheduler.send(actor, '{"op":"ping"}');
+  for (let i = 0; i < 4; i++) w.scheduler.send(actor, Buffer.from('{"op":"ping"}'));
   w.run();
   assert.equal(peer.closed, { code: 1008, reason: 'too many frames before the welcome' });
+  await w.close();
+});
+
+test('reading stops once the frames waiting hold 256 KiB, though the mailbox has room; it resumes once they are handled', async () => {
+  const w = await world();
+  const { actor, peer } = w.connect('bulky');
+  w.run();
+  const frame = Buffer.from(JSON.stringify({ op: 'ping', pad: 'x'.repeat(48 * 1024) }));
+  for (let i = 0; i < 5; i++) actor.offer(frame, peer.paused);
+  assert.not.ok(peer.paused, '5 x 48 KiB (240 KiB) waiting: still read');
+  actor.offer(frame, peer.paused);
+  assert.ok(peer.paused, 'the sixth passes 256 KiB: reading stops, with 6 frames of a 1,024-frame mailbox');
+  assert.is(actor.mailbox.size, 6);
+  w.run();
+  assert.is(peer.events.filter((e) => e.type === 'pong').length, 6, 'every frame handled, none dropped');
+  assert.not.ok(peer.paused, 'and read again once they are');
   await w.close();
 });
 
@@ -201,7 +217,7 @@ test('frames sent before the welcome wait for it, then take the rate limit\'s to
   const rl = new RateLimit(1000, 5, () => clock.t);
   const peer = new RecordingPeer();
   const actor = new ConnectionActor('early', peer, { scheduler: w.scheduler, supervisor: w.supervisor, onTransition: null, rateLimit: rl }, 'eager');
-  for (let i = 0; i < 7; i++) w.scheduler.send(actor, JSON.stringify({ op: 'ping', id: i }));
+  for (let i = 0; i < 7; i++) w.scheduler.send(actor, Buffer.from(JSON.stringify({ op: 'ping', id: i })));
   w.run();
   assert.is(peer.events.length, 0, 'parked until registered');
   w.scheduler.send(w.supervisor, { type: 'register', actor }, true);

@@ -23,10 +23,10 @@ Ring('returns one actor\'s records oldest first, up to the limit, with their tim
   const ring = new TraceRing(16);
   const a = new Probe('a');
   const b = new Probe('b');
-  ring.record(at(a, 1000), '{"op":"join","room":"lobby"}');
+  ring.record(at(a, 1000), Buffer.from('{"op":"join","room":"lobby"}'));
   ring.record(at(b, 1001), { type: 'registered', user: 'bob' });
   ring.record(at(a, 1002), { type: 'close', code: 4000, reason: 'kicked' });
-  ring.record(at(a, 1003), '{"op":"send","room":"lobby","text":"hi","id":3}');
+  ring.record(at(a, 1003), Buffer.from('{"op":"send","room":"lobby","text":"hi","id":3}'));
   assert.equal(ring.recent('a', 10), [
     { at: T0 + 1000, type: 'frame', length: 28, op: 'join', room: 'lobby' },
     { at: T0 + 1002, type: 'close', code: 4000, reason: 'kicked' },
@@ -72,7 +72,7 @@ Ring('a long frame keeps only its head, and says how long it was', () => {
   const ring = new TraceRing(2);
   const a = new Probe('a');
   const long = `{"op":"send","room":"r","text":"${'y'.repeat(60_000)}"}`;
-  ring.record(at(a, 1), long);
+  ring.record(at(a, 1), Buffer.from(long));
   const [ev] = ring.recent('a', 1);
   assert.is(ev.length, long.length);
   assert.is(ev.op, undefined, 'a cut frame is not parsed');
@@ -84,8 +84,8 @@ Ring('top ranks actors by their records in the ring', () => {
   const ring = new TraceRing(100);
   const a = new Probe('a');
   const b = new Probe('b');
-  for (let i = 0; i < 5; i++) ring.record(a, 'x');
-  for (let i = 0; i < 9; i++) ring.record(b, 'x');
+  for (let i = 0; i < 5; i++) ring.record(a, Buffer.from('x'));
+  for (let i = 0; i < 9; i++) ring.record(b, Buffer.from('x'));
   assert.equal(ring.top(5), [{ id: 'b', recent: 9 }, { id: 'a', recent: 5 }]);
   assert.equal(ring.top(1), [{ id: 'b', recent: 9 }]);
 });

@@ -111,7 +111,7 @@ function heapPer<T>(count: number, make: (i: number) => T): number {
   return Math.round((after - before) / count);
 }
 
-const stubPeer: Peer = { remote: '127.0.0.2:1', deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, readOp: parseClientOp };
+const stubPeer: Peer = { remote: '127.0.0.2:1', deliver() {}, closeAfterFlush() {}, pauseReading() {}, resumeReading() {}, readOp: (frame) => parseClientOp(frame.toString()) };
 
 function stubEnv(): ConnectionEnv {
   const scheduler = newScheduler();

@@ -121,6 +121,8 @@ export function metrics(cfg: BenchConfig): Metric[] {
   out.push({ scenario: 'hostile', label: 'hostile joins: rooms joined', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'joins')?.joined });
   out.push({ scenario: 'hostile', label: 'hostile history-flood: pages served', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'history-flood')?.pages });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: RSS growth', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.rssGrowthMb });
+  out.push({ scenario: 'hostile', label: 'hostile history-fill: kept after GC (heap + external)', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.keptMb });
+  out.push({ scenario: 'hostile', label: 'hostile history-fill: RSS growth after GC', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.rssAfterGcMb });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: MB sent', unit: 'MB', better: 'higher', get: (r, s) => {
     const rep = hostileReport(r, s, 'history-fill');
     return rep === undefined ? undefined : round(rep.sentBytes / 1e6);

@@ -32,6 +32,13 @@ export interface AttackResult {
   ratio: number;
   /** Server RSS after the attack minus before, MB. */
   rssGrowthMb: number;
+  /**
+   * After a full GC on both sides: what the server still holds because of the
+   * attack (heap + external, MB: history it stored, sessions), and its RSS
+   * growth then (what V8 and the allocator keep of the grown heap too).
+   */
+  keptMb: number;
+  rssAfterGcMb: number;
   report: AttackReport;
 }
 
@@ -49,7 +56,7 @@ function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: A
     // 22 messages of 48 KB pass a room's 1 MiB; fillRooms of them pass the process's 64 MiB budget in the full run.
     out.push({ name: 'history-fill', attack: { kind: 'history-fill', rooms: cfg.fillRooms, perRoom: 22, chars: 16_000, conns: 4, timeoutMs: cfg.attackTimeoutMs } });
   }
-  return out;
+  return cfg.attacks === undefined ? out : out.filter((a) => cfg.attacks!.includes(a.name));
 }
 
 /** The bystander: WebSocket pings one after another, `gapMs` apart, each timed. */
@@ -115,7 +122,7 @@ async function fillArchive(ep: Endpoint): Promise<void> {
   await runAttack(ep, { kind: 'history-fill', rooms: 1, perRoom: 25, chars: 16_000, conns: 1, timeoutMs: 30_000 }, 40_000).catch(() => undefined);
 }
 
-export async function hostile(ctx: Context, system: SystemId): Promise<HostileResult> {
+export async function hostile(ctx: Context, system: SystemId, profile = false): Promise<HostileResult> {
   const cfg = ctx.cfg.hostile;
   const server = await startServer(system, { hubbubArgs: cfg.hubbubArgs });
   const ep = server.endpoint();
@@ -128,13 +135,19 @@ export async function hostile(ctx: Context, system: SystemId): Promise<HostileRe
       by.start();
       await sleep(cfg.quietMs);
       const quiet = await by.stop();
+      const m0 = await server.memory();
       const rss0 = server.rss();
       by.start();
+      if (profile) await server.probe({ cmd: 'profile-start' });
       const report = await runAttack(ep, attack, cfg.attackTimeoutMs + 20_000);
       const under = await by.stop();
+      if (profile) await server.probe({ cmd: 'profile-stop', path: `${ctx.artifacts}/${system}-${name}.cpuprofile` });
       const rssGrowthMb = round((server.rss() - rss0) / 1e6, 1);
-      out[name] = { quiet, attack: under, ratio: round(under.p99 / quiet.p99, 2), rssGrowthMb, report };
-      ctx.log(`  ${system} ${name}: bystander p99 ${quiet.p99} -> ${under.p99} ms (${out[name]!.ratio}x), RSS +${rssGrowthMb} MB, ${JSON.stringify(report)}`);
+      const m1 = await server.memory();
+      const keptMb = round(((m1.heap ?? 0) + (m1.external ?? 0) - (m0.heap ?? 0) - (m0.external ?? 0)) / 1e6, 1);
+      const rssAfterGcMb = round((m1.rss - m0.rss) / 1e6, 1);
+      out[name] = { quiet, attack: under, ratio: round(under.p99 / quiet.p99, 2), rssGrowthMb, keptMb, rssAfterGcMb, report };
+      ctx.log(`  ${system} ${name}: bystander p99 ${quiet.p99} -> ${under.p99} ms (${out[name]!.ratio}x), RSS +${rssGrowthMb} MB (after GC: kept +${keptMb} MB, RSS +${rssAfterGcMb} MB), ${JSON.stringify(report)}`);
     }
   } finally {
     by?.ws.terminate();

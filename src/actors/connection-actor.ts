@@ -1,7 +1,9 @@
 // ConnectionActor: one WebSocket connection as an actor.
 //
-// Its mailbox holds the client's text frames (as plain strings: no wrapper
-// object per frame) and a few control messages. Its lifecycle is the xstate
+// Its mailbox holds the client's text frames (their bytes as ws gave them: no
+// wrapper object per frame, and decoded only when the actor's turn comes, so
+// that the work a frame costs is done inside a slice, under the scheduler's
+// budgets, not in the socket's read callback) and a few control messages. Its lifecycle is the xstate
 // machine of connection-machine.ts; the data path (a frame in, an op out to the
 // supervisor) only reads the current state. Output never passes through the
 // mailbox: the supervisor encodes an event once and hands the same bytes to
@@ -12,7 +14,7 @@
 // when reading resumes. The Peer says how its client's frames read as ops
 // (the JSON protocol, or the text gateway's plain text).
 import type { RoomRules } from './room-access.js';
-import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, FRAMES_PER_READ_MAX } from '../constants.js';
+import { CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, FRAMES_PER_READ_MAX, INPUT_PAUSE_BYTES } from '../constants.js';
 import type { OutFrame } from '../protocol/out-frame.js';
 import { encode, encodeError, isFault, type ClientOp, type ProtocolFault, type ServerEvent } from '../protocol/protocol.js';
 import { Actor, type StopReason } from './actor.js';
@@ -35,8 +37,8 @@ export interface Peer {
   resumeReading(): void;
   /** The remote address, as "ip:port"; computed when asked (logs, debug), never stored. */
   readonly remote: string;
-  /** One client frame, as it was queued, read as the op it stands for (or what is wrong with it). */
-  readOp(frame: string): ClientOp | ProtocolFault;
+  /** One client frame, its UTF-8 bytes as queued, read as the op it stands for (or what is wrong with it). */
+  readOp(frame: Buffer): ClientOp | ProtocolFault;
 }
 
 /** Shared by every connection of a broker: one object, not a closure per connection. */
@@ -60,8 +62,8 @@ export type ConnectionControl =
    */
   | { type: 'release' };
 
-/** A string is a client's text frame; anything else is control. */
-export type ConnectionMsg = string | ConnectionControl;
+/** A Buffer is a client's text frame (UTF-8, checked by ws); anything else is control. */
+export type ConnectionMsg = Buffer | ConnectionControl;
 
 /** Sent by a throttled connection's timer and by the supervisor; one object for all of them. */
 export const RELEASE: ConnectionControl = { type: 'release' };
@@ -109,7 +111,9 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
    * Frames held, in arrival order: those that came before registration
    * (replayed once open), and those the rate limit had no token for.
    */
-  #pending: string[] | null = null;
+  #pending: Buffer[] | null = null;
+  /** Bytes of the client frames in the mailbox: reading stops past INPUT_PAUSE_BYTES. */
+  #queuedBytes = 0;
   /**
    * Why frames are held, until a RELEASE says it is over: the rate limit's
    * timer that brings the tokens back, or SUPERVISOR_FULL. Reading stays
@@ -141,7 +145,8 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   }
 
   handle(msg: ConnectionMsg): void {
-    if (typeof msg === 'string') {
+    if (msg instanceof Uint8Array) {
+      this.#queuedBytes -= msg.length;
       this.#onFrame(msg);
       return;
     }
@@ -184,15 +189,16 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
    * reading is paused: the rest of the TCP chunk ws is still parsing then goes
    * in past the capacity (a chunk holds a bounded number), so a burst is
    * delayed, never cut. `socketPaused` is the socket's own state, which
-   * shutdown may have paused too.
+   * shutdown may have paused too. Reading stops as well once the frames
+   * waiting hold INPUT_PAUSE_BYTES: half a mailbox of the biggest frames
+   * would be tens of megabytes per connection.
    */
-  offer(frame: string, socketPaused: boolean): void {
+  offer(frame: Buffer, socketPaused: boolean): void {
     const mailbox = this.mailbox;
     const overshoot = socketPaused && mailbox.size < mailbox.capacity + FRAMES_PER_READ_MAX;
-    if (!this.env.scheduler.send(this, frame, overshoot)) {
-      this.peer.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
-    }
-    if (mailbox.size * 2 >= mailbox.capacity) this.#pauseReading();
+    if (this.env.scheduler.send(this, frame, overshoot)) this.#queuedBytes += frame.length;
+    else this.peer.deliver(encodeError('overloaded', 'too many frames waiting; this one was dropped'));
+    if (mailbox.size * 2 >= mailbox.capacity || this.#queuedBytes >= INPUT_PAUSE_BYTES) this.#pauseReading();
   }
 
   #pauseReading(): void {
@@ -223,20 +229,20 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     }
   }
 
-  #onFrame(text: string): void {
+  #onFrame(frame: Buffer): void {
     const state = this.state;
     if (state === 'connecting') {
-      this.#park(text);
+      this.#park(frame);
     } else if (state === 'open') {
       const limit = this.env.rateLimit;
       if (this.#hold !== null) {
         // Behind frames already held: order is kept.
-        (this.#pending ??= []).push(text);
+        (this.#pending ??= []).push(frame);
         if (limit != null && this.#hold !== SUPERVISOR_FULL) limit.held++;
-      } else if (limit == null || limit.takeFrame(this, text.length)) {
-        this.#dispatch(text);
+      } else if (limit == null || limit.takeFrame(this, frame.length)) {
+        this.#dispatch(frame);
       } else {
-        this.#pending = [text];
+        this.#pending = [frame];
         limit.held++;
         limit.pauses++;
         this.#arm();
@@ -247,13 +253,13 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
   }
 
   /** Holds a frame until registration; a client that floods before it is even welcomed is closed. */
-  #park(text: string): void {
+  #park(frame: Buffer): void {
     const pending = (this.#pending ??= []);
     if (pending.length >= this.mailbox.capacity) {
       this.#step({ type: 'CLOSE', code: CLOSE_POLICY_VIOLATION, reason: 'too many frames before the welcome' });
       return;
     }
-    pending.push(text);
+    pending.push(frame);
   }
 
   /**
@@ -299,8 +305,10 @@ export class ConnectionActor extends Actor<ConnectionMsg> implements Metered {
     this.#hold = null;
   }
 
-  #dispatch(text: string): void {
-    const op = this.peer.readOp(text);
+  #dispatch(frame: Buffer): void {
+    // Its decoding and parsing are work of this slice: past the slice's share the event loop gets its turn.
+    this.env.scheduler.addWork(frame.length);
+    const op = this.peer.readOp(frame);
     if (isFault(op)) {
       this.peer.deliver(encodeError(op.fault, op.message, op.ref));
     } else if (op.op === 'ping') {

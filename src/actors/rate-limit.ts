@@ -58,7 +58,7 @@ export class RateLimit {
      * one token): a 48 KB message is parsed, stored and fanned out at 48 times
      * the cost of a line of chat, so it pays that much.
      */
-    readonly frameChargeChars = 0,
+    readonly frameChargeBytes = 0,
   ) {
     // The bounds keep every stored value (thousandths) within int32.
     const ok = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 1_000_000;
@@ -89,9 +89,9 @@ export class RateLimit {
    * may go into debt: the frame goes on, the next ones wait). False when there
    * is no token for the frame; nothing is taken then.
    */
-  takeFrame(m: Metered, chars: number): boolean {
+  takeFrame(m: Metered, bytes: number): boolean {
     if (!this.take(m)) return false;
-    const extra = this.frameChargeChars > 0 ? Math.floor(chars / this.frameChargeChars) : 0;
+    const extra = this.frameChargeBytes > 0 ? Math.floor(bytes / this.frameChargeBytes) : 0;
     if (extra > 0) this.charge(m, extra, 'frame');
     return true;
   }

@@ -29,6 +29,8 @@
 //                                  actor goes back to the tail of the ring
 //   forcePreemptNS (10 ms)      -> sliceBudgetMs: after it the slice yields to
 //                                  the event loop with setImmediate
+//   (BEAM's reductions)         -> sliceWorkBytes: costly work counted in bytes
+//                                  (addWork); past it the slice yields too
 //
 // Invariants (each broken one throws InvariantError naming the function):
 //   - An actor is in at most one queue slot (runnext, ring or global queue).
@@ -54,7 +56,7 @@
 //     P in this process to steal from) and preemption of a running handler
 //     (JavaScript cannot); fairness is cooperative, by message budget.
 import {
-  GLOBAL_QUEUE_CHECK_TICKS, OVERRUN_MS, RUN_QUEUE_SIZE, RUNNEXT_STREAK_MAX, SLICE_BUDGET_MS, SLOW_HANDLER_MS,
+  GLOBAL_QUEUE_CHECK_TICKS, OVERRUN_MS, RUN_QUEUE_SIZE, RUNNEXT_STREAK_MAX, SLICE_BUDGET_MS, SLICE_WORK_BYTES, SLOW_HANDLER_MS,
 } from '../constants.js';
 import { HubbubError, InvariantError } from '../protocol/errors.js';
 import type { Actor, StopReason } from './actor.js';
@@ -66,6 +68,8 @@ type AnyActor = Actor<any>;
 export interface SchedulerOptions {
   /** Time budget of one slice, ms. */
   sliceBudgetMs?: number;
+  /** Costly work (addWork) one slice may do before it yields, bytes. */
+  sliceWorkBytes?: number;
   /** A slice longer than this is an overrun, ms. */
   overrunMs?: number;
   /** A handler turn longer than this is a slow handler, ms. */
@@ -103,6 +107,8 @@ export interface SchedulerStats {
   budgetYields: number;
   /** Slices that ended because the time budget ran out with work left. */
   sliceYields: number;
+  /** Slices that ended because their costly work (addWork) passed sliceWorkBytes with work left. */
+  workYields: number;
   /** Slices longer than overrunMs. */
   overruns: number;
   maxSliceMs: number;
@@ -150,6 +156,9 @@ export class Scheduler {
   #live = 0;
   readonly #sliceEndHooks: (() => void)[] = [];
   readonly #sliceBudgetMs: number;
+  readonly #sliceWorkBytes: number;
+  /** Costly work done in this slice so far (addWork), bytes. */
+  #sliceWork = 0;
   readonly #overrunMs: number;
   readonly #slowHandlerMs: number;
   readonly #now: () => number;
@@ -160,12 +169,13 @@ export class Scheduler {
   readonly #runSlice = (): void => this.runSlice();
   readonly #stats: SchedulerStats = {
     runQueue: 0, globalQueue: 0, runnext: false, ticks: 0, slices: 0, budgetYields: 0,
-    sliceYields: 0, overruns: 0, maxSliceMs: 0, lastSliceMs: 0, slowHandlers: 0,
+    sliceYields: 0, workYields: 0, overruns: 0, maxSliceMs: 0, lastSliceMs: 0, slowHandlers: 0,
     lastSlowActor: null, messages: 0, dropped: 0, failures: 0, faultsInjected: 0,
   };
 
   constructor(options: SchedulerOptions = {}) {
     this.#sliceBudgetMs = options.sliceBudgetMs ?? SLICE_BUDGET_MS;
+    this.#sliceWorkBytes = options.sliceWorkBytes ?? SLICE_WORK_BYTES;
     this.#overrunMs = options.overrunMs ?? OVERRUN_MS;
     this.#slowHandlerMs = options.slowHandlerMs ?? SLOW_HANDLER_MS;
     this.#now = options.now ?? (() => performance.now());
@@ -253,6 +263,19 @@ export class Scheduler {
   }
 
   /**
+   * Counts costly work the running actor does, in bytes (a client frame it
+   * decodes and parses, a reply it builds for one reader): once a slice has
+   * done sliceWorkBytes of it, the running turn ends after its current message
+   * and the slice yields to the event loop. A slice's length is then bounded
+   * by what its messages cost, not only by the clock: the clock is read
+   * between messages, and a few big frames fill 10 ms, during which no socket
+   * is read and no ping answered (BEAM counts reductions, not time).
+   */
+  addWork(bytes: number): void {
+    this.#sliceWork += bytes;
+  }
+
+  /**
    * Stops an actor: it becomes dead, its mailbox is dropped and its onStop runs
    * once. Stopping a dead actor does nothing. Callable by anyone; a running
    * actor may stop itself (its turn ends after the current message).
@@ -290,11 +313,18 @@ export class Scheduler {
     const start = this.#now();
     const s = this.#stats;
     s.slices++;
+    this.#sliceWork = 0;
+    if (this.#globalQueue.size > 0 && this.#runq.size > 0) this.#pullGlobal();
     let actor: AnyActor | null;
     while ((actor = this.#findRunnable()) !== null) {
       this.#runTurn(actor, start);
-      if (this.#now() - start >= this.#sliceBudgetMs && !this.quiescent) {
+      if (this.quiescent) continue;
+      if (this.#now() - start >= this.#sliceBudgetMs) {
         s.sliceYields++;
+        break;
+      }
+      if (this.#sliceWork >= this.#sliceWorkBytes) {
+        s.workYields++;
         break;
       }
     }
@@ -370,6 +400,19 @@ export class Scheduler {
     }
   }
 
+  /**
+   * At a slice's start, while the ring still holds actors from the slice
+   * before (a busy one yielded): the actors woken by I/O since then join the
+   * ring's tail, behind those, as many as it has room for. Without this they
+   * waited for the ring to empty or for the 61st tick; once slices end after a
+   * frame or two of costly work (addWork), that was some twenty slices, and a
+   * bystander's frame read between two of them waited as long.
+   */
+  #pullGlobal(): void {
+    let n = Math.min(this.#globalQueue.size, RUN_QUEUE_SIZE - this.#runq.size);
+    while (n-- > 0) this.#runq.put(this.#globalQueue.take()!);
+  }
+
   /** globrunqget: one actor to run now, and up to half a ring more moved into the ring. */
   #globalGet(): AnyActor | undefined {
     const first = this.#globalQueue.take();
@@ -410,7 +453,7 @@ export class Scheduler {
           throw new InjectedFault(`injected fault in ${actor.id}`);
         }
         actor.handle(msg);
-        if (actor.dead || this.#yieldAsked) break;
+        if (actor.dead || this.#yieldAsked || this.#sliceWork >= this.#sliceWorkBytes) break;
         if (deadline !== Infinity && this.#now() >= deadline) break;
       }
     } catch (error) {

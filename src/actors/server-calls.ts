@@ -46,13 +46,17 @@ export class ServerCalls {
     return who.actorId.startsWith(PREFIX);
   }
 
-  /** Answers the call `who` stands for. False when it is not a server call (or was answered). */
-  settle(who: Requester, status: number, body: string): boolean {
+  /**
+   * Answers the call `who` stands for. False when it is not a server call (or
+   * was answered). The body is made only for a server call: the same backplane
+   * answers reach connections on every message.
+   */
+  settle(who: Requester, status: number, body: () => string): boolean {
     if (!ServerCalls.owns(who)) return false;
     const reply = this.#pending.get(who.actorId);
     if (reply === undefined) return true;
     this.#pending.delete(who.actorId);
-    reply({ status, json: body });
+    reply({ status, json: body() });
     return true;
   }
 }

@@ -250,7 +250,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
         this.#fanOut(msg.room, msg.seq, msg.payload);
         return;
       case 'published': {
-        if (this.#calls.settle(msg.who, 200, publishedJson(msg.seq, msg.duplicate))) return;
+        if (this.#calls.settle(msg.who, 200, () => publishedJson(msg.seq, msg.duplicate))) return;
         const from = this.#actor(msg.who);
         if (from !== undefined && msg.who.id !== undefined) {
           // seq 0: the backplane is down; the message reached this node's members only.
@@ -262,16 +262,16 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'publish-failed':
-        if (this.#calls.settle(msg.who, 503, errorJson('unavailable', `message not stored: ${msg.reason}`))) return;
+        if (this.#calls.settle(msg.who, 503, () => errorJson('unavailable', `message not stored: ${msg.reason}`))) return;
         this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `message not stored: ${msg.reason}`, msg.who.id));
         return;
       case 'history':
-        if (this.#calls.settle(msg.who, 200, historyJson(msg.room, msg.result))) return;
+        if (this.#calls.settle(msg.who, 200, () => historyJson(msg.room, msg.result))) return;
         if (msg.kind === 'join') this.#recovered(msg.who, msg.room, msg.result);
         else this.#historyReply(msg.who, msg.room, msg.result);
         return;
       case 'history-failed':
-        if (this.#calls.settle(msg.who, 503, errorJson('unavailable', `history unavailable: ${msg.reason}`))) return;
+        if (this.#calls.settle(msg.who, 503, () => errorJson('unavailable', `history unavailable: ${msg.reason}`))) return;
         if (msg.kind === 'join') this.#recovered(msg.who, msg.room, { messages: [], latest: 0, recovered: false });
         else this.#actor(msg.who)?.peer.deliver(encodeError('unavailable', `history unavailable: ${msg.reason}`, msg.who.id));
         return;
@@ -446,6 +446,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
     const room = trieGet(this.state.rooms, roomName);
     if (room === undefined) return;
     const frame = new OutFrame(payload);
+    // Encoded once, framed once, written to every member at the slice's end: costly work by its bytes (Scheduler.addWork).
+    this.#scheduler.addWork(payload.length);
     if (room.live.presenceQueued !== 0) this.#presence.settle(room);
     if (room.live.recovering === 0) {
       this.#deliverAll(room, frame, null);
@@ -556,6 +558,8 @@ export class Supervisor extends Actor<SupervisorMsg> {
    * so the charge lands before its next frame is dispatched).
    */
   #chargeReply(reader: ConnectionActor, bytes: number): void {
+    // The page is written when the slice ends: a few of them end the slice early (Scheduler.addWork).
+    this.#scheduler.addWork(bytes);
     if (this.#replyChargeBytes === 0) return;
     const tokens = Math.floor(bytes / this.#replyChargeBytes);
     if (tokens > 0) reader.env.rateLimit?.charge(reader, tokens, 'reply');
@@ -691,7 +695,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
       }
       case 'dm-result': {
         if (this.#calls.settle(msg.who, msg.outcome === 'sent' ? 200 : msg.outcome === 'unknown_user' ? 404 : 503,
-          msg.outcome === 'sent' ? '{"delivered":true}' : msg.outcome === 'unknown_user'
+          () => msg.outcome === 'sent' ? '{"delivered":true}' : msg.outcome === 'unknown_user'
             ? errorJson('unknown_user', 'that user is not online')
             : errorJson('unavailable', 'the backplane is down: users on other nodes cannot be reached'))) return;
         const from = this.#actor(msg.who);
@@ -703,10 +707,10 @@ export class Supervisor extends Actor<SupervisorMsg> {
         return;
       }
       case 'room-list':
-        this.#calls.settle(msg.who, 200, JSON.stringify({ rooms: msg.rooms }));
+        this.#calls.settle(msg.who, 200, () => JSON.stringify({ rooms: msg.rooms }));
         return;
       case 'members': {
-        if (this.#calls.settle(msg.who, 200, JSON.stringify({ room: msg.room, users: msg.users, count: msg.count }))) return;
+        if (this.#calls.settle(msg.who, 200, () => JSON.stringify({ room: msg.room, users: msg.users, count: msg.count }))) return;
         const reader = this.#actor(msg.who);
         if (reader === undefined) return;
         const list = encode(withId({ type: 'who', room: msg.room, users: msg.users, count: msg.count }, msg.who.id));

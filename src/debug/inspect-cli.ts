@@ -215,7 +215,7 @@ export function renderTop(
   const lines = [
     `hubbub inspect ${target}   up ${duration(stats.uptimeMs)}   ${new Date(stats.at).toISOString().slice(11, 19)}`,
     `scheduler  msgs/s ${n(stats.rates.messagesPerSec)}  slices/s ${n(stats.rates.slicesPerSec)}  runQueue ${s.runQueue} (max ${s.runQueueMax})  globalQueue ${s.globalQueue}  runnext ${s.runnext ? 'yes' : 'no'}`,
-    `           slices ${n(s.slices)}  budgetYields ${n(s.budgetYields)}  sliceYields ${n(s.sliceYields)}  overruns ${n(s.overruns)}  maxSlice ${s.maxSliceMs.toFixed(1)}ms  slowHandlers ${n(s.slowHandlers)}  dropped ${n(s.dropped)}  failures ${n(s.failures)}`,
+    `           slices ${n(s.slices)}  budgetYields ${n(s.budgetYields)}  sliceYields ${n(s.sliceYields)}  workYields ${n(s.workYields)}  overruns ${n(s.overruns)}  maxSlice ${s.maxSliceMs.toFixed(1)}ms  slowHandlers ${n(s.slowHandlers)}  dropped ${n(s.dropped)}  failures ${n(s.failures)}`,
     `actors     ${n(stats.actors.total)} live: connecting ${n(by.connecting)}  open ${n(by.open)}  closing ${n(by.closing)}   rooms ${n(stats.rooms)}  sockets ${n(stats.connections)}`,
     table.type === 'top'
       ? `busiest    of the last ${n(table.window.size)} messages handled${table.window.since > 0 ? ` (since ${duration(stats.at - table.window.since)} ago)` : ''}`

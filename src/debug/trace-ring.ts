@@ -5,12 +5,12 @@
 // connections must not each carry 50 slots. The ring is parallel arrays
 // (struct of arrays), filled from the scheduler observer's `handled` callback,
 // which runs for every message on the data path, so recording is a handful of
-// stores and never allocates: no object per record, no JSON.stringify. A text
-// frame is kept as the string it already is and summarised only when someone
-// asks. Nothing that could pin memory is kept: actors are recorded by id (a
-// dead actor and its socket are collected), objects are never stored, and a
-// long frame keeps only a detached copy of its head (a substring would pin the
-// whole 64 KiB original).
+// stores and no object per record, no JSON.stringify. A client's frame (its
+// bytes) is kept as a string of at most its first TRACE_TEXT_MAX bytes,
+// summarised only when someone asks. Nothing that could pin memory is kept:
+// actors are recorded by id (a dead actor and its socket are collected),
+// objects and Buffers are never stored (a frame's Buffer may be a view of
+// ws's whole 64 KiB read).
 //
 // The price of one shared ring: an actor's history is what is still in it. On
 // a busy broker the last 8192 messages may span a second; on a quiet one,
@@ -90,10 +90,10 @@ export class TraceRing {
     this.total++;
     this.#id[i] = actor.id;
     this.#at[i] = actor.lastRunAt;
-    if (typeof msg === 'string') {
+    if (msg instanceof Uint8Array) {
       this.#kind[i] = 'frame';
       this.#peer[i] = null;
-      this.#a[i] = msg.length <= TRACE_TEXT_MAX ? msg : detachedHead(msg);
+      this.#a[i] = Buffer.from(msg.buffer, msg.byteOffset, Math.min(msg.length, TRACE_TEXT_MAX)).toString();
       this.#b[i] = msg.length;
       return;
     }
@@ -191,10 +191,13 @@ export class TraceRing {
   }
 }
 
-/** What a client's frame asked for: op and target when it parses, its head when not. */
+/**
+ * What a client's frame asked for: op and target when it parses, its head when
+ * not. `text`: the frame's first TRACE_TEXT_MAX bytes decoded; `length`: its bytes.
+ */
 export function summarizeFrame(text: string, length: number): Record<string, unknown> {
   const out: Record<string, unknown> = { length };
-  if (text.length === length) {
+  if (length <= TRACE_TEXT_MAX) {
     try {
       const v = JSON.parse(text) as unknown;
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -215,11 +218,3 @@ export function summarizeFrame(text: string, length: number): Record<string, unk
   return out;
 }
 
-/**
- * The first TRACE_TEXT_MAX characters as a string of their own. V8 makes a
- * substring a view that keeps its parent alive; a round trip through a Buffer
- * yields a fresh flat string. Only frames longer than the limit pay it.
- */
-function detachedHead(s: string): string {
-  return Buffer.from(s.slice(0, TRACE_TEXT_MAX), 'utf8').toString('utf8');
-}

@@ -128,11 +128,16 @@ export function encodeJoined(
 
 /** `history`, around stored `message` events (each a complete JSON object), oldest first. */
 export function encodeHistory(room: string, messages: readonly { payload: Buffer }[], seq: number, id: OpId | undefined, more = false): OutFrame {
-  const parts = [`{"type":"history","room":${JSON.stringify(room)},"messages":[`];
-  messages.forEach((m, i) => parts.push(i === 0 ? '' : ',', m.payload.toString()));
-  parts.push(`],"seq":${seq}${more ? ',"more":true' : ''}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`);
-  return new OutFrame(Buffer.from(parts.join('')));
+  const parts: Buffer[] = [Buffer.from(`{"type":"history","room":${JSON.stringify(room)},"messages":[`)];
+  messages.forEach((m, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(m.payload);
+  });
+  parts.push(Buffer.from(`],"seq":${seq}${more ? ',"more":true' : ''}${id === undefined ? '' : `,"id":${JSON.stringify(id)}`}}`));
+  return OutFrame.ofParts(parts);
 }
+
+const COMMA = Buffer.from(',');
 
 const OPS = new Set(['join', 'leave', 'send', 'dm', 'who', 'ping', 'history']);
 

@@ -226,7 +226,7 @@ export class ChatGateway implements SocketOwner {
       return;
     }
     // Whether it goes in, and when reading stops and resumes, is the actor's call.
-    ws.actor!.offer(data.toString(), ws.isPaused);
+    ws.actor!.offer(data, ws.isPaused);
   }
 
   onSocketClosed(ws: HubSocket, code: number, reason: Buffer): void {

@@ -283,8 +283,8 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
   }
 
   /** A client frame is a JSON op (docs/protocol.md); text sockets read theirs otherwise. */
-  readOp(frame: string): ClientOp | ProtocolFault {
-    return parseClientOp(frame);
+  readOp(frame: Buffer): ClientOp | ProtocolFault {
+    return parseClientOp(frame.toString());
   }
 
   get remote(): string {

@@ -131,6 +131,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_faults_injected_total', 'Handler calls failed on purpose (--fault-rate, tests only).', () => scheduler.stats().faultsInjected);
   counter('hubbub_mailbox_dropped_total', 'Messages refused by a full mailbox.', () => scheduler.stats().dropped);
   counter('hubbub_slice_overruns_total', 'Scheduler slices longer than the overrun threshold.', () => scheduler.stats().overruns);
+  counter('hubbub_slice_work_yields_total', 'Scheduler slices ended early by their costly work (big frames decoded, replies built), with time left.', () => scheduler.stats().workYields);
   const slices = new Histogram({
     name: 'hubbub_slice_duration_seconds', help: 'Duration of scheduler slices.', buckets: SLICE_BUCKETS, registers,
   });
@@ -145,7 +146,7 @@ export function createMetrics(src: MetricsSources, options: { defaultMetrics?: b
   counter('hubbub_rate_limited_total', 'Frames held back by the per-connection rate limit until its tokens came back.', () => limits.rateLimit?.held ?? 0);
   counter('hubbub_rate_limit_pauses_total', 'Times a connection stopped being read because the rate limit ran out of tokens.', () => limits.rateLimit?.pauses ?? 0);
   counter('hubbub_presence_charged_tokens_total', 'Rate-limit tokens charged for the presence fan-out of joins and leaves (--presence-charge-members).', () => limits.rateLimit?.charged.presence ?? 0);
-  counter('hubbub_frame_charged_tokens_total', 'Rate-limit tokens charged for the size of client frames beyond their first (--frame-charge-chars).', () => limits.rateLimit?.charged.frame ?? 0);
+  counter('hubbub_frame_charged_tokens_total', 'Rate-limit tokens charged for the size of client frames beyond their first (--frame-charge-bytes).', () => limits.rateLimit?.charged.frame ?? 0);
   counter('hubbub_reply_charged_tokens_total', 'Rate-limit tokens charged for the bytes of history pages, replays and who lists (--reply-charge-bytes).', () => limits.rateLimit?.charged.reply ?? 0);
   counter('hubbub_slow_consumers_total', 'Connections closed 1013 for not reading their output.', () => counters.slowConsumers);
   const history = src.history;

@@ -45,7 +45,7 @@ function bareFrame(frame: OutFrame): OutFrame | null {
  * The mailbox entry that stands for the socket's join: the gateway queues it
  * before the socket can deliver a frame, so it is always the first one read.
  */
-const JOIN_PLACE = '';
+const JOIN_PLACE = Buffer.alloc(0);
 
 export class TextSocket extends HubSocket {
   room = DEFAULT_TEXT_ROOM;
@@ -56,8 +56,8 @@ export class TextSocket extends HubSocket {
     if (bare !== null) super.deliver(bare);
   }
 
-  override readOp(frame: string): ClientOp | ProtocolFault {
-    if (this.#joinRead) return textSendOp(this.room, frame);
+  override readOp(frame: Buffer): ClientOp | ProtocolFault {
+    if (this.#joinRead) return textSendOp(this.room, frame.toString());
     this.#joinRead = true;
     return textJoinOp(this.room);
   }
