@@ -9,11 +9,12 @@
 //   options: --runs N  --only idle,fanout,rooms,storm,resume,noisy,hostile,micro,workers
 //            (opt-in, not in the full run: idle100k, storm50k)
 //            --systems hubbub,hubbub-batch,ws-hub,socketio,gorilla
-//            --profile (CPU profiles of Hubbub's fan-out and many rooms, run 1)
+//            --profile (CPU profiles of Hubbub's fan-out, many rooms, storm and hostile attacks, run 1)
 //            --heap-snapshot (Hubbub at the largest idle N, run 1)
 //            --fanout-members 1000 (only the fan-out rooms of these sizes)
 //            --heartbeat-ms 120000 (Hubbub's ping interval in the idle scenarios)
 //            --storm-client ws (the storm's clients on ws's client instead of LeanSocket)
+//            --attacks history-flood,history-fill (only these attacks of the hostile scenario)
 //            --report bench/results/X.json (no run: that run's table and chart again, by this code)
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
