@@ -233,7 +233,8 @@ function command(system: SystemId, options: ServerOptions): { cmd: string; args:
       return {
         cmd: process.execPath, node: true,
         // --max-semi-space-size=1: how Hubbub launches itself (shebang, npm start); see src/cli.ts.
-        args: [...nodeFlags, '--max-semi-space-size=1', options.hubbubCli ?? join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
+        // First, so that a V8 flag in nodeArgs overrides it (V8 keeps a flag's last value).
+        args: ['--max-semi-space-size=1', ...nodeFlags, options.hubbubCli ?? join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
       };
     case 'ws-hub':
       return { cmd: process.execPath, node: true, args: [...nodeFlags, join(DIST_BENCH, 'baselines', 'ws-hub.js')] };

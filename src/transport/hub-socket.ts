@@ -85,7 +85,8 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
   bucket = -1;
   /** Batch mode: several events per frame, newline-separated (asked with ?batch=1). */
   batch = false;
-  #outbox: OutFrame[] | null = null;
+  /** This slice's events: one frame alone (most slices: no array per delivery), several in an array. */
+  #outbox: OutFrame | OutFrame[] | null = null;
   #outboxBytes = 0;
   /** Estimated frames held in the socket's user-space write buffer, and their bytes (output-bound.ts owns them). */
   heldFrames = 0;
@@ -201,14 +202,17 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
   deliver(frame: OutFrame): void {
     if (this.readyState !== WebSocket.OPEN) return;
     const owner = this.owner!;
-    if (this.#outbox === null) {
-      this.#outbox = [frame];
+    const out = this.#outbox;
+    if (out === null) {
+      this.#outbox = frame;
       owner.markDirty(this);
       // What the socket still holds, read once per slice (not per delivery: a
       // fan-out to 10k members would read it 10k times per message).
       this.#outboxBytes = this.bufferedAmount;
+    } else if (Array.isArray(out)) {
+      out.push(frame);
     } else {
-      this.#outbox.push(frame);
+      this.#outbox = [out, frame];
     }
     this.#outboxBytes += frame.payload.length;
     owner.counters.eventsOut++;
@@ -241,8 +245,8 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     const raw = this.raw;
     if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
     let bytes = 0;
-    if (out.length === 1) {
-      const wire = out[0].wire;
+    if (!Array.isArray(out)) {
+      const wire = out.wire;
       bytes = wire.length;
       raw.write(wire);
     } else if (this.batch || raw.writableLength === 0) {
@@ -265,7 +269,7 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     this.releaseHead();
     const owner = this.owner!;
     owner.counters.bytesOut += bytes;
-    const held = countHeld(this, raw.writableLength, this.batch ? 1 : out.length, bytes);
+    const held = countHeld(this, raw.writableLength, this.batch || !Array.isArray(out) ? 1 : out.length, bytes);
     if (held > owner.maxOutboxFrames) this.#slowConsumer(`over ${owner.maxOutboxFrames} frames`);
   }
 
