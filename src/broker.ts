@@ -11,7 +11,7 @@ import {
   BIG_ROOM_PRESENCE_INTERVAL_MS, BIG_ROOM_THRESHOLD, CLOSE_GOING_AWAY, CLOSE_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST,
   DEFAULT_PORT, HEADERS_TIMEOUT_MS, HEARTBEAT_BUCKETS, HEARTBEAT_INTERVAL_MS, HISTORY_BUDGET_BYTES, HISTORY_RETENTION_MS, HISTORY_ROOM_BYTES, HISTORY_SIZE, MAILBOX_CAPACITY,
   MAX_CONNS_PER_IP, MAX_FRAME_BYTES, MAX_HELD_NAMES, PRESENCE_GRACE_MS, MAX_ROOMS_PER_CONN, MAX_OUTBOX_BYTES, PRESENCE_CHARGE_MEMBERS, REPLY_CHARGE_BYTES, FRAME_CHARGE_BYTES, MAX_OUTBOX_FRAMES, RATE_LIMIT_BURST, RATE_LIMIT_PER_S,
-  SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS,
+  SHUTDOWN_TIMEOUT_MS, SLICE_BUDGET_MS, SLICE_WORK_BYTES,
 } from './constants.js';
 import { DebugGateway } from './debug/debug-gateway.js';
 import { createLogger } from './log.js';
@@ -41,6 +41,8 @@ export interface BrokerConfig {
   heartbeatIntervalMs: number;
   heartbeatBuckets: number;
   sliceBudgetMs: number;
+  /** Costly work (Scheduler.addWork) after which a slice yields, bytes. */
+  sliceWorkBytes: number;
   bigRoomThreshold: number;
   presenceIntervalMs: number;
   /** A join or leave costs one rate-limit token more per this many members of the room; 0: off. */
@@ -110,6 +112,7 @@ export function defaultConfig(): BrokerConfig {
     heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
     heartbeatBuckets: HEARTBEAT_BUCKETS,
     sliceBudgetMs: SLICE_BUDGET_MS,
+    sliceWorkBytes: SLICE_WORK_BYTES,
     bigRoomThreshold: BIG_ROOM_THRESHOLD,
     presenceIntervalMs: BIG_ROOM_PRESENCE_INTERVAL_MS,
     presenceChargeMembers: PRESENCE_CHARGE_MEMBERS,
@@ -171,7 +174,7 @@ export class Broker {
   private constructor(config: BrokerConfig) {
     this.config = config;
     this.log = config.logger;
-    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, faultRate: config.faultRate, random: config.faultRandom });
+    this.scheduler = new Scheduler({ sliceBudgetMs: config.sliceBudgetMs, sliceWorkBytes: config.sliceWorkBytes, faultRate: config.faultRate, random: config.faultRandom });
     this.backplane = config.backplane ?? new MemoryBackplane({
       historySize: config.historySize,
       historyRetentionMs: config.historyRetentionMs,

@@ -79,6 +79,10 @@ security and limits (README: Limits):
   --presence-grace-ms <n> a dropped user keeps its name and stays listed this long before the
                          others are told it left; back within it, no one sees a thing
                          (env HUBBUB_PRESENCE_GRACE_MS; default 15000; 0 = off)
+  --slice-ms <n>         a scheduler slice yields to the event loop after this many ms
+                         (env HUBBUB_SLICE_MS; default 10)
+  --slice-work-bytes <n> ... or after this many bytes of costly work: frames decoded, events
+                         encoded, replies built (env HUBBUB_SLICE_WORK_BYTES; default 65536)
   --reply-charge-bytes <n> a history page, replay or who list costs one more --rate token per
                          this many bytes (env HUBBUB_REPLY_CHARGE_BYTES; default 1024; 0 = off)
   --frame-charge-bytes <n> a client frame costs one more --rate token per this many bytes
@@ -121,6 +125,8 @@ async function serve(argv: string[]): Promise<void> {
       'presence-charge-members': { type: 'string' },
       'presence-grace-ms': { type: 'string' },
       'reply-charge-bytes': { type: 'string' },
+      'slice-ms': { type: 'string' },
+      'slice-work-bytes': { type: 'string' },
       'frame-charge-bytes': { type: 'string' },
       'headers-timeout-ms': { type: 'string' },
       'max-conns': { type: 'string' },
@@ -170,6 +176,8 @@ async function serve(argv: string[]): Promise<void> {
   if (values.burst !== undefined) config.rateBurst = intOption('--burst', values.burst, 1);
   config.presenceChargeMembers = intSetting(values['presence-charge-members'], 'HUBBUB_PRESENCE_CHARGE_MEMBERS', '--presence-charge-members') ?? config.presenceChargeMembers;
   config.presenceGraceMs = intSetting(values['presence-grace-ms'], 'HUBBUB_PRESENCE_GRACE_MS', '--presence-grace-ms') ?? config.presenceGraceMs;
+  config.sliceBudgetMs = intSetting(values['slice-ms'], 'HUBBUB_SLICE_MS', '--slice-ms', 1) ?? config.sliceBudgetMs;
+  config.sliceWorkBytes = intSetting(values['slice-work-bytes'], 'HUBBUB_SLICE_WORK_BYTES', '--slice-work-bytes', 1) ?? config.sliceWorkBytes;
   config.replyChargeBytes = intSetting(values['reply-charge-bytes'], 'HUBBUB_REPLY_CHARGE_BYTES', '--reply-charge-bytes') ?? config.replyChargeBytes;
   config.frameChargeBytes = intSetting(values['frame-charge-bytes'], 'HUBBUB_FRAME_CHARGE_BYTES', '--frame-charge-bytes') ?? config.frameChargeBytes;
   config.maxRoomsPerConn = intSetting(values['max-rooms-per-conn'], 'HUBBUB_MAX_ROOMS_PER_CONN', '--max-rooms-per-conn', 1) ?? config.maxRoomsPerConn;

@@ -27,6 +27,7 @@ Cli('a usage mistake is one line and a pointer to --help (exit 2)', async () => 
   for (const [args, said] of [
     [['serve', '--bogus'], /Unknown option '--bogus'/],
     [['serve', '--port', 'eighty'], /--port must be an integer/],
+    [['serve', '--slice-ms', '0'], /--slice-ms must be an integer >= 1, got "0"/],
     [['chat'], /which broker\?/],
     [['chat', '::nope::'], /"::nope::" is not an address: give ws:\/\/host:port/],
     [['frobnicate'], /unknown command "frobnicate"; the commands are serve, inspect and chat/],
