@@ -225,8 +225,10 @@ export class ChatGateway implements SocketOwner {
       ws.close(CLOSE_UNSUPPORTED_DATA, 'binary frames are not supported; send JSON text');
       return;
     }
-    // Whether it goes in, and when reading stops and resumes, is the actor's call.
-    ws.actor!.offer(data, ws.isPaused);
+    // Whether it goes in, and when reading stops and resumes, is the actor's call. A frame that is a small part of
+    // the buffer it sits in (ws hands out views of its reads) is copied: held as a view, it would keep the whole
+    // read alive while it waits, which the actor's byte bound on waiting frames would not see.
+    ws.actor!.offer(data.length * 2 < data.buffer.byteLength ? Buffer.from(data) : data, ws.isPaused);
   }
 
   onSocketClosed(ws: HubSocket, code: number, reason: Buffer): void {
