@@ -173,7 +173,8 @@ FastPong('bytes that look like a pong in the middle of a frame are parsed as par
 // The wheel alone, over stand-in sockets: a visit must let the event loop poll between its pings.
 const Spread = suite('heartbeat: a visit spread over event-loop turns');
 
-Spread('a bucket of 100 is pinged a few sockets per turn, and every socket is pinged', async () => {
+/** Pings 100 stand-in sockets through a one-bucket wheel; the event-loop turn of each ping. */
+async function pingTurns(traffic: () => number): Promise<number[]> {
   const SOCKETS = 100;
   let turn = 0;
   let turning = true;
@@ -182,24 +183,40 @@ Spread('a bucket of 100 is pinged a few sockets per turn, and every socket is pi
     if (turning) setImmediate(spin);
   };
   setImmediate(spin);
-  const pingTurns: number[] = [];
+  const turns: number[] = [];
   // One bucket, a tick every 10 ms: each tick visits all 100.
-  const wheel = new HeartbeatWheel(10, 1);
+  const wheel = new HeartbeatWheel(10, 1, traffic);
   for (let i = 0; i < SOCKETS; i++) {
-    const stand = { bucket: -1, alive: true, readyState: 1, sendPing: () => pingTurns.push(turn), terminate: () => {} };
+    const stand = { bucket: -1, alive: true, readyState: 1, sendPing: () => turns.push(turn), terminate: () => {} };
     wheel.add(stand as unknown as HubSocket);
   }
   try {
-    await waitFor(() => pingTurns.length >= SOCKETS, 10_000, 'the first visit to ping every socket');
+    await waitFor(() => turns.length >= SOCKETS, 10_000, 'the first visit to ping every socket');
   } finally {
     wheel.stop();
     turning = false;
   }
-  const perTurn = new Map<number, number>();
-  for (const t of pingTurns.slice(0, SOCKETS)) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
-  const most = Math.max(...perTurn.values());
+  return turns.slice(0, SOCKETS);
+}
+
+/** How many of the pings fell in each turn. */
+function perTurn(turns: number[]): number[] {
+  const n = new Map<number, number>();
+  for (const t of turns) n.set(t, (n.get(t) ?? 0) + 1);
+  return [...n.values()];
+}
+
+Spread('while clients send, a bucket of 100 is pinged a few sockets per turn, and every socket is pinged', async () => {
+  let frames = 0;
+  const counts = perTurn(await pingTurns(() => ++frames)); // a frame came in before every visit
+  const most = Math.max(...counts);
   assert.ok(most <= HEARTBEAT_PINGS_PER_TURN, `at most ${HEARTBEAT_PINGS_PER_TURN} pings in one turn (saw ${most})`);
-  assert.ok(perTurn.size >= Math.ceil(SOCKETS / HEARTBEAT_PINGS_PER_TURN), `spread over ${perTurn.size} turns`);
+  assert.ok(counts.length >= Math.ceil(100 / HEARTBEAT_PINGS_PER_TURN), `spread over ${counts.length} turns`);
+});
+
+Spread('with no traffic since the last visit, the bucket goes in one turn', async () => {
+  const counts = perTurn(await pingTurns(() => 0));
+  assert.equal(counts, [100], 'all 100 pings in one turn');
 });
 
 Heartbeat.run();

@@ -92,7 +92,7 @@ export class ChatGateway implements SocketOwner {
       WebSocket: HubSocket,
     };
     this.#wss = new WebSocketServer(serverOptions);
-    this.heartbeat = new HeartbeatWheel(options.heartbeatIntervalMs, options.heartbeatBuckets);
+    this.heartbeat = new HeartbeatWheel(options.heartbeatIntervalMs, options.heartbeatBuckets, () => this.counters.framesIn);
     env.scheduler.onSliceEnd(() => this.#flush());
   }
 
