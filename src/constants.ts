@@ -26,6 +26,14 @@ export const SLICE_BUDGET_MS = 10;
  * frames or history pages. Small frames reach the time budget first.
  */
 export const SLICE_WORK_BYTES = 64 * 1024;
+/**
+ * A join or leave that changes a room's members counts as this much of that
+ * work: the registry's new version, the canonical name, presence and the
+ * backplane's calls are ~40-80 us, what decoding a few KB costs. Sixteen of
+ * them fill a slice: a connection joining rooms by the hundred (the rooms cap
+ * answers the rest cheaply) holds the event loop about a millisecond at a time.
+ */
+export const ROOM_CHANGE_WORK_BYTES = 4 * 1024;
 /** A slice longer than this, ms, is counted as an overrun by the watchdog (sysmon). */
 export const OVERRUN_MS = 50;
 /** A single handler call longer than this, ms, is recorded as a slow handler. */

@@ -195,6 +195,21 @@ test('a client that floods frames before it is welcomed is closed with 1008', as
   await w.close();
 });
 
+test('joins that change rooms are work: a burst of 40 is spread over several slices, each ending by its work', async () => {
+  const w = await world();
+  const { actor, peer } = w.connect('joiner');
+  w.run();
+  for (let i = 0; i < 40; i++) actor.offer(Buffer.from(JSON.stringify({ op: 'join', room: `r${i}` })), false);
+  const before = w.scheduler.stats().workYields;
+  const joinedAfter: number[] = [];
+  while (w.step()) joinedAfter.push(peer.events.filter((e) => e.type === 'joined').length);
+  assert.is(joinedAfter.at(-1), 40, 'every join answered');
+  // 4 KiB of work each: 16 fill a slice's 64 KiB, so the burst takes at least three slices, not one.
+  assert.ok(joinedAfter[0] <= 16, `the first slice joined ${joinedAfter[0]}`);
+  assert.ok(w.scheduler.stats().workYields - before >= 2, 'the slices ended by their work');
+  await w.close();
+});
+
 test('reading stops once the frames waiting hold 256 KiB, though the mailbox has room; it resumes once they are handled', async () => {
   const w = await world();
   const { actor, peer } = w.connect('bulky');

@@ -36,7 +36,7 @@
 import type { Logger } from 'pino';
 import {
   CLOSE_KICKED, CLOSE_NORMAL, CLOSE_REPLACED, MAX_HELD_NAMES, MAX_OUTBOX_BYTES, MAX_OUTBOX_FRAMES, MAX_ROOMS_PER_CONN, REPLY_CHARGE_BYTES,
-  SUPERVISOR_BUDGET,
+  ROOM_CHANGE_WORK_BYTES, SUPERVISOR_BUDGET,
 } from '../constants.js';
 import { biggestRooms, type Backplane, type BackplaneSink, type HistoryResult, type Requester, type RoomCount } from '../backplane/backplane.js';
 import { OutFrame } from '../protocol/out-frame.js';
@@ -495,6 +495,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
     }
     const { state, added } = addMember(this.state, roomName, from, key);
     this.state = state;
+    if (added) this.#scheduler.addWork(ROOM_CHANGE_WORK_BYTES);
     const room = trieGet(state.rooms, roomName)!;
     if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
     const userKey = keyOf(state, from);
@@ -535,6 +536,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
 
   #leave(from: ConnectionActor, roomName: string, id: OpId | undefined): void {
     const { state, removed } = removeMember(this.state, roomName, from);
+    if (removed) this.#scheduler.addWork(ROOM_CHANGE_WORK_BYTES);
     if (!removed) {
       from.peer.deliver(encodeError('not_in_room', `not a member of "${roomName}"`, id));
       return;
