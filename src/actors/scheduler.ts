@@ -323,7 +323,7 @@ export class Scheduler {
         s.sliceYields++;
         break;
       }
-      if (this.#sliceWork >= this.#sliceWorkBytes) {
+      if (this.#workSpent) {
         s.workYields++;
         break;
       }
@@ -409,17 +409,25 @@ export class Scheduler {
    * bystander's frame read between two of them waited as long.
    */
   #pullGlobal(): void {
-    let n = Math.min(this.#globalQueue.size, RUN_QUEUE_SIZE - this.#runq.size);
+    this.#globalToRing(RUN_QUEUE_SIZE);
+  }
+
+  /** Moves up to `max` actors from the global queue to the ring's tail, as many as the ring has room for. */
+  #globalToRing(max: number): void {
+    let n = Math.min(this.#globalQueue.size, max, RUN_QUEUE_SIZE - this.#runq.size);
     while (n-- > 0) this.#runq.put(this.#globalQueue.take()!);
+  }
+
+  /** The slice has done its share of costly work (addWork). */
+  get #workSpent(): boolean {
+    return this.#sliceWork >= this.#sliceWorkBytes;
   }
 
   /** globrunqget: one actor to run now, and up to half a ring more moved into the ring. */
   #globalGet(): AnyActor | undefined {
     const first = this.#globalQueue.take();
     if (first === undefined) return undefined;
-    const room = RUN_QUEUE_SIZE - this.#runq.size;
-    let n = Math.min(this.#globalQueue.size, RUN_QUEUE_SIZE >>> 1, room);
-    while (n-- > 0) this.#runq.put(this.#globalQueue.take()!);
+    this.#globalToRing(RUN_QUEUE_SIZE >>> 1);
     return first;
   }
 
@@ -453,7 +461,7 @@ export class Scheduler {
           throw new InjectedFault(`injected fault in ${actor.id}`);
         }
         actor.handle(msg);
-        if (actor.dead || this.#yieldAsked || this.#sliceWork >= this.#sliceWorkBytes) break;
+        if (actor.dead || this.#yieldAsked || this.#workSpent) break;
         if (deadline !== Infinity && this.#now() >= deadline) break;
       }
     } catch (error) {
