@@ -36,7 +36,7 @@ test('connect resolves after the welcome with the name given', () => {
 test('join resolves with the member list; presence reaches the others', async () => {
   const joinedA = await alice.join('lobby');
   const { id, ...rest } = joinedA;
-  assert.equal(rest, { type: 'joined', room: 'lobby', users: ['alice'], count: 1 });
+  assert.equal(rest, { type: 'joined', room: 'lobby', users: ['alice'], count: 1, seq: 0 });
   assert.ok(id !== undefined, 'the broker echoes the join op id');
   const presence = nextEvent(alice, 'presence', (p) => p.room === 'lobby');
   const joinedB = await bob.join('lobby');

@@ -9,7 +9,8 @@ import { Broker } from '../src/broker.js';
 import { connect, createClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { FakeBroker } from './helpers/fake-broker.js';
-import { nextEvent, refusal, within } from './helpers/client-waits.js';
+import { nextEvent, refusal, until, within } from './helpers/client-waits.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
 
 const FAST = { backoff: { initialMs: 20, maxMs: 200 } };
 
@@ -94,6 +95,38 @@ restart('backoff spaces the attempts while the broker is away', async () => {
     assert.is((await dropped).delayMs, 20);
   } finally {
     client.close();
+  }
+});
+
+restart('a client that drops before any message came rejoins from its first join\'s seq: it gets what it missed, nothing older', async () => {
+  const broker = await startBroker();
+  const proxy = await TcpProxy.start([broker.port]);
+  const bob = await connect(broker.url, { name: 'bob', ...FAST });
+  const cy = await connect(proxy.url, { name: 'cy', ...FAST });
+  try {
+    await bob.join('lobby');
+    await bob.send('lobby', 'before cy came');
+    const joined = await cy.join('lobby');
+    assert.is(joined.seq, 1, 'a plain join carries the room\'s seq');
+    assert.is(joined.recovered, undefined);
+    const down = nextEvent(cy, 'disconnect');
+    proxy.partition('cy', 60_000);
+    await down;
+    const missed = [await bob.send('lobby', 'missed 1'), await bob.send('lobby', 'missed 2')];
+    const got: string[] = [];
+    cy.on('message', (m) => got.push(m.text));
+    const rejoined = nextEvent(cy, 'joined', () => true, 10_000);
+    proxy.heal('cy');
+    const back = await rejoined;
+    assert.is(back.recovered, true, 'resumed from seq 1, which the broker still keeps');
+    await until(() => got.length >= 2, 5000, () => `the two missed messages (got ${JSON.stringify(got)})`);
+    assert.equal(got, ['missed 1', 'missed 2']);
+    assert.equal(missed.map((a) => a.seq), [2, 3]);
+  } finally {
+    cy.close();
+    bob.close();
+    await proxy.close();
+    await broker.close();
   }
 });
 

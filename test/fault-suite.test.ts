@@ -199,10 +199,14 @@ Faults('a client that stops reading past its outbox bound is closed 1013 and rec
     const ms = [await member(w, 'ann'), await member(w, 'bob'), await member(w, 'cy')];
     w.proxy.stall('cy', true);
     await Promise.all(ms.slice(0, 2).map((m) => chatter(w, m, 1200, 5, 20, 15_000)));
+    // chatter only queues the sends. Once all are acked, all went to cy's link: far past its bound and the kernel's buffers.
+    await waitFor(() => ms[0].pending.size + ms[1].pending.size === 0, 60_000, 'ann and bob\'s sends to be acked');
     w.proxy.stall('cy', false);
     await chatter(w, ms[2], 5, 20);
     await settle(w);
     assert.ok(ms[2].drops > 0, 'cy was closed for not reading');
+    // cy got no message before it stalled: its rejoin resumes from the seq its first `joined` carried, and hears of the gap.
+    assert.ok(ms[2].gaps.length > 0, 'cy was told recovered:false');
   } finally {
     await teardown(w);
   }

@@ -46,6 +46,13 @@ export class RoomLive {
   /** Which of presence.ts's queues the room is in: 0 none, 1 this slice's end, 2 the timer. */
   presenceQueued: 0 | 1 | 2 = 0;
   lastPresenceAt = 0;
+  /**
+   * The seq of the last message fanned out here, or the room's seq when it
+   * became live on this node (null: not known, the backplane is down). A plain
+   * join's `joined` carries it, so a client that drops before any message
+   * arrives can still rejoin with `since` and learn what it missed.
+   */
+  seq: number | null = null;
   /** The cached users list of a big room: read and written by room-view.ts only. */
   listed: ListedUsers | null = null;
 }

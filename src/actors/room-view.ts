@@ -44,9 +44,10 @@ export class RoomView {
     return users;
   }
 
-  /** The `joined` reply; `recovery` for a join with `since`. */
+  /** The `joined` reply; `recovery` for a join with `since` (a plain join carries the room's seq where known). */
   joined(room: Room, id: OpId | undefined, recovery: { recovered: boolean; latest: number } | null = null): OutFrame {
-    return encodeJoined(room.name, this.#usersJson(room), this.count(room), recovery, id);
+    const seq = recovery === null ? room.live.seq : recovery.latest;
+    return encodeJoined(room.name, this.#usersJson(room), this.count(room), recovery?.recovered ?? null, seq, id);
   }
 
   #usersJson(room: Room): string {

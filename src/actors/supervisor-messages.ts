@@ -40,7 +40,7 @@ export type SupervisorMsg =
 
 /** From the backplane: what the other nodes of a deployment say (presence, names, DMs). */
 export type PeerMsg =
-  | { type: 'room-ready'; room: string }
+  | { type: 'room-ready'; room: string; seq: number | null }
   | { type: 'remote-presence'; room: string; user: string; event: 'join' | 'leave' }
   | { type: 'claimed'; who: Requester; user: string; ok: boolean }
   | { type: 'direct-message'; to: string; payload: Buffer }

@@ -445,6 +445,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #fanOut(roomName: string, seq: number, payload: Buffer): void {
     const room = trieGet(this.state.rooms, roomName);
     if (room === undefined) return;
+    if (seq > 0) room.live.seq = seq;
     const frame = new OutFrame(payload);
     // Encoded once, framed once, written to every member at the slice's end: costly work by its bytes (Scheduler.addWork).
     this.#scheduler.addWork(payload.length);
@@ -497,7 +498,11 @@ export class Supervisor extends Actor<SupervisorMsg> {
     this.state = state;
     if (added) this.#scheduler.addWork(ROOM_CHANGE_WORK_BYTES);
     const room = trieGet(state.rooms, roomName)!;
-    if (added && room.members.size === 1) this.#backplane.interest(roomName, true);
+    if (added && room.members.size === 1) {
+      // A backplane that answers at once (memory) tells the seq now; the others with roomReady.
+      room.live.seq = this.#backplane.latestSeq?.(roomName) ?? null;
+      this.#backplane.interest(roomName, true);
+    }
     const userKey = keyOf(state, from);
     // A user back within its grace rejoins its rooms unseen: no one was told it had left.
     if (added && !otherTabIn(state, userKey, from, room) && !this.#grace.rejoin(userKey, roomName)) {
@@ -675,7 +680,7 @@ export class Supervisor extends Actor<SupervisorMsg> {
   #fromPeers(msg: PeerMsg): void {
     switch (msg.type) {
       case 'room-ready':
-        return this.#roomReady(msg.room);
+        return this.#roomReady(msg.room, msg.seq);
       case 'remote-presence': {
         const room = trieGet(this.state.rooms, msg.room);
         if (room !== undefined) this.#presence.tell(room, msg.user, msg.event, null);
@@ -730,11 +735,13 @@ export class Supervisor extends Actor<SupervisorMsg> {
   }
 
   /** The room's roster is loaded: the joins that waited for it get `joined`. */
-  #roomReady(roomName: string): void {
+  #roomReady(roomName: string, seq: number | null): void {
+    const room = trieGet(this.state.rooms, roomName);
+    // Messages after `seq` come after this, so a plain join answered from here on may resume from it.
+    if (room !== undefined && room.live.seq === null) room.live.seq = seq;
     const waits = this.#readyWaits.get(roomName);
     if (waits === undefined) return;
     this.#readyWaits.delete(roomName);
-    const room = trieGet(this.state.rooms, roomName);
     if (room === undefined) return;
     let shared: OutFrame | null = null; // for the joins without an id: one encoding
     for (const who of waits) {

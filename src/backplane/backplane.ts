@@ -90,9 +90,10 @@ export interface BackplaneSink {
   /**
    * interest(room, true) took effect: the roster is loaded and messages flow.
    * Every interest(room, true) gets exactly one, also when the link is down
-   * (at once) or when interest ends first.
+   * (at once) or when interest ends first. `seq`: the room's seq then; every
+   * roomMessage after this one has a higher one (null: not known).
    */
-  roomReady(room: string): void;
+  roomReady(room: string, seq: number | null): void;
   /** A member on another node joined or left `room` (or its node died). */
   remotePresence(room: string, user: string, event: 'join' | 'leave'): void;
   /** The answer to claimUser when it did not come at once. */
@@ -151,6 +152,11 @@ export interface Backplane {
   publish(room: string, head: string, who: Requester, once?: string): void;
   /** This node has (on) or no longer has (off) members in `room`. */
   interest(room: string, on: boolean): void;
+  /**
+   * The room's latest seq, for a backplane that knows it at once (memory);
+   * the others tell it with roomReady. Asked just before interest(room, true).
+   */
+  latestSeq?(room: string): number;
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void;
   close(): Promise<void>;
 

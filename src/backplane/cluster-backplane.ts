@@ -62,7 +62,7 @@ export class ClusterBackplane implements Backplane {
   interest(room: string, on: boolean): void {
     const gen = ++this.#gen;
     const before = this.#feeds.get(room);
-    if (before !== undefined && !before.ready) this.#sink!.roomReady(room); // every interest gets one
+    if (before !== undefined && !before.ready) this.#sink!.roomReady(room, null); // every interest gets one
     if (on) this.#feeds.set(room, { gen, ready: false, roster: new Roster() });
     else this.#feeds.delete(room);
     this.#out.push({ t: 'interest', room, on, gen });
@@ -124,7 +124,7 @@ export class ClusterBackplane implements Backplane {
         if (feed === undefined || feed.gen !== op.gen) return; // an older interest's answer
         for (const [user, worker] of op.members) feed.roster.apply(user, String(worker), 'join');
         feed.ready = true;
-        sink.roomReady(op.room);
+        sink.roomReady(op.room, op.seq);
         return;
       }
       case 'presence': {

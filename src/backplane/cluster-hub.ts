@@ -71,7 +71,7 @@ export class ClusterHub {
         room.interest.set(worker, op.gen);
         const members: [string, number][] = [];
         for (const [user, w] of room.members) if (w !== worker) members.push([user, w]);
-        send(worker, { t: 'ready', room: op.room, gen: op.gen, members });
+        send(worker, { t: 'ready', room: op.room, gen: op.gen, members, seq: this.history.latestSeq(op.room) });
         return;
       }
       case 'history': {

@@ -27,7 +27,7 @@ export type ToHub =
 export type ToWorker =
   | { t: 'msg'; room: string; seq: number; payload: string }
   | { t: 'pubd'; room: string; seq: number; who: WireRequester; duplicate?: true }
-  | { t: 'ready'; room: string; gen: number; members: [string, number][] }
+  | { t: 'ready'; room: string; gen: number; members: [string, number][]; seq: number }
   | { t: 'presence'; room: string; user: string; worker: number; event: 'join' | 'leave' }
   | { t: 'history'; room: string; who: WireRequester; kind: 'join' | 'history'; result: WireHistory }
   | { t: 'claimed'; user: string; ok: boolean; who: WireRequester }

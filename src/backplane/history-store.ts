@@ -49,6 +49,11 @@ export class HistoryStore implements HistoryStats {
     return this.#rooms.size;
   }
 
+  /** The room's latest seq (0: none kept, or its history was dropped). */
+  latestSeq(name: string): number {
+    return this.#rooms.get(name)?.seq ?? 0;
+  }
+
   /** The room's history, made empty when it has none. */
   room(name: string): RoomHistory {
     let h = this.#rooms.get(name);

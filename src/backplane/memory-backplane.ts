@@ -53,6 +53,10 @@ export class MemoryBackplane implements Backplane {
     }
   }
 
+  latestSeq(room: string): number {
+    return this.#store.latestSeq(room);
+  }
+
   history(room: string, query: HistoryQuery, who: Requester, kind: 'join' | 'history'): void {
     this.#sink!.history(who, room, kind, this.#store.room(room).read(query));
   }

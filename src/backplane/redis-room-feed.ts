@@ -91,8 +91,7 @@ export class RoomFeed {
     if (first || this.last < 0) this.last = seq; // a plain join gets what comes after it
     this.state = 'ready';
     if (first) {
-      this.announced = true;
-      this.sink.roomReady(this.room);
+      this.#announce();
     } else {
       for (const c of changes) this.sink.remotePresence(this.room, c.user, c.event);
     }
@@ -118,8 +117,7 @@ export class RoomFeed {
     this.#kept = [];
     this.state = 'ready';
     if (!this.announced) {
-      this.announced = true;
-      this.sink.roomReady(this.room);
+      this.#announce();
     }
     for (const k of kept) {
       if (k.kind === 'presence') {
@@ -151,10 +149,15 @@ export class RoomFeed {
     this.#kept = [];
     this.state = 'ready';
     if (!this.announced) {
-      this.announced = true;
-      this.sink.roomReady(this.room);
+      this.#announce();
     }
     this.#flushWhenReady();
+  }
+
+  /** roomReady, once per interest: messages after `last` follow it. */
+  #announce(): void {
+    this.announced = true;
+    this.sink.roomReady(this.room, this.last >= 0 ? this.last : null);
   }
 
   #deliver(seq: number, payload: Buffer): void {

@@ -383,6 +383,8 @@ export class HubbubClient extends Emitter<ClientEvents> {
       case 'joined': {
         const rec = this.#rooms.get(ev.room);
         if (rec !== undefined) {
+          // A first join's seq: a rejoin before any message came resumes from it, not from nothing.
+          if (rec.lastSeq === null && typeof ev.seq === 'number') rec.lastSeq = ev.seq;
           if (rec.joinId !== null) this.#inFlight.take(rec.joinId);
           rec.joinId = null;
           rec.resolveWaiters(ev);

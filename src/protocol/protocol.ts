@@ -115,13 +115,17 @@ export function usersJson(users: readonly string[]): string {
   return JSON.stringify(users);
 }
 
-/** `joined`, around a users list that is JSON already (usersJson); `recovery` for a join with `since`. */
+/**
+ * `joined`, around a users list that is JSON already (usersJson). `recovered`
+ * for a join with `since` only; `seq`, the room's latest, where it is known.
+ */
 export function encodeJoined(
   room: string, users: string, count: number,
-  recovery: { recovered: boolean; latest: number } | null, id: OpId | undefined,
+  recovered: boolean | null, seq: number | null, id: OpId | undefined,
 ): OutFrame {
   let json = `{"type":"joined","room":${JSON.stringify(room)},"users":${users},"count":${count}`;
-  if (recovery !== null) json += `,"recovered":${recovery.recovered},"seq":${recovery.latest}`;
+  if (recovered !== null) json += `,"recovered":${recovered}`;
+  if (seq !== null) json += `,"seq":${seq}`;
   if (id !== undefined) json += `,"id":${JSON.stringify(id)}`;
   return new OutFrame(Buffer.from(`${json}}`));
 }

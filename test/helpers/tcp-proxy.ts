@@ -50,6 +50,11 @@ export class TcpProxy {
     for (const l of this.#links) if (l.name === name) this.#drop(l);
   }
 
+  /** Ends a partition early: `name` may connect again. */
+  heal(name: string): void {
+    this.#refused.delete(name);
+  }
+
   /** Stops (or resumes) forwarding what the broker sends to `name`: it looks like a client that stopped reading. */
   stall(name: string, on: boolean): void {
     if (on) this.#stalled.add(name);
