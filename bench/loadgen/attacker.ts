@@ -164,6 +164,12 @@ async function fillRooms(ep: Endpoint, a: Extract<Attack, { kind: 'history-fill'
 
 async function main(): Promise<void> {
   const { ep, attack } = JSON.parse(process.argv[2]) as { ep: Endpoint; attack: Attack };
+  // Booted: the parent opens its measuring window now and says go. A Node process's start (~100 ms of CPU
+  // on a 2-core machine) is the rig's cost, not the attack's, and must not land in the bystander's window.
+  await new Promise<void>((resolve) => {
+    process.once('message', () => resolve());
+    process.send!('ready');
+  });
   const report = attack.kind === 'slowloris' ? await slowloris(ep, attack)
     : attack.kind === 'joins' ? await joins(ep, attack)
     : attack.kind === 'history-flood' ? await historyFlood(ep, attack)

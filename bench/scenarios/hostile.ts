@@ -59,7 +59,11 @@ function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: A
   return cfg.attacks === undefined ? out : out.filter((a) => cfg.attacks!.includes(a.name));
 }
 
-/** The bystander: WebSocket pings one after another, `gapMs` apart, each timed. */
+/**
+ * The bystander: WebSocket pings one after another, `gapMs` apart, each timed.
+ * 2 ms apart, a 3 s window holds ~1,300 samples: at 10 ms it held ~270, and
+ * its p99 was the third-worst sample, which one scheduler hiccup decided.
+ */
 class Pinger {
   #samples = new Histogram();
   #running = false;
@@ -71,7 +75,7 @@ class Pinger {
     return new Pinger(await openChat(ep, 'bystander'));
   }
 
-  start(gapMs = 10): void {
+  start(gapMs = 2): void {
     this.#samples = new Histogram();
     this.#running = true;
     this.#loop = (async () => {
@@ -99,16 +103,22 @@ class Pinger {
   }
 }
 
-function runAttack(ep: Endpoint, attack: Attack, timeoutMs: number): Promise<AttackReport> {
+/** Runs one attack in a process of its own; `onReady` runs once that process has booted, just before the attack starts. */
+function runAttack(ep: Endpoint, attack: Attack, timeoutMs: number, onReady: () => void = () => {}): Promise<AttackReport> {
   const child: ChildProcess = fork(ATTACKER, [JSON.stringify({ ep, attack })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`attack ${attack.kind} did not end in ${timeoutMs} ms`));
     }, timeoutMs);
-    child.once('message', (report: AttackReport) => {
+    child.on('message', (msg: 'ready' | AttackReport) => {
+      if (msg === 'ready') {
+        onReady();
+        child.send('go');
+        return;
+      }
       clearTimeout(timer);
-      resolve(report);
+      resolve(msg);
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -137,9 +147,8 @@ export async function hostile(ctx: Context, system: SystemId, profile = false): 
       const quiet = await by.stop();
       const m0 = await server.memory();
       const rss0 = server.rss();
-      by.start();
       if (profile) await server.probe({ cmd: 'profile-start' });
-      const report = await runAttack(ep, attack, cfg.attackTimeoutMs + 20_000);
+      const report = await runAttack(ep, attack, cfg.attackTimeoutMs + 20_000, () => by!.start());
       const under = await by.stop();
       if (profile) await server.probe({ cmd: 'profile-stop', path: `${ctx.artifacts}/${system}-${name}.cpuprofile` });
       const rssGrowthMb = round((server.rss() - rss0) / 1e6, 1);

@@ -67,7 +67,7 @@ export class Recoveries {
     let last = recovery.since;
     for (const m of result.messages) {
       if (m.seq <= last) continue;
-      actor.peer.deliver(new OutFrame(m.payload));
+      actor.peer.deliver(OutFrame.ofStored(m.payload));
       last = m.seq;
     }
     for (const h of recovery.held) {

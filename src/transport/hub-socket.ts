@@ -41,7 +41,7 @@ import {
   CLOSE_INVALID_PAYLOAD, CLOSE_POLICY_VIOLATION, CLOSE_PROTOCOL_ERROR, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER,
 } from '../constants.js';
 import type { HubCounters } from './metrics.js';
-import type { OutFrame } from '../protocol/out-frame.js';
+import { writeFrame, type OutFrame } from '../protocol/out-frame.js';
 import { parseClientOp, type ClientOp, type ProtocolFault } from '../protocol/protocol.js';
 import { countHeld, type HeldOutput } from './output-bound.js';
 import { multiWire } from './write-memo.js';
@@ -214,7 +214,7 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     } else {
       this.#outbox = [out, frame];
     }
-    this.#outboxBytes += frame.payload.length;
+    this.#outboxBytes += frame.length;
     owner.counters.eventsOut++;
     // A client that does not read must not grow the broker without bound.
     if (this.#outboxBytes > owner.maxOutboxBytes) this.#slowConsumer(`over ${owner.maxOutboxBytes} bytes`);
@@ -246,10 +246,8 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
     let bytes = 0;
     if (!Array.isArray(out)) {
-      const wire = out.wire;
-      bytes = wire.length;
-      raw.write(wire);
-    } else if (this.batch || raw.writableLength === 0) {
+      bytes = writeFrame(raw, out);
+    } else if (this.batch || (raw.writableLength === 0 && !hasParts(out))) {
       // Without held output the kernel takes all of it now, so one buffer is
       // one cheap write (corked, each frame would be a stream-buffer entry and
       // an iovec). A socket that holds output keeps the shared frames instead
@@ -259,11 +257,7 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
       raw.write(wire);
     } else {
       raw.cork();
-      for (let i = 0; i < out.length; i++) {
-        const wire = out[i].wire;
-        bytes += wire.length;
-        raw.write(wire);
-      }
+      for (let i = 0; i < out.length; i++) bytes += writeFrame(raw, out[i]);
       raw.uncork();
     }
     this.releaseHead();
@@ -310,4 +304,10 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     this.#inputHeld = true;
     this.pause();
   }
+}
+
+/** True when a frame of the outbox is written in pieces (a history page): joining it with the others would copy it. */
+function hasParts(frames: readonly OutFrame[]): boolean {
+  for (let i = 0; i < frames.length; i++) if (frames[i].parts !== null) return true;
+  return false;
 }
