@@ -4,6 +4,9 @@
 // attack as JSON in argv; it runs that attack, bounded in count and time,
 // reports one IPC message and exits.
 //
+//   busy           {ops, window}: not an attack but its yardstick, a friendly
+//                  client at full speed: `ops` cheap ops (Hubbub's `ping`),
+//                  `window` in flight, as fast as its rate limit lets it
 //   slowloris      {sockets, holdMs}: half the sockets send nothing, half an
 //                  upgrade request without its last blank line; after holdMs,
 //                  how many the server had closed
@@ -22,12 +25,14 @@ import WebSocket from 'ws';
 import { connectUrl, handshakeStep, isJoined, joinFrame, type Endpoint } from './wire.js';
 
 export type Attack =
+  | { kind: 'busy'; ops: number; window: number; timeoutMs: number }
   | { kind: 'slowloris'; sockets: number; holdMs: number }
   | { kind: 'joins'; rooms: number; window: number; timeoutMs: number }
   | { kind: 'history-flood'; conns: number; lanes: number; ms: number; room: string }
   | { kind: 'history-fill'; rooms: number; perRoom: number; chars: number; conns: number; timeoutMs: number };
 
 export type AttackReport =
+  | { kind: 'busy'; answered: number; ms: number }
   | { kind: 'slowloris'; opened: number; closedByServer: number }
   | { kind: 'joins'; joined: number; refused: number; ms: number }
   | { kind: 'history-flood'; pages: number; closed: number }
@@ -68,6 +73,29 @@ async function slowloris(ep: Endpoint, a: Extract<Attack, { kind: 'slowloris' }>
   const closed = closedByServer;
   for (const s of sockets) s.destroy();
   return { kind: 'slowloris', opened: a.sockets, closedByServer: closed };
+}
+
+async function busy(ep: Endpoint, a: Extract<Attack, { kind: 'busy' }>): Promise<AttackReport> {
+  const ws = await openChat(ep, 'busy');
+  const started = performance.now();
+  let sent = 0;
+  let answered = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, a.timeoutMs);
+    const next = (): void => {
+      if (sent < a.ops) ws.send(`{"op":"ping","id":"b${sent++}"}`);
+    };
+    ws.on('message', (data: Buffer) => {
+      if (!data.toString('latin1', 0, 16).startsWith('{"type":"pong"')) return;
+      if (++answered >= a.ops) {
+        clearTimeout(timer);
+        resolve();
+      } else next();
+    });
+    for (let i = 0; i < a.window; i++) next();
+  });
+  ws.terminate();
+  return { kind: 'busy', answered, ms: Math.round(performance.now() - started) };
 }
 
 async function joins(ep: Endpoint, a: Extract<Attack, { kind: 'joins' }>): Promise<AttackReport> {
@@ -170,7 +198,8 @@ async function main(): Promise<void> {
     process.once('message', () => resolve());
     process.send!('ready');
   });
-  const report = attack.kind === 'slowloris' ? await slowloris(ep, attack)
+  const report = attack.kind === 'busy' ? await busy(ep, attack)
+    : attack.kind === 'slowloris' ? await slowloris(ep, attack)
     : attack.kind === 'joins' ? await joins(ep, attack)
     : attack.kind === 'history-flood' ? await historyFlood(ep, attack)
     : await historyFill(ep, attack);

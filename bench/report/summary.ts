@@ -4,7 +4,7 @@
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { Idle100kResult, IdleResult } from '../scenarios/idle.js';
 import type { AttackReport } from '../loadgen/attacker.js';
-import type { HostileResult } from '../scenarios/hostile.js';
+import type { AttackName, HostileResult } from '../scenarios/hostile.js';
 import type { ManyRoomsResult, NoisyResult, Storm50kResult, StormResult } from '../scenarios/rooms.js';
 import type { ResumeResult } from '../scenarios/resume.js';
 import { LAYOUTS, type Layout, type WorkersResult } from '../scenarios/workers.js';
@@ -114,24 +114,25 @@ export function metrics(cfg: BenchConfig): Metric[] {
   out.push({ scenario: 'noisy', label: 'noisy, --rate 0: flooder sends/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.unlimited?.floodSent });
   out.push({ scenario: 'noisy', label: 'noisy, --rate 0: room A deliveries/s', unit: 'msg/s', better: 'higher', get: (r, s) => r.noisy?.[s]?.unlimited?.floodDelivered });
   // hostile: the bystander's ping p99 under each attack over its quiet p99 (target <= 2), and what the attack got.
-  for (const a of ['slowloris', 'joins', 'history-flood', 'history-fill'] as const) {
+  for (const a of ['busy-client', 'slowloris', 'joins', 'history-flood', 'history-fill'] as const) {
     out.push({ scenario: 'hostile', label: `hostile ${a}: bystander p99 attack/quiet`, unit: 'x', better: 'lower', get: (r, s) => r.hostile?.[s]?.[a]?.ratio });
   }
-  out.push({ scenario: 'hostile', label: 'hostile slowloris: sockets closed by the server', unit: '', better: 'higher', get: (r, s) => hostileReport(r, s, 'slowloris')?.closedByServer });
-  out.push({ scenario: 'hostile', label: 'hostile joins: rooms joined', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'joins')?.joined });
-  out.push({ scenario: 'hostile', label: 'hostile history-flood: pages served', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'history-flood')?.pages });
+  out.push({ scenario: 'hostile', label: 'hostile busy-client: ops answered', unit: '', better: 'higher', get: (r, s) => hostileReport(r, s, 'busy-client', 'busy')?.answered });
+  out.push({ scenario: 'hostile', label: 'hostile slowloris: sockets closed by the server', unit: '', better: 'higher', get: (r, s) => hostileReport(r, s, 'slowloris', 'slowloris')?.closedByServer });
+  out.push({ scenario: 'hostile', label: 'hostile joins: rooms joined', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'joins', 'joins')?.joined });
+  out.push({ scenario: 'hostile', label: 'hostile history-flood: pages served', unit: '', better: 'lower', get: (r, s) => hostileReport(r, s, 'history-flood', 'history-flood')?.pages });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: RSS growth', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.rssGrowthMb });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: kept after GC (heap + external)', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.keptMb });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: RSS growth after GC', unit: 'MB', better: 'lower', get: (r, s) => r.hostile?.[s]?.['history-fill']?.rssAfterGcMb });
   out.push({ scenario: 'hostile', label: 'hostile history-fill: MB sent', unit: 'MB', better: 'higher', get: (r, s) => {
-    const rep = hostileReport(r, s, 'history-fill');
+    const rep = hostileReport(r, s, 'history-fill', 'history-fill');
     return rep === undefined ? undefined : round(rep.sentBytes / 1e6);
   } });
   return out;
 }
 
-function hostileReport<K extends AttackReport['kind']>(r: RunResult, s: SystemId, kind: K): Extract<AttackReport, { kind: K }> | undefined {
-  const rep = r.hostile?.[s]?.[kind]?.report;
+function hostileReport<K extends AttackReport['kind']>(r: RunResult, s: SystemId, name: AttackName, kind: K): Extract<AttackReport, { kind: K }> | undefined {
+  const rep = r.hostile?.[s]?.[name]?.report;
   return rep?.kind === kind ? (rep as Extract<AttackReport, { kind: K }>) : undefined;
 }
 

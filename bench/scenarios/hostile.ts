@@ -2,8 +2,11 @@
 // (a WebSocket ping answered by the server's event loop, the same for every
 // system) quiet, then while one attack runs from another process; the ratio
 // of the two p99s is the figure (target: at most 2). The attacks are those of
-// docs/security.md, each on the systems it applies to:
+// docs/security.md, each on the systems it applies to, after a yardstick:
 //
+//   busy-client    not an attack: one friendly client keeping 50 `ping` ops
+//                  in flight, as many as the joins' count, as fast as its
+//                  rate limit lets it (Hubbub; the peers have no such op)
 //   slowloris      sockets that never finish an upgrade (all systems): how
 //                  many the server closed by the end of the hold
 //   joins          one connection joining thousands of rooms (all systems)
@@ -24,7 +27,7 @@ import { round, sleep, type Context } from './common.js';
 
 const ATTACKER = fileURLToPath(new URL('../loadgen/attacker.js', import.meta.url));
 
-export type AttackName = 'slowloris' | 'joins' | 'history-flood' | 'history-fill';
+export type AttackName = 'busy-client' | 'slowloris' | 'joins' | 'history-flood' | 'history-fill';
 
 export interface AttackResult {
   quiet: { p50: number; p99: number; samples: number };
@@ -52,6 +55,8 @@ function attacksFor(system: SystemId, cfg: Context['cfg']['hostile']): { name: A
     { name: 'joins', attack: { kind: 'joins', rooms: cfg.joinRooms, window: 50, timeoutMs: cfg.attackTimeoutMs } },
   ];
   if (system === 'hubbub') {
+    // The yardstick: what a friendly client at its rate limit does to the bystander (the peers have no cheap op to ask).
+    out.unshift({ name: 'busy-client', attack: { kind: 'busy', ops: cfg.joinRooms, window: 50, timeoutMs: cfg.attackTimeoutMs } });
     // The room fillArchive fills (history-fill names its rooms fill-N).
     out.push({ name: 'history-flood', attack: { kind: 'history-flood', conns: 8, lanes: 2, ms: cfg.floodMs, room: 'fill-0' } });
     // 22 messages of 48 KB pass a room's 1 MiB; fillRooms of them pass the process's 64 MiB budget in the full run.
