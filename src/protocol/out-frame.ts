@@ -49,8 +49,11 @@ export class OutFrame {
 
   /** The JSON event; an ofParts frame's is joined on first use (batch mode, text sockets). */
   get payload(): Buffer {
-    const parts = this.#parts!;
-    return (this.#payload ??= parts.length === 2 ? parts[1] : Buffer.concat(parts.slice(1), this.#length));
+    if (this.#payload === null) {
+      const parts = this.#parts!;
+      this.#payload = parts.length === 2 ? parts[1] : Buffer.concat(parts.slice(1), this.#length);
+    }
+    return this.#payload;
   }
 
   /** The pieces to write for this frame, or null when it is one buffer (wire). */
