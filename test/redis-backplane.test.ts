@@ -190,6 +190,11 @@ Redis('history and join with since read the stream: missed messages once, then l
   await kim.nextOf('left', { room: 'log' });
   for (let i = 5; i < 8; i++) jo.send({ op: 'send', room: 'log', text: `m${i}`, id: `h${i}` });
   for (let i = 5; i < 8; i++) await jo.nextOf('ack', { id: `h${i}` });
+  // A plain join on either node says the room's seq: node b had no member left, so it learns it from Redis.
+  const lu = await connect(ctx, ctx.b!, 'lu');
+  assert.is((await join(lu, 'log')).seq, seq2 + 6, 'on a node new to the room');
+  const mo = await connect(ctx, ctx.a!, 'mo');
+  assert.is((await join(mo, 'log')).seq, seq2 + 6, 'on a node where the room is live');
   const before = kim.received.length;
   const rejoined = await join(kim, 'log', { since: seq2 });
   assert.is(rejoined.recovered, true);

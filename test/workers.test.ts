@@ -80,6 +80,17 @@ Workers('clients on two workers chat in one room: one seq order, no gap, presenc
       await to.nextOf('dm', { from: from.user, text: `hi ${to.user}` });
     }
   }
+  // A plain join says the room's seq (a client that drops before any message resumes from it):
+  // clients[0] fills `attic`, then each of the others joins it, on either worker; a worker new to
+  // the room learns the seq from the primary.
+  clients[0].send({ op: 'join', room: 'attic' });
+  assert.is((await clients[0].nextOf('joined', { room: 'attic' })).seq, 0);
+  for (let i = 0; i < 3; i++) clients[0].send({ op: 'send', room: 'attic', text: `a${i}`, id: `a${i}` });
+  for (let i = 0; i < 3; i++) await clients[0].nextOf('ack', { id: `a${i}` });
+  for (const c of clients.slice(1)) {
+    c.send({ op: 'join', room: 'attic' });
+    assert.is((await c.nextOf('joined', { room: 'attic' })).seq, 3, `${c.user}'s joined carries the room's seq`);
+  }
   // Presence: one leaves, the three others hear it.
   clients[1].send({ op: 'leave', room: 'hall' });
   for (const c of [clients[0], clients[2], clients[3]]) await c.presenceOf('hall', clients[1].user, 'leave');
