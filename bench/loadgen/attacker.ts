@@ -78,22 +78,8 @@ async function slowloris(ep: Endpoint, a: Extract<Attack, { kind: 'slowloris' }>
 async function busy(ep: Endpoint, a: Extract<Attack, { kind: 'busy' }>): Promise<AttackReport> {
   const ws = await openChat(ep, 'busy');
   const started = performance.now();
-  let sent = 0;
-  let answered = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, a.timeoutMs);
-    const next = (): void => {
-      if (sent < a.ops) ws.send(`{"op":"ping","id":"b${sent++}"}`);
-    };
-    ws.on('message', (data: Buffer) => {
-      if (!data.toString('latin1', 0, 16).startsWith('{"type":"pong"')) return;
-      if (++answered >= a.ops) {
-        clearTimeout(timer);
-        resolve();
-      } else next();
-    });
-    for (let i = 0; i < a.window; i++) next();
-  });
+  const answered = await keepInFlight(ws, a.ops, a.window, a.timeoutMs, (i) => `{"op":"ping","id":"b${i}"}`,
+    (data) => data.toString('latin1', 0, 16).startsWith('{"type":"pong"'));
   ws.terminate();
   return { kind: 'busy', answered, ms: Math.round(performance.now() - started) };
 }
@@ -101,28 +87,42 @@ async function busy(ep: Endpoint, a: Extract<Attack, { kind: 'busy' }>): Promise
 async function joins(ep: Endpoint, a: Extract<Attack, { kind: 'joins' }>): Promise<AttackReport> {
   const ws = await openChat(ep, 'joiner');
   const started = performance.now();
-  let sent = 0;
   let joined = 0;
   let refused = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, a.timeoutMs);
-    const next = (): void => {
-      if (sent < a.rooms) ws.send(joinFrame(ep.kind, `hostile-${sent++}-${'r'.repeat(48)}`));
-    };
-    ws.on('message', (data: Buffer) => {
-      const text = data.toString();
-      if (isJoined(ep.kind, text)) joined++;
-      else if (text.includes('"type":"error"')) refused++;
-      else return;
-      if (joined + refused >= a.rooms) {
-        clearTimeout(timer);
-        resolve();
-      } else next();
-    });
-    for (let i = 0; i < a.window; i++) next();
+  await keepInFlight(ws, a.rooms, a.window, a.timeoutMs, (i) => joinFrame(ep.kind, `hostile-${i}-${'r'.repeat(48)}`), (data) => {
+    const text = data.toString();
+    if (isJoined(ep.kind, text)) joined++;
+    else if (text.includes('"type":"error"')) refused++;
+    else return false;
+    return true;
   });
   ws.terminate();
   return { kind: 'joins', joined, refused, ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * Sends `total` ops on `ws`, `window` in flight: the next goes as each is
+ * answered (`answers` says whether a frame answered one). Resolves with how
+ * many were answered, once all were or after `timeoutMs`.
+ */
+function keepInFlight(ws: WebSocket, total: number, window: number, timeoutMs: number,
+  frame: (i: number) => string, answers: (data: Buffer) => boolean): Promise<number> {
+  let sent = 0;
+  let answered = 0;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(answered), timeoutMs);
+    const next = (): void => {
+      if (sent < total) ws.send(frame(sent++));
+    };
+    ws.on('message', (data: Buffer) => {
+      if (!answers(data)) return;
+      if (++answered >= total) {
+        clearTimeout(timer);
+        resolve(answered);
+      } else next();
+    });
+    for (let i = 0; i < window; i++) next();
+  });
 }
 
 async function historyFlood(ep: Endpoint, a: Extract<Attack, { kind: 'history-flood' }>): Promise<AttackReport> {

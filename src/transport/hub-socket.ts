@@ -245,16 +245,17 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     const raw = this.raw;
     if (this.readyState !== WebSocket.OPEN || raw === null || raw.destroyed) return;
     let bytes = 0;
+    let joined: Buffer | null;
     if (!Array.isArray(out)) {
       bytes = writeFrame(raw, out);
-    } else if (this.batch || (raw.writableLength === 0 && !hasParts(out))) {
+    } else if ((this.batch || raw.writableLength === 0) && (joined = multiWire(out, this.batch)) !== null) {
       // Without held output the kernel takes all of it now, so one buffer is
       // one cheap write (corked, each frame would be a stream-buffer entry and
       // an iovec). A socket that holds output keeps the shared frames instead
-      // of a copy that could outlive the flush.
-      const wire = multiWire(out, this.batch);
-      bytes = wire.length;
-      raw.write(wire);
+      // of a copy that could outlive the flush; so does an outbox with a
+      // history page (multiWire's null), whose pieces are never joined.
+      bytes = joined.length;
+      raw.write(joined);
     } else {
       raw.cork();
       for (let i = 0; i < out.length; i++) bytes += writeFrame(raw, out[i]);
@@ -304,10 +305,4 @@ export class HubSocket extends WebSocket implements Peer, HeldOutput {
     this.#inputHeld = true;
     this.pause();
   }
-}
-
-/** True when a frame of the outbox is written in pieces (a history page): joining it with the others would copy it. */
-function hasParts(frames: readonly OutFrame[]): boolean {
-  for (let i = 0; i < frames.length; i++) if (frames[i].parts !== null) return true;
-  return false;
 }

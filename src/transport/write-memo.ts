@@ -9,6 +9,7 @@ import { frameBatch, type OutFrame } from '../protocol/out-frame.js';
 
 let memoFrames: readonly OutFrame[] | null = null;
 let memoBatch = false;
+/** The memo's answer: one buffer, or null when a frame is written in pieces (a history page: joined, it would be copied). */
 let memoWire: Buffer | null = null;
 
 /** Drops the shared write of the last flush (ChatGateway, after every flush). */
@@ -17,14 +18,23 @@ export function releaseWriteMemo(): void {
   memoWire = null;
 }
 
-/** Several frames as one buffer: one text frame of lines in batch mode, else the frames back to back. */
-export function multiWire(out: readonly OutFrame[], batch: boolean): Buffer {
-  if (memoWire !== null && memoBatch === batch && sameFrames(memoFrames!, out)) return memoWire;
-  const wire = batch ? frameBatch(out) : concatWires(out);
+/**
+ * Several frames as one buffer: one text frame of lines in batch mode, else
+ * the frames back to back; null (outside batch mode) when one of them is
+ * written in pieces, which the caller then writes frame by frame.
+ */
+export function multiWire(out: readonly OutFrame[], batch: boolean): Buffer | null {
+  if (memoFrames !== null && memoBatch === batch && sameFrames(memoFrames, out)) return memoWire;
+  const wire = batch ? frameBatch(out) : hasParts(out) ? null : concatWires(out);
   memoFrames = out;
   memoBatch = batch;
   memoWire = wire;
   return wire;
+}
+
+function hasParts(frames: readonly OutFrame[]): boolean {
+  for (let i = 0; i < frames.length; i++) if (frames[i].parts !== null) return true;
+  return false;
 }
 
 function sameFrames(a: readonly OutFrame[], b: readonly OutFrame[]): boolean {
