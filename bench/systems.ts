@@ -31,6 +31,8 @@ export interface ServerOptions {
   hubbubCli?: string;
   /** Extra flags for node itself (e.g. --cpu-prof; cluster workers inherit them). */
   nodeArgs?: string[];
+  /** Another script, with its arguments, to run as `ws-hub` (it speaks that wire): the storm's floors (analyze/storm-floor.ts). */
+  wsHubScript?: string[];
 }
 
 export interface Memory {
@@ -237,7 +239,7 @@ function command(system: SystemId, options: ServerOptions): { cmd: string; args:
         args: ['--max-semi-space-size=1', ...nodeFlags, options.hubbubCli ?? join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...(options.hubbubArgs ?? [])],
       };
     case 'ws-hub':
-      return { cmd: process.execPath, node: true, args: [...nodeFlags, join(DIST_BENCH, 'baselines', 'ws-hub.js')] };
+      return { cmd: process.execPath, node: true, args: [...nodeFlags, ...(options.wsHubScript ?? [join(DIST_BENCH, 'baselines', 'ws-hub.js')])] };
     case 'socketio':
       return { cmd: process.execPath, node: true, args: [...nodeFlags, join(DIST_BENCH, 'baselines', 'socketio-hub.js')] };
     case 'gorilla':
