@@ -2,6 +2,12 @@
 // (served by the broker from tsc's output), which reconnects and rejoins by
 // itself. What the page shows lives in sessionStorage, so a reload (or a
 // broker restart followed by one) shows the same conversation.
+//
+// Any member of a room can send it the largest messages the broker takes, as
+// fast as the broker carries them, so everything the page keeps is bounded:
+// lines and characters per room (in memory and in the list), what it stores
+// (written at most a few times a second, cut to fit the storage quota), and
+// how much of one long message the list shows until asked.
 import { backWords, closeDetail, closeWords, createClient, OutageWatch } from '/client/browser.js';
 
 const STORE = 'hubbub.chat.v1';
@@ -9,6 +15,14 @@ const STORE = 'hubbub.chat.v1';
 // names), so no room can be shown as DMs.
 const DIRECT = '';
 const MAX_LINES = 300;
+/** Characters of text a room keeps: ~20 messages of the broker's largest, hundreds of ordinary ones. */
+const MAX_ROOM_CHARS = 1_000_000;
+/** What the page stores at most, all rooms together (sessionStorage holds ~5M characters per origin). */
+const MAX_STORED_CHARS = 2_000_000;
+/** A message longer than this shows its start and a button for the rest. */
+const FOLD_CHARS = 1_000;
+/** Saves are coalesced: at most one a this many ms (and one as the page goes away). */
+const SAVE_DELAY_MS = 250;
 const $ = (id) => document.getElementById(id);
 
 /**
@@ -27,8 +41,37 @@ function load() {
     return { ...stored, rooms: new Map(stored.rooms) };
   } catch { return null; }
 }
+let saveTimer = null;
+/** Stores the view soon: a flood of lines costs one write per SAVE_DELAY_MS, not one per line. */
 function save() {
-  sessionStorage.setItem(STORE, JSON.stringify({ ...view, rooms: [...view.rooms] }));
+  saveTimer ??= setTimeout(saveNow, SAVE_DELAY_MS);
+}
+/**
+ * Writes the view, each room's newest lines within its share of
+ * MAX_STORED_CHARS; if the browser's quota is smaller still, with half as
+ * many characters each try (at last none: the rooms and where each was read
+ * up to). Never throws: a full storage must not stop the page.
+ */
+function saveNow() {
+  clearTimeout(saveTimer);
+  saveTimer = null;
+  if (view === null) return; // signed out
+  for (let budget = Math.floor(MAX_STORED_CHARS / Math.max(1, view.rooms.size)); ; budget = Math.floor(budget / 2)) {
+    const rooms = [...view.rooms].map(([name, room]) => [name, { ...room, lines: newestWithin(room.lines, budget) }]);
+    try {
+      sessionStorage.setItem(STORE, JSON.stringify({ ...view, rooms }));
+      return;
+    } catch {
+      if (budget === 0) return;
+    }
+  }
+}
+addEventListener('pagehide', saveNow);
+/** The newest lines whose texts add up to at most `chars` characters. */
+function newestWithin(lines, chars) {
+  let i = lines.length;
+  for (let used = 0; i > 0 && used + lines[i - 1].text.length <= chars; i--) used += lines[i - 1].text.length;
+  return lines.slice(i);
 }
 function roomNames() {
   return [...view.rooms.keys()].filter((name) => name !== DIRECT);
@@ -114,8 +157,16 @@ function sys(text, title) {
 function addLine(name, line) {
   const room = ensureRoom(name);
   room.lines.push(line);
-  if (room.lines.length > MAX_LINES) room.lines.splice(0, room.lines.length - MAX_LINES);
-  if (name === view.current) appendLine(line);
+  // The newest line stays even alone over the bound: the page never drops what just came.
+  const keep = newestWithin(room.lines, MAX_ROOM_CHARS).length;
+  const drop = room.lines.length - Math.max(1, Math.min(MAX_LINES, keep));
+  if (drop > 0) room.lines.splice(0, drop);
+  if (name === view.current) {
+    appendLine(line);
+    // The list shows the room's lines, no more: those just dropped leave it too.
+    const list = $('messages');
+    while (list.childElementCount > room.lines.length) list.firstElementChild.remove();
+  }
   else if (line.kind === 'msg' && !line.mine) {
     // Unread counts what other people said: not the page's own lines, not what you sent.
     room.unread = (room.unread ?? 0) + 1;
@@ -256,8 +307,21 @@ function appendLine(line) {
     from.style.color = colour(line.from);
     const text = document.createElement('span');
     text.className = 'text';
-    text.textContent = line.text;
     li.append(from, text);
+    if (line.text.length <= FOLD_CHARS) text.textContent = line.text;
+    else {
+      // A long message takes a screenful per line and layout time per character: its start, and the rest on a click.
+      text.textContent = `${line.text.slice(0, FOLD_CHARS)}…`;
+      const more = document.createElement('button');
+      more.type = 'button';
+      more.className = 'more';
+      more.textContent = `show all ${line.text.length.toLocaleString()} characters`;
+      more.onclick = () => {
+        text.textContent = line.text;
+        more.remove();
+      };
+      li.append(more);
+    }
   }
   list.append(li);
   if (stickToBottom) list.scrollTop = list.scrollHeight;
@@ -280,7 +344,7 @@ $('login').onsubmit = (e) => {
   e.preventDefault();
   const room = $('login-room').value.trim() || 'lobby';
   view = { name: $('name').value.trim(), current: room, rooms: new Map([[room, { lastSeq: null, unread: 0, lines: [] }]]) };
-  save();
+  saveNow(); // a signed-in page has its view stored from the start
   start();
 };
 $('join-form').onsubmit = (e) => {
@@ -301,6 +365,7 @@ $('composer').onsubmit = (e) => {
 };
 $('signout').onclick = () => {
   client?.close();
+  view = null; // nothing saved from here on, not even as the page goes
   sessionStorage.removeItem(STORE);
   location.reload();
 };
