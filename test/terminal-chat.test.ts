@@ -9,7 +9,7 @@ import { connect, type HubbubClient } from '../src/client/index.js';
 import { createLogger } from '../src/log.js';
 import { nextEvent, until, within } from './helpers/client-waits.js';
 import { TerminalSession } from './helpers/terminal.js';
-import { CONTINUATION, printable } from '../src/client/terminal-screen.js';
+import { CONTINUATION, messageBody, printable, SHOWN_CHARS } from '../src/client/terminal-screen.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const ROWS = 30;
@@ -93,6 +93,19 @@ test('a multi-line text is one message: later lines are marked, none passes for 
   await bob.send('lobby', 'file: txt.\u202Eexe.pdf\u200B!');
   await term.waitForText('bob: file: txt.exe.pdf!');
   assert.is(printable('a\u202Eb\u2066c\u200Dd\u2028e'), 'abcd\ne', 'bidi, zero-width and separators are not printed');
+});
+
+test('a long message shows its start and how much was left out, not a screenful per message', async () => {
+  const rows100 = Array.from({ length: 100 }, (_, i) => `row ${i}`).join('\n');
+  await bob.send('lobby', rows100);
+  const rows = await term.waitForText('more characters not shown');
+  assert.ok(rows.some((r) => r.trimEnd() === `${CONTINUATION}row 19`), 'the first 20 lines are shown');
+  assert.not.ok(rows.some((r) => r.includes('row 20')), 'the 21st is not');
+  const long = `start ${'y'.repeat(5_000)} END`;
+  assert.is(messageBody(long).split('\n').length, 2, 'one line of text, one note');
+  assert.match(messageBody(long), new RegExp(`… ${(long.length - SHOWN_CHARS).toLocaleString('en')} more characters not shown$`));
+  assert.is(messageBody('x'.repeat(SHOWN_CHARS)), 'x'.repeat(SHOWN_CHARS), 'up to the limit, all of it and no note');
+  assert.not.match(messageBody(`${'a'.repeat(SHOWN_CHARS - 2)}語😀`), /\uFFFD|[\uD800-\uDBFF](?![\uDC00-\uDFFF])/, 'no half of a surrogate pair');
 });
 
 test('/who, /dm both ways, /join and /leave', async () => {

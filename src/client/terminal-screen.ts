@@ -52,8 +52,25 @@ export function printableName(text: string): string {
  * `      │ 06:52 admin: …`).
  */
 export const CONTINUATION = '      │ ';
+/**
+ * How much of one message is printed: anyone in a room may send the largest
+ * text the broker takes (16,384 characters, or as many line breaks), which
+ * would scroll every other line off the screen. The rest is counted, not shown.
+ */
+export const SHOWN_CHARS = 1_000;
+export const SHOWN_LINES = 20;
 export function messageBody(text: string): string {
-  return printable(text).split('\n').join(`\n${CONTINUATION}`);
+  const clean = printable(text);
+  let end = Math.min(clean.length, SHOWN_CHARS);
+  for (let line = 0, at = clean.indexOf('\n'); at >= 0 && at < end; at = clean.indexOf('\n', at + 1)) {
+    if (++line === SHOWN_LINES) end = at;
+  }
+  // Never half of a surrogate pair: the terminal would print a replacement character.
+  if (end < clean.length && /[\uD800-\uDBFF]/.test(clean[end - 1] ?? '')) end--;
+  const shown = clean.slice(0, end).split('\n').join(`\n${CONTINUATION}`);
+  if (end === clean.length) return shown;
+  const rest = clean.length - end;
+  return `${shown}\n${CONTINUATION}… ${rest.toLocaleString('en')} more character${rest === 1 ? '' : 's'} not shown`;
 }
 
 export class TerminalScreen {
