@@ -99,21 +99,11 @@ Attack('one client cycling rooms with the largest messages: history stays under 
   try {
     const by = await BystanderChild.connect(tb.wsUrl);
     try {
-      await by.quiet(); // the first pings of a fresh broker and bystander run cold code: not the baseline
-      const quiet = await by.quiet();
       const attacker = await TestClient.connect(tb.wsUrl, 'filler');
-      await by.start();
       // Bounded in count (150 rooms x 25) and in time (10 s): each room a little over its byte bound, so even a
       // slow machine's few seconds of attack fill many rooms and pass the budget several times.
       const perRoom = 25;
-      let flood = { rooms: 0, sentBytes: 0 };
-      let under = { p99: 0, count: 0, max: 0 };
-      try {
-        flood = await floodRooms(attacker, { rooms: 150, perRoom, timeMs: 10_000 });
-      } finally {
-        under = await by.stop();
-      }
-      const { rooms, sentBytes } = flood;
+      const { quiet, under, result: { rooms, sentBytes } } = await by.around(() => floodRooms(attacker, { rooms: 150, perRoom, timeMs: 10_000 }));
       console.log(`  history budget: ${rooms} rooms, ${(sentBytes / 1e6).toFixed(0)} MB sent; bystander p99 ${quiet.toFixed(1)} ms quiet, ${under.p99.toFixed(1)} ms (max ${under.max.toFixed(1)}, ${under.count} pings) under attack`);
       assert.ok(sentBytes > 4 * budget, `the attack sent ${sentBytes} bytes over ${rooms} rooms, more than 4x the budget`);
 

@@ -61,18 +61,9 @@ Cap('with the cap raised, joining 6,000 rooms costs the same per join at the end
   try {
     const by = await BystanderChild.connect(tb.wsUrl);
     try {
-      await by.quiet(); // the first pings of a fresh broker and bystander run cold code: not the baseline
-      const quiet = await by.quiet();
       const c = await TestClient.connect(tb.wsUrl, 'hoarder');
       const names = Array.from({ length: 6000 }, (_, i) => `${'h'.repeat(50)}-${String(i).padStart(6, '0')}`);
-      await by.start();
-      let blocks: number[] = [];
-      let loud = { p99: 0, count: 0, max: 0 };
-      try {
-        blocks = await joinAll(c, names, 1000);
-      } finally {
-        loud = await by.stop();
-      }
+      const { quiet, under: loud, result: blocks } = await by.around(() => joinAll(c, names, 1000));
       const first = blocks[0];
       const last = blocks[blocks.length - 1];
       console.log(`  6,000 rooms: first 1000 joins ${first.toFixed(0)} ms, last 1000 ${last.toFixed(0)} ms; bystander p99 ${quiet.toFixed(1)} ms quiet, ${loud.p99.toFixed(1)} ms (max ${loud.max.toFixed(1)}, ${loud.count} pings) under the joins`);
@@ -111,8 +102,6 @@ Hash('joins with colliding names are about as fast as with random names; a bysta
   try {
     const by = await BystanderChild.connect(tb.wsUrl);
     try {
-      await by.quiet(); // the first pings of a fresh broker and bystander run cold code: not the baseline
-      const quiet = await by.quiet();
       const colliding = fnvCollidingNames(4000, 'c');
       const random = Array.from({ length: 4000 }, (_, i) => `c${(i * 2654435761 >>> 0).toString(36)}${i}`);
       const time = async (name: string, rooms: string[]): Promise<number> => {
@@ -126,14 +115,7 @@ Hash('joins with colliding names are about as fast as with random names; a bysta
         return ms;
       };
       const plain = await time('plain', random);
-      await by.start();
-      let attack = 0;
-      let loud = { p99: 0, count: 0, max: 0 };
-      try {
-        attack = await time('attacker', colliding);
-      } finally {
-        loud = await by.stop();
-      }
+      const { quiet, under: loud, result: attack } = await by.around(() => time('attacker', colliding));
       console.log(`  4,000 joins: colliding names ${attack.toFixed(0)} ms, random ${plain.toFixed(0)} ms; bystander p99 ${quiet.toFixed(1)} ms quiet, ${loud.p99.toFixed(1)} ms (max ${loud.max.toFixed(1)}, ${loud.count} pings) under the colliding joins`);
       // With FNV-1a the colliding names shared one leaf: each join scanned them all (10x slower at 6,000).
       assert.ok(attack < plain * 2 + 100, `colliding names took ${attack.toFixed(0)} ms, random ones ${plain.toFixed(0)} ms`);

@@ -44,15 +44,11 @@ Flap('a flapper in a room of 400 makes a fraction of one frame per member per fl
       });
     }
     by = await BystanderChild.connect(tb.wsUrl);
-    await by.quiet(); // the first pings of a fresh broker and bystander run cold code: not the baseline
-    const quiet = await by.quiet();
-
     const flapper = await TestClient.connect(tb.wsUrl, 'flapper');
-    await by.start();
-    const started = performance.now();
+    let started = 0;
     let ops = 0;
-    let loud = { p99: 0, count: 0, max: 0 };
-    try {
+    const { quiet, under: loud } = await by.around(async () => {
+      started = performance.now();
       while (ops < MAX_FLAPS * 2 && performance.now() - started < MAX_MS) {
         let last = '';
         for (let i = 0; i < WINDOW; i++, ops++) {
@@ -61,9 +57,7 @@ Flap('a flapper in a room of 400 makes a fraction of one frame per member per fl
         }
         await flapper.nextOf('left', { id: last }, 30_000);
       }
-    } finally {
-      loud = await by.stop();
-    }
+    });
     const ms = performance.now() - started;
     const flaps = ops / 2;
 

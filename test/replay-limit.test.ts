@@ -104,15 +104,7 @@ Big('join since and paged history: readers stay connected, get the newest that f
   // Its own process too: a bystander beside the readers measures their JSON parsing.
   const by = await BystanderChild.connect(tb.wsUrl);
   try {
-    await by.quiet(); // the first pings of a fresh broker and bystander run cold code (3-5 ms here): not the baseline
-    const quiet = await by.quiet();
-    await by.start();
-    let under = { p99: 0, count: 0, max: 0 };
-    try {
-      await resumeRounds(tb, 3);
-    } finally {
-      under = await by.stop();
-    }
+    const { quiet, under } = await by.around(() => resumeRounds(tb, 3));
     // Floor 75 ms: with broker, readers and bystander in three processes on a
     // 2-core machine, the p99 under these replays was 1.6-13.4 ms in 46 runs (a ping
     // that lands while the broker builds a 1 MB page waits for it), so 75 is

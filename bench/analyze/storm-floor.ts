@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchConfig } from '../config.js';
-import type { Context } from '../scenarios/common.js';
+import { median, type Context } from '../scenarios/common.js';
 import { storm, type StormResult } from '../scenarios/rooms.js';
 import { buildGorilla, goMissing, type ServerOptions, type SystemId } from '../systems.js';
 
@@ -56,10 +56,6 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-};
 const pad = (s: string | number, n: number): string => String(s).padStart(n);
 console.log(`\nstorm of ${cfg.storm.conns} (LeanSocket clients), medians of ${runs} run(s); per run in brackets`);
 console.log(`${'server'.padEnd(24)}${pad('accepted/s', 12)}${pad('server µs/conn', 16)}${pad('generator µs/conn', 19)}${pad('failed', 8)}   per-run accepted/s`);

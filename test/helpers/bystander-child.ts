@@ -111,6 +111,25 @@ export class BystanderChild {
     await this.#request({ op: 'start', gapMs }, 10_000);
   }
 
+  /**
+   * The measurement of every attack test: a warm-up round thrown away (a
+   * fresh broker and bystander run cold code), the quiet p99, then `attack`
+   * with the loop running. The loop stops even when the attack throws.
+   */
+  async around<T>(attack: () => Promise<T>): Promise<{ quiet: number; under: Measured; result: T }> {
+    await this.quiet();
+    const quiet = await this.quiet();
+    await this.start();
+    let result: T;
+    let under: Measured;
+    try {
+      result = await attack();
+    } finally {
+      under = await this.stop();
+    }
+    return { quiet, under, result };
+  }
+
   /** As Bystander.stop; the child's last round trip may take up to its 60 s bound. */
   stop(): Promise<Measured> {
     return this.#request({ op: 'stop' }, 65_000) as Promise<Measured>;
